@@ -1,0 +1,13 @@
+// courier: an in-process event bus for multithreaded C++20 programs.
+// Include this for everything; each header below also stands on its own.
+#pragma once
+
+#include "courier/errors.hpp"
+#include "courier/event.hpp"
+#include "courier/event_bus.hpp"
+#include "courier/hooks.hpp"
+#include "courier/options.hpp"
+#include "courier/stats.hpp"
+#include "courier/subscriber.hpp"
+#include "courier/subscription.hpp"
+#include "courier/topic.hpp"

@@ -1,0 +1,221 @@
+// BusCore: the engine behind EventBus, compiled once in lib/.
+//
+// How an event travels on an asynchronous bus:
+//
+//   post(event)                                  executor threads (Asio thread_pool)
+//   1. acquire a slot: pop a free index    ┐
+//      from free_slots_ (blocks if none)   │      4. pop a ready lane from the RunQueue
+//   2. move the event into that Envelope   │      5. drain up to kBatch nodes from its
+//   3. route: for every matching           │         mailbox, calling process() for each,
+//      subscription, push a DeliveryNode   │         then hand the lane back or let it idle
+//      into its lane's mailbox and, if the │      6. the last delivery of an envelope
+//      lane was idle, put the lane on the  │         destroys the event and pushes the
+//      RunQueue                            ┘         slot index back to free_slots_
+//
+// Routing happens on the posting thread, so a lane's mailbox receives events in
+// the order their posts happened; a lane is drained by one thread at a time, in
+// mailbox order; hence post order per Serial subscriber and per ordering key.
+// The bound on the queue is the number of slots: an event holds its slot from
+// acceptance until its last delivery, so `queue_capacity` bounds everything the
+// bus holds, however many subscribers an event fans out to.
+//
+// A synchronous bus has no pool and no slots: post() walks the same routing
+// snapshot and calls each subscriber on the posting thread (see deliver_now).
+//
+// Thread safety: every public member is safe from any thread unless it says
+// otherwise; what may be called from inside a handler is stated per member.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <typeinfo>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/thread_pool.hpp>
+#include <boost/signals2/signal.hpp>
+
+#include "courier/detail/cache_line.hpp"
+#include "courier/detail/envelope.hpp"
+#include "courier/detail/index_ring.hpp"
+#include "courier/detail/routing_table.hpp"
+#include "courier/detail/run_queue.hpp"
+#include "courier/detail/subscription_core.hpp"
+#include "courier/hooks.hpp"
+#include "courier/options.hpp"
+#include "courier/stats.hpp"
+
+namespace courier::detail {
+
+// A counter written by one thread only, read by any: increments are a plain
+// load and store, no read-modify-write, so counting costs a posting thread
+// nothing it would share with another.
+class OwnedCounter {
+ public:
+  void increment() noexcept { value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  std::uint64_t read() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// One thread's share of a bus's statistics; stats() adds up every block.
+struct alignas(kCacheLine) CounterBlock {
+  OwnedCounter posted, delivered, delivered_events, dead, failed;
+};
+
+// An event moved into the bus by a post made from inside a synchronous
+// delivery, waiting on that thread for the current event to finish.
+struct HeldEvent {
+  virtual ~HeldEvent() = default;
+  const void* event = nullptr;
+  const EventOps* ops = nullptr;
+};
+
+template <class T>
+struct HeldEventOf final : HeldEvent {
+  explicit HeldEventOf(Event<T>&& moved) : value(std::move(moved)) {
+    event = &value;
+    ops = &event_ops<T>;
+  }
+  Event<T> value;
+};
+
+struct ThreadEntry;  // lib/thread_state.hpp
+
+class BusCore {
+ public:
+  enum class Admission { Wait, Try };
+
+  explicit BusCore(const Options& options);  // throws std::invalid_argument on bad options
+  ~BusCore();
+  BusCore(const BusCore&) = delete;
+  BusCore& operator=(const BusCore&) = delete;
+
+  bool synchronous() const noexcept { return synchronous_; }
+  std::size_t concurrent_lanes() const noexcept { return concurrent_lanes_; }
+
+  // --- Asynchronous posting: acquire, store the event, publish. ---
+
+  // A free slot, or null (Try: full or closed). Wait blocks while the queue is
+  // full and throws BusClosed once the bus is closed; from one of this bus's own
+  // executor threads it never blocks but admits the event beyond the bound, so
+  // that handlers posting to a full bus cannot deadlock the pool.
+  Envelope* acquire(Admission admission);
+  // Gives back a slot whose event could not be stored (its move threw).
+  void abandon(Envelope& envelope) noexcept;
+  // Routes the stored event to its subscribers. The bus owns the envelope once
+  // this returns; if it throws (out of memory), nothing was delivered and the
+  // envelope is given back.
+  void publish(Envelope& envelope);
+
+  // --- Synchronous posting. ---
+
+  // True if this thread is inside a synchronous delivery of this bus, where a
+  // post must be deferred rather than delivered recursively.
+  bool dispatching_on_this_thread() const noexcept;
+  void defer(std::unique_ptr<HeldEvent> held);
+  // Delivers `event` to every match on this thread, then whatever the handlers
+  // posted meanwhile. Throws BusClosed if closed.
+  void deliver_now(const void* event, const EventOps& ops);
+
+  // --- Subscriptions. ---
+
+  // Adds `candidate`, or returns the existing subscription of the same
+  // subscriber object, payload type and pattern.
+  std::shared_ptr<SubscriptionCore> subscribe(std::shared_ptr<SubscriptionCore> candidate);
+  void cancel(SubscriptionCore& subscription);
+  void unsubscribe(const void* identity, const std::type_info& type);
+  bool is_subscribed(const void* identity, const std::type_info& type) const;
+
+  // --- Lifecycle. ---
+
+  void shutdown();
+  void wait_idle();
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  // Closes every subscription and lets go of every subscriber. After shutdown.
+  void release_subscribers() noexcept;
+  // True if this thread is one of this bus's executors or inside one of its
+  // handlers.
+  bool on_own_thread() const noexcept;
+  Stats stats() const;
+
+  boost::signals2::signal<void(const DeliveryError&)> error_hook;
+  boost::signals2::signal<void(const DeadEvent&)> dead_event_hook;
+
+ private:
+  static constexpr std::size_t kBatch = 256;
+
+  ThreadEntry& thread_entry();
+  const RoutingTable& routes(ThreadEntry& entry);
+  std::shared_ptr<const RoutingTable> current_routes();
+  std::shared_ptr<CounterBlock> register_counters();
+
+  Envelope* try_take_slot() noexcept;
+  Envelope* wait_for_slot();
+  Envelope* make_overflow_envelope();
+  void recycle(Envelope& envelope) noexcept;
+  void release(Envelope& envelope, CounterBlock& counters) noexcept;
+  void notify_waiters() noexcept;
+  bool idle() const noexcept;
+  void wait_until_idle();
+  void schedule(Lane& lane);
+
+  void worker_main();
+  void drain(Lane& lane, CounterBlock& counters);
+  void finish_lane(Lane& lane, bool made_progress);
+
+  void deliver_one(const void* event, const EventOps& ops, CounterBlock& counters);
+  bool invoke_synchronously(SubscriptionCore& subscription, const void* event,
+                            const EventOps& ops, CounterBlock& counters);
+  void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+              CounterBlock& counters);
+  void report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+                    std::exception_ptr error) noexcept;
+  void report_dead(const void* event, const EventOps& ops, CounterBlock& counters) noexcept;
+
+  bool remove_locked(SubscriptionCore& subscription);
+  void finish_cancel(const std::vector<std::shared_ptr<SubscriptionCore>>& removed);
+
+  const std::uint64_t id_;
+  const bool synchronous_;
+  const std::size_t slot_count_;
+  const std::size_t concurrent_lanes_;
+
+  alignas(kCacheLine) std::atomic<bool> closed_{false};
+  std::atomic<std::uint64_t> routing_version_{1};
+
+  // The bounded queue: slots and the indices of the free ones.
+  std::unique_ptr<Envelope[]> slots_;
+  IndexRing free_slots_;
+  alignas(kCacheLine) std::atomic<std::size_t> overflow_in_flight_{0};
+  // Posters blocked on a full queue and wait_idle() callers; releases bump the
+  // epoch and notify only while this is non-zero.
+  alignas(kCacheLine) std::atomic<std::uint32_t> waiters_{0};
+  std::atomic<std::uint32_t> release_epoch_{0};
+
+  RunQueue run_queue_;
+
+  mutable std::mutex routing_mutex_;
+  std::unordered_map<SubscriptionCore*, std::shared_ptr<SubscriptionCore>>
+      subscriptions_;  // guarded by routing_mutex_
+  std::unordered_map<const void*, std::vector<std::shared_ptr<SubscriptionCore>>>
+      by_identity_;                                  // guarded by routing_mutex_
+  std::shared_ptr<const RoutingTable> snapshot_;     // guarded by routing_mutex_
+
+  mutable std::mutex counters_mutex_;
+  std::vector<std::shared_ptr<CounterBlock>> counter_blocks_;  // guarded by counters_mutex_
+
+  std::mutex shutdown_mutex_;
+  bool joined_ = false;  // guarded by shutdown_mutex_
+  std::optional<boost::asio::thread_pool> pool_;
+};
+
+}  // namespace courier::detail

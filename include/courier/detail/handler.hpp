@@ -1,0 +1,58 @@
+// Handler: the type-erased "call this subscriber with this event".
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <typeinfo>
+#include <utility>
+
+#include "courier/event.hpp"
+#include "courier/subscriber.hpp"
+
+namespace courier::detail {
+
+// Names a type for error messages ("MyCounter", not "9MyCounter").
+std::string readable_type_name(const std::type_info& type);
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // `event` points at an Event<T> of the T the handler was made for.
+  virtual void invoke(const void* event) = 0;
+  // Who this is, for error reports.
+  virtual std::string describe() const = 0;
+};
+
+template <class T>
+class SubscriberHandler final : public Handler {
+ public:
+  explicit SubscriberHandler(std::shared_ptr<Subscriber<T>> subscriber)
+      : subscriber_(std::move(subscriber)) {}
+
+  void invoke(const void* event) override {
+    subscriber_->process(*static_cast<const Event<T>*>(event));
+  }
+  std::string describe() const override { return readable_type_name(typeid(*subscriber_)); }
+
+ private:
+  std::shared_ptr<Subscriber<T>> subscriber_;
+};
+
+template <class T, class F>
+class CallableHandler final : public Handler {
+ public:
+  explicit CallableHandler(F callable) : callable_(std::move(callable)) {}
+
+  void invoke(const void* event) override {
+    std::invoke(callable_, *static_cast<const Event<T>*>(event));
+  }
+  std::string describe() const override {
+    return "callable " + readable_type_name(typeid(F));
+  }
+
+ private:
+  F callable_;
+};
+
+}  // namespace courier::detail

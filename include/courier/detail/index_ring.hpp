@@ -1,0 +1,116 @@
+// IndexRing: a bounded multi-producer multi-consumer FIFO of slot indices.
+//
+// This is Dmitry Vyukov's bounded MPMC queue
+// (https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue).
+// Every cell carries a sequence number that tells whose turn it is:
+//   - a producer claims position p with one CAS on enqueue_position_ when the
+//     cell at p has sequence p (empty, its turn), writes the value, then
+//     publishes it by setting the sequence to p + 1;
+//   - a consumer claims position p with one CAS on dequeue_position_ when the
+//     cell has sequence p + 1 (full), reads the value, then frees the cell for
+//     the producer one lap later by setting the sequence to p + size.
+// A cell whose sequence is behind the claimant's position means "full" to a
+// producer and "empty" to a consumer, so both report failure instead of waiting.
+//
+// courier keeps the indices of its free event slots here: popping one is how a
+// post claims room in the bounded queue, pushing it back is how delivery frees
+// it. The ring never holds more than the number of slots, so a push never fails.
+//
+// Memory order: the claiming CAS, the publishing store and the reading load of a
+// cell's sequence are sequentially consistent. The bus relies on that for its
+// wake-up protocol (a releaser pushes, then reads the waiter count; a waiter
+// counts itself, then pops or reads size()): with both sides sequentially
+// consistent, one of them sees the other. On x86 this costs nothing extra for
+// the CAS and turns the publishing store into an xchg.
+//
+// Thread safety: distinct objects: safe. Shared objects: safe. Never blocks,
+// never allocates after construction.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+
+#include "courier/detail/cache_line.hpp"
+
+namespace courier::detail {
+
+class IndexRing {
+ public:
+  // Room for at least `capacity` indices (rounded up to a power of two).
+  explicit IndexRing(std::size_t capacity) : mask_(round_up_to_power_of_two(capacity) - 1) {
+    cells_ = std::make_unique<Cell[]>(mask_ + 1);
+    for (std::size_t i = 0; i <= mask_; ++i) cells_[i].sequence.store(i, std::memory_order_relaxed);
+  }
+
+  // Thread-safe. Never blocks. False only if the ring is full.
+  bool try_push(std::uint32_t value) noexcept {
+    std::size_t position = enqueue_position_.load(std::memory_order_relaxed);
+    for (;;) {
+      Cell& cell = cells_[position & mask_];
+      const std::size_t sequence = cell.sequence.load(std::memory_order_seq_cst);
+      const auto lag = static_cast<std::ptrdiff_t>(sequence) - static_cast<std::ptrdiff_t>(position);
+      if (lag == 0) {
+        if (enqueue_position_.compare_exchange_weak(position, position + 1)) {
+          cell.value = value;
+          cell.sequence.store(position + 1, std::memory_order_seq_cst);
+          return true;
+        }
+      } else if (lag < 0) {
+        return false;
+      } else {
+        position = enqueue_position_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Thread-safe. Never blocks. False only if the ring is empty.
+  bool try_pop(std::uint32_t& value) noexcept {
+    std::size_t position = dequeue_position_.load(std::memory_order_relaxed);
+    for (;;) {
+      Cell& cell = cells_[position & mask_];
+      const std::size_t sequence = cell.sequence.load(std::memory_order_seq_cst);
+      const auto lag =
+          static_cast<std::ptrdiff_t>(sequence) - static_cast<std::ptrdiff_t>(position + 1);
+      if (lag == 0) {
+        if (dequeue_position_.compare_exchange_weak(position, position + 1)) {
+          value = cell.value;
+          cell.sequence.store(position + mask_ + 1, std::memory_order_release);
+          return true;
+        }
+      } else if (lag < 0) {
+        return false;
+      } else {
+        position = dequeue_position_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Thread-safe. Never blocks. Exact when no push or pop is under way, and only
+  // approximate while one is (a claimed cell counts before it is published).
+  std::size_t size() const noexcept {
+    const std::size_t dequeued = dequeue_position_.load(std::memory_order_seq_cst);
+    return enqueue_position_.load(std::memory_order_seq_cst) - dequeued;
+  }
+
+ private:
+  struct Cell {
+    std::atomic<std::size_t> sequence{0};
+    std::uint32_t value = 0;
+  };
+
+  static std::size_t round_up_to_power_of_two(std::size_t n) noexcept {
+    std::size_t size = 2;
+    while (size < n) size <<= 1;
+    return size;
+  }
+
+  const std::size_t mask_;
+  std::unique_ptr<Cell[]> cells_;
+  alignas(kCacheLine) std::atomic<std::size_t> enqueue_position_{0};
+  alignas(kCacheLine) std::atomic<std::size_t> dequeue_position_{0};
+};
+
+}  // namespace courier::detail

@@ -1,0 +1,78 @@
+// RoutingTable: an immutable snapshot of who receives which topic.
+//
+// Posting threads read routing on every post, subscribers change it rarely, so
+// routing is copy-on-write: a change bumps the bus's routing version, and the
+// next post to see the new version builds (or picks up) a fresh snapshot under
+// the routing mutex. Each thread keeps the snapshot it last used (bus_core.hpp),
+// so a post in steady state reads one version number and takes no lock and no
+// reference count.
+//
+// Within a snapshot, per payload type: exact patterns are a hash map from topic
+// to subscriptions, wildcard patterns a list matched one by one.
+//
+// Thread safety: immutable once built; shared objects: safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <unordered_map>
+#include <vector>
+
+#include "courier/detail/subscription_core.hpp"
+
+namespace courier::detail {
+
+struct TransparentStringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const noexcept {
+    return std::hash<std::string_view>{}(text);
+  }
+};
+
+class RoutingTable {
+ public:
+  // Builds the snapshot of `subscriptions` (all open when the call starts).
+  RoutingTable(std::uint64_t version, std::vector<std::shared_ptr<SubscriptionCore>> subscriptions);
+
+  std::uint64_t version() const noexcept { return version_; }
+
+  // Calls `visit(SubscriptionCore&)` for every subscription to events of `type`
+  // whose pattern matches `topic`.
+  template <class Visit>
+  void for_each_match(const std::type_info& type, std::string_view topic, Visit&& visit) const {
+    const TypeRoutes* routes = find(type);
+    if (routes == nullptr) return;
+    if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
+      for (SubscriptionCore* subscription : exact->second) visit(*subscription);
+    }
+    for (SubscriptionCore* subscription : routes->wildcards) {
+      if (subscription->pattern().matches(topic)) visit(*subscription);
+    }
+  }
+
+ private:
+  struct TypeRoutes {
+    const std::type_info* type;
+    std::unordered_map<std::string, std::vector<SubscriptionCore*>, TransparentStringHash,
+                       std::equal_to<>>
+        exact;
+    std::vector<SubscriptionCore*> wildcards;
+  };
+
+  const TypeRoutes* find(const std::type_info& type) const noexcept {
+    for (const TypeRoutes& routes : types_) {
+      if (*routes.type == type) return &routes;
+    }
+    return nullptr;
+  }
+
+  std::uint64_t version_;
+  std::vector<TypeRoutes> types_;
+  std::vector<std::shared_ptr<SubscriptionCore>> owners_;  // keeps the raw pointers above valid
+};
+
+}  // namespace courier::detail

@@ -1,0 +1,17 @@
+// Exceptions courier throws of its own. Bad arguments (an invalid topic or
+// pattern, a null subscriber, zero threads) raise std::invalid_argument with a
+// message naming the bad value.
+#pragma once
+
+#include <stdexcept>
+
+namespace courier {
+
+// Thrown by EventBus::post() once the bus has been shut down. The event was not
+// accepted: nothing of it was delivered.
+class BusClosed : public std::runtime_error {
+ public:
+  BusClosed() : std::runtime_error("courier: the event bus is shut down and accepts no events") {}
+};
+
+}  // namespace courier

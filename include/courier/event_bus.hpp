@@ -1,0 +1,228 @@
+// EventBus: publish/subscribe between the threads of one process.
+//
+//   courier::EventBus bus;                                    // a pool of executor threads
+//   bus.subscribe<int>("metrics.*", [](const courier::Event<int>& event) { ... });
+//   bus.post(courier::Event<int>("metrics.cpu", 42));         // returns; the pool delivers
+//
+// Delivery contract (asynchronous bus, the default):
+//  - post() moves the event into a bounded queue of Options::queue_capacity
+//    events and returns; the bus's fixed pool of Options::threads executor
+//    threads (a Boost.Asio thread_pool) delivers it. While the queue is full,
+//    post() blocks and try_post() returns false: nothing accepted is dropped.
+//  - A Serial subscriber (the default) is never called concurrently with itself
+//    and sees events in post order: if post(a) returns before post(b) starts, a
+//    is delivered first. Events posted concurrently from different threads
+//    have no order between them.
+//  - A Concurrent subscriber may be called on several threads at once, in any
+//    order, except that events sharing a non-empty ordering key reach it in
+//    post order, one at a time.
+//  - There is no order between different subscribers: one may see event b
+//    before another has seen event a.
+//  - An event reaches the subscriptions that were active when it was posted
+//    and are still active when it is delivered.
+//  - An exception thrown by a subscriber is caught, counted (Stats::failed) and
+//    reported to the on_error hooks (default: one line on stderr); delivery
+//    goes on. An event no subscriber took is dead: counted and reported to the
+//    on_dead_event hooks.
+//
+// Synchronous bus (Options::synchronous): post() calls every matching
+// subscriber on the posting thread before it returns. A post made from inside
+// a handler is queued on that thread and delivered once the current event is
+// done, so every subscriber sees events in one order and nothing recurses.
+//
+// Thread safety: distinct objects: safe. Shared objects: safe; every member
+// may be called from any thread. From inside a handler of the same bus: post,
+// try_post, subscribe, unsubscribe, is_subscribed, shutdown and stats are safe
+// (unsubscribe and shutdown then return without waiting, see below);
+// wait_idle throws std::logic_error, and destroying the bus is undefined.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+#include <boost/signals2/connection.hpp>
+
+#include "courier/detail/bus_core.hpp"
+#include "courier/detail/handler.hpp"
+#include "courier/detail/subscription_core.hpp"
+#include "courier/errors.hpp"
+#include "courier/event.hpp"
+#include "courier/hooks.hpp"
+#include "courier/options.hpp"
+#include "courier/stats.hpp"
+#include "courier/subscriber.hpp"
+#include "courier/subscription.hpp"
+#include "courier/topic.hpp"
+
+namespace courier {
+
+// A shared_ptr to some subclass of Subscriber<T>, T deduced.
+template <class S>
+concept SubscriberType = requires { typename S::data_type; } &&
+                         std::derived_from<S, Subscriber<typename S::data_type>>;
+
+class EventBus {
+ public:
+  // Starts the executor threads. Throws std::invalid_argument for zero threads
+  // or zero capacity.
+  explicit EventBus(Options options = {});
+
+  // Shuts down (see shutdown()), then lets go of every subscriber.
+  ~EventBus();
+
+  EventBus(const EventBus&) = delete;
+  EventBus& operator=(const EventBus&) = delete;
+
+  // Subscribes `subscriber` to the topics matching `topic_pattern`.
+  // Subscribing the same subscriber to the same pattern again is a no-op that
+  // returns a handle to the existing subscription. Thread-safe; takes effect
+  // for posts that start after it returns. Throws std::invalid_argument for a
+  // null subscriber or an invalid pattern.
+  template <SubscriberType S>
+  Subscription subscribe(std::shared_ptr<S> subscriber, std::string_view topic_pattern) {
+    using T = typename S::data_type;
+    if (subscriber == nullptr) {
+      throw std::invalid_argument("courier: subscribe() was given a null subscriber for \"" +
+                                  std::string(topic_pattern) + "\"");
+    }
+    std::shared_ptr<Subscriber<T>> base = std::move(subscriber);
+    const Concurrency concurrency = base->concurrency();
+    const void* identity = base.get();
+    return add(typeid(T), topic_pattern, concurrency,
+               std::make_unique<detail::SubscriberHandler<T>>(std::move(base)), identity);
+  }
+
+  // The same, naming the payload type: subscribe<int>(counter, "metrics.*").
+  template <class T>
+  Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber, std::string_view topic_pattern) {
+    return subscribe<Subscriber<T>>(std::move(subscriber), topic_pattern);
+  }
+
+  // Subscribes a callable taking `const Event<T>&`. Each call makes a new
+  // subscription. Thread-safe. Throws std::invalid_argument for an invalid pattern.
+  template <class T, class F>
+  Subscription subscribe(std::string_view topic_pattern, F&& callable,
+                         Concurrency concurrency = Concurrency::Serial) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, const Event<T>&>,
+                  "the callable must accept const courier::Event<T>&");
+    return add(typeid(T), topic_pattern, concurrency,
+               std::make_unique<detail::CallableHandler<T, std::decay_t<F>>>(
+                   std::forward<F>(callable)),
+               nullptr);
+  }
+
+  // Cancels every subscription of `subscriber` (to events of its payload type).
+  // Unknown subscribers are a no-op. From outside the bus's handlers, returns
+  // once no invocation of it is running and none will start, so the caller may
+  // destroy it; from inside a handler, returns at once (no invocation starts
+  // after it). Thread-safe.
+  template <SubscriberType S>
+  void unsubscribe(const std::shared_ptr<S>& subscriber) {
+    using T = typename S::data_type;
+    core_->unsubscribe(static_cast<const Subscriber<T>*>(subscriber.get()), typeid(T));
+  }
+
+  template <class T>
+  void unsubscribe(const std::shared_ptr<Subscriber<T>>& subscriber) {
+    unsubscribe<Subscriber<T>>(subscriber);
+  }
+
+  // True if `subscriber` has a subscription on this bus. Thread-safe.
+  template <SubscriberType S>
+  bool is_subscribed(const std::shared_ptr<S>& subscriber) const {
+    using T = typename S::data_type;
+    return core_->is_subscribed(static_cast<const Subscriber<T>*>(subscriber.get()), typeid(T));
+  }
+
+  template <class T>
+  bool is_subscribed(const std::shared_ptr<Subscriber<T>>& subscriber) const {
+    return is_subscribed<Subscriber<T>>(subscriber);
+  }
+
+  // Accepts `event` for delivery. Thread-safe. Blocks while the queue is full
+  // (not when called from one of this bus's own handlers: those posts are
+  // admitted beyond the bound rather than deadlock the pool). Throws BusClosed
+  // after shutdown.
+  template <class T>
+  void post(Event<T> event) {
+    post_event(std::move(event), detail::BusCore::Admission::Wait);
+  }
+
+  // Shorthand for post(Event<T>(topic, data, ordering_key)).
+  template <class T>
+  void post(std::string topic, T data, std::string ordering_key = {}) {
+    post(Event<T>(std::move(topic), std::move(data), std::move(ordering_key)));
+  }
+
+  // Like post(), but returns false at once instead of blocking when the queue
+  // is full or the bus is shut down. Thread-safe. Never blocks.
+  template <class T>
+  bool try_post(Event<T> event) {
+    return post_event(std::move(event), detail::BusCore::Admission::Try);
+  }
+
+  // Stops accepting events (later posts throw BusClosed, try_post returns
+  // false), delivers every event already accepted, then joins the executor
+  // threads. Idempotent. Thread-safe. Called from inside a handler it only
+  // stops accepting and returns; the pool still delivers what was accepted,
+  // and the destructor joins.
+  void shutdown() { core_->shutdown(); }
+
+  // Blocks until every accepted event has been delivered (or found dead),
+  // without shutting down. Thread-safe; throws std::logic_error from a handler.
+  void wait_idle() { core_->wait_idle(); }
+
+  // Thread-safe. Never blocks for long.
+  Stats stats() const { return core_->stats(); }
+
+  // Lifecycle hooks (Boost.Signals2): called on the thread that hit the event,
+  // with no lock of the bus held. Keep the returned connection: destroying it
+  // disconnects. Thread-safe.
+  [[nodiscard]] boost::signals2::scoped_connection on_error(
+      std::function<void(const DeliveryError&)> hook) {
+    return core_->error_hook.connect(std::move(hook));
+  }
+  [[nodiscard]] boost::signals2::scoped_connection on_dead_event(
+      std::function<void(const DeadEvent&)> hook) {
+    return core_->dead_event_hook.connect(std::move(hook));
+  }
+
+ private:
+  Subscription add(const std::type_info& type, std::string_view topic_pattern,
+                   Concurrency concurrency, std::unique_ptr<detail::Handler> handler,
+                   const void* identity);
+
+  template <class T>
+  bool post_event(Event<T>&& event, detail::BusCore::Admission admission) {
+    detail::BusCore& core = *core_;
+    if (core.synchronous()) {
+      if (admission == detail::BusCore::Admission::Try && core.closed()) return false;
+      if (core.dispatching_on_this_thread()) {
+        core.defer(std::make_unique<detail::HeldEventOf<T>>(std::move(event)));
+      } else {
+        core.deliver_now(&event, detail::event_ops<T>);
+      }
+      return true;
+    }
+    detail::Envelope* envelope = core.acquire(admission);
+    if (envelope == nullptr) return false;
+    try {
+      envelope->store(std::move(event));
+    } catch (...) {
+      core.abandon(*envelope);
+      throw;
+    }
+    core.publish(*envelope);
+    return true;
+  }
+
+  std::shared_ptr<detail::BusCore> core_;
+};
+
+}  // namespace courier

@@ -1,0 +1,49 @@
+// What the bus's lifecycle hooks receive (EventBus::on_error, on_dead_event).
+//
+// Both structures point into the bus's own storage and are valid only during
+// the hook call: copy what you want to keep.
+#pragma once
+
+#include <exception>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+
+#include "courier/event.hpp"
+
+namespace courier {
+
+// A subscriber's process() threw.
+struct DeliveryError {
+  std::string_view topic;       // the event's topic
+  std::string_view pattern;     // the failing subscription's pattern
+  std::string subscriber;       // the subscriber's type, or "callable ..." for callables
+  std::exception_ptr exception; // what it threw
+
+  // The exception's what(), or a placeholder for non-standard exceptions.
+  std::string message() const;
+};
+
+// An accepted event that no subscriber took: none matched when it was posted,
+// or every one that matched was cancelled before it could be delivered.
+class DeadEvent {
+ public:
+  DeadEvent(const void* event, const std::type_info& type, std::string_view topic) noexcept
+      : event_(event), type_(&type), topic_(topic) {}
+
+  std::string_view topic() const noexcept { return topic_; }
+  const std::type_info& type() const noexcept { return *type_; }
+
+  // The event, if its payload type is T; null otherwise.
+  template <class T>
+  const Event<T>* as() const noexcept {
+    return *type_ == typeid(T) ? static_cast<const Event<T>*>(event_) : nullptr;
+  }
+
+ private:
+  const void* event_;
+  const std::type_info* type_;
+  std::string_view topic_;
+};
+
+}  // namespace courier

@@ -1,0 +1,80 @@
+// Subscription handles.
+//
+// EventBus::subscribe returns a Subscription: a small movable handle that can
+// cancel the subscription later. Dropping it does not cancel anything (as with
+// Guava's register(), a subscription lives until it is cancelled or the bus is
+// destroyed). ScopedSubscription cancels when it is destroyed.
+//
+//   // Wrong: the callable captures `this`, but nothing cancels it when *this dies.
+//   bus.subscribe<int>("ticks", [this](const courier::Event<int>& e) { count_ += e.data(); });
+//
+//   // Right: the member handle cancels (and waits out a running call) first.
+//   courier::ScopedSubscription ticks_ = courier::ScopedSubscription(
+//       bus.subscribe<int>("ticks", [this](const courier::Event<int>& e) { count_ += e.data(); }));
+//
+// Thread safety: distinct objects: safe. Shared objects: unsafe (guard a handle
+// shared between threads yourself). cancel() may be called from any thread,
+// including from inside a handler, and on a handle that outlived its bus.
+#pragma once
+
+#include <memory>
+#include <utility>
+
+namespace courier {
+
+namespace detail {
+class BusCore;
+class SubscriptionCore;
+}  // namespace detail
+
+class Subscription {
+ public:
+  Subscription() noexcept = default;
+  Subscription(std::weak_ptr<detail::BusCore> bus,
+               std::weak_ptr<detail::SubscriptionCore> subscription) noexcept
+      : bus_(std::move(bus)), subscription_(std::move(subscription)) {}
+
+  // Stops deliveries to this subscription. From outside its handlers, returns
+  // once no invocation is running and none will start; from inside any handler
+  // of the bus, returns at once (no invocation starts after it, but one running
+  // on another thread may still be finishing). Idempotent; no-op on an empty
+  // handle or after the bus is gone.
+  void cancel();
+
+  // True while the subscription receives events.
+  bool active() const noexcept;
+
+ private:
+  std::weak_ptr<detail::BusCore> bus_;
+  std::weak_ptr<detail::SubscriptionCore> subscription_;
+};
+
+class ScopedSubscription {
+ public:
+  ScopedSubscription() noexcept = default;
+  explicit ScopedSubscription(Subscription subscription) noexcept
+      : subscription_(std::move(subscription)) {}
+  ~ScopedSubscription() { subscription_.cancel(); }
+
+  ScopedSubscription(ScopedSubscription&& other) noexcept
+      : subscription_(std::exchange(other.subscription_, Subscription())) {}
+  ScopedSubscription& operator=(ScopedSubscription&& other) noexcept {
+    if (this != &other) {
+      subscription_.cancel();
+      subscription_ = std::exchange(other.subscription_, Subscription());
+    }
+    return *this;
+  }
+  ScopedSubscription(const ScopedSubscription&) = delete;
+  ScopedSubscription& operator=(const ScopedSubscription&) = delete;
+
+  void cancel() { subscription_.cancel(); }
+  bool active() const noexcept { return subscription_.active(); }
+  // Gives up ownership without cancelling.
+  Subscription release() noexcept { return std::exchange(subscription_, Subscription()); }
+
+ private:
+  Subscription subscription_;
+};
+
+}  // namespace courier

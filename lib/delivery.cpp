@@ -1,0 +1,151 @@
+// Calling subscribers: the synchronous path, and the guarded invocation both
+// paths share (exceptions caught and reported, dead events reported).
+#include <boost/core/demangle.hpp>
+#include <cstdio>
+
+#include "courier/detail/bus_core.hpp"
+#include "courier/errors.hpp"
+#include "thread_state.hpp"
+
+namespace courier {
+
+std::string DeliveryError::message() const {
+  try {
+    if (exception) std::rethrow_exception(exception);
+  } catch (const std::exception& error) {
+    return error.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+  return "no exception";
+}
+
+namespace detail {
+
+std::string readable_type_name(const std::type_info& type) {
+  return boost::core::demangle(type.name());
+}
+
+// ---------------------------------------------------------------------------
+// Synchronous delivery (Guava's per-thread queued dispatch)
+
+namespace {
+
+SyncFrame* frame_of(const BusCore* bus) noexcept {
+  for (SyncFrame* frame = innermost_sync_frame(); frame; frame = frame->outer) {
+    if (frame->bus == bus) return frame;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool BusCore::dispatching_on_this_thread() const noexcept { return frame_of(this) != nullptr; }
+
+void BusCore::defer(std::unique_ptr<HeldEvent> held) {
+  if (closed()) throw BusClosed();
+  thread_entry().counters->posted.increment();
+  frame_of(this)->deferred.push_back(std::move(held));
+}
+
+void BusCore::deliver_now(const void* event, const EventOps& ops) {
+  if (closed()) throw BusClosed();
+  SyncFrame frame{this, innermost_sync_frame(), {}};
+  innermost_sync_frame() = &frame;
+  struct PopFrame {
+    SyncFrame& frame;
+    ~PopFrame() {
+      innermost_sync_frame() = frame.outer;
+      if (frame.outer == nullptr) thread_cache().clear_retired();
+    }
+  } pop{frame};
+
+  // The entry's counter block stays this thread's for the whole frame: if a
+  // handler evicts the entry, the cache parks it instead of dropping it.
+  CounterBlock& counters = *thread_entry().counters;
+  counters.posted.increment();
+  deliver_one(event, ops, counters);
+  while (!frame.deferred.empty()) {
+    const std::unique_ptr<HeldEvent> held = std::move(frame.deferred.front());
+    frame.deferred.pop_front();
+    deliver_one(held->event, *held->ops, counters);
+  }
+}
+
+void BusCore::deliver_one(const void* event, const EventOps& ops, CounterBlock& counters) {
+  const RoutingTable& table = routes(thread_entry());
+  bool reached = false;
+  table.for_each_match(ops.type, ops.topic(event), [&](SubscriptionCore& subscription) {
+    reached |= invoke_synchronously(subscription, event, ops, counters);
+  });
+  if (reached) {
+    counters.delivered_events.increment();
+  } else {
+    report_dead(event, ops, counters);
+  }
+}
+
+bool BusCore::invoke_synchronously(SubscriptionCore& subscription, const void* event,
+                                   const EventOps& ops, CounterBlock& counters) {
+  if (!subscription.enter()) return false;
+  struct Leave {
+    SubscriptionCore& subscription;
+    ~Leave() { subscription.leave(); }
+  } leave{subscription};
+
+  std::unique_lock<std::mutex> exclusive;
+  if (subscription.concurrency() == Concurrency::Serial) {
+    exclusive = std::unique_lock(subscription.lane_for_key_hash(0).exclusive);
+  } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
+    exclusive =
+        std::unique_lock(subscription.lane_for_key_hash(std::hash<std::string>{}(key)).exclusive);
+  }
+  invoke(subscription, event, ops, counters);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Guarded invocation and reports
+
+void BusCore::invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+                     CounterBlock& counters) {
+  const InvocationScope scope(this, &subscription);
+  counters.delivered.increment();
+  try {
+    subscription.invoke(event);
+  } catch (...) {
+    counters.failed.increment();
+    report_error(subscription, event, ops, std::current_exception());
+  }
+}
+
+void BusCore::report_error(SubscriptionCore& subscription, const void* event,
+                           const EventOps& ops, std::exception_ptr error) noexcept {
+  try {
+    DeliveryError report{ops.topic(event), subscription.pattern().str(), subscription.describe(),
+                         error};
+    if (error_hook.empty()) {
+      std::fprintf(stderr, "courier: %s (pattern \"%s\") threw on topic \"%s\": %s\n",
+                   report.subscriber.c_str(), subscription.pattern().str().c_str(),
+                   ops.topic(event).c_str(), report.message().c_str());
+    } else {
+      error_hook(report);
+    }
+  } catch (...) {
+    std::fputs("courier: the error hook threw; the error it was reporting is lost\n", stderr);
+  }
+}
+
+void BusCore::report_dead(const void* event, const EventOps& ops,
+                          CounterBlock& counters) noexcept {
+  counters.dead.increment();  // before the hook: it may run code that evicts this thread's entry
+  if (dead_event_hook.empty()) return;
+  try {
+    dead_event_hook(DeadEvent(event, ops.type, ops.topic(event)));
+  } catch (...) {
+    std::fputs("courier: the dead-event hook threw; ignored\n", stderr);
+  }
+}
+
+}  // namespace detail
+}  // namespace courier

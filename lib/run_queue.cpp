@@ -1,0 +1,55 @@
+#include "courier/detail/run_queue.hpp"
+
+#include "courier/detail/spin.hpp"
+
+namespace courier::detail {
+
+void RunQueue::push(Lane& lane) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    lane.next_ready = nullptr;
+    if (back_ != nullptr) {
+      back_->next_ready = &lane;
+    } else {
+      front_ = &lane;
+    }
+    back_ = &lane;
+    size_.fetch_add(1, std::memory_order_relaxed);
+    wake = sleepers_ != 0;
+  }
+  if (wake) ready_.notify_one();
+}
+
+Lane* RunQueue::pop_locked() noexcept {
+  Lane* lane = front_;
+  if (lane == nullptr) return nullptr;
+  front_ = lane->next_ready;
+  if (front_ == nullptr) back_ = nullptr;
+  size_.fetch_sub(1, std::memory_order_relaxed);
+  return lane;
+}
+
+Lane* RunQueue::pop_wait() {
+  // A short spin catches the next hand-off without a sleep and a wake-up, which
+  // cost microseconds each; it is bounded, so an idle bus still sleeps.
+  spin_until([this] { return has_waiting(); });
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (Lane* lane = pop_locked()) return lane;
+    if (stopping_) return nullptr;
+    ++sleepers_;
+    ready_.wait(lock);
+    --sleepers_;
+  }
+}
+
+void RunQueue::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_all();
+}
+
+}  // namespace courier::detail
