@@ -10,8 +10,8 @@
 #include <string>
 #include <thread>
 
-#include "courier/errors.hpp"
 #include "courier/detail/spin.hpp"
+#include "courier/errors.hpp"
 #include "thread_state.hpp"
 
 namespace courier::detail {
@@ -258,7 +258,9 @@ void BusCore::finish_lane(Lane& lane, bool made_progress) {
   }
   const std::shared_ptr<SubscriptionCore> hold = std::move(lane.keep_alive);
   lane.scheduled.store(false, std::memory_order_seq_cst);
-  if (lane.mailbox.maybe_nonempty() && !lane.scheduled.exchange(true, std::memory_order_seq_cst)) {
+  // From here another thread may own the lane: look only at what producers write.
+  if (lane.mailbox.pushed_since_empty() &&
+      !lane.scheduled.exchange(true, std::memory_order_seq_cst)) {
     lane.keep_alive = hold;
     run_queue_.push(lane);
   }

@@ -119,8 +119,8 @@ void BusCore::invoke(SubscriptionCore& subscription, const void* event, const Ev
   }
 }
 
-void BusCore::report_error(SubscriptionCore& subscription, const void* event,
-                           const EventOps& ops, std::exception_ptr error) noexcept {
+void BusCore::report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+                           std::exception_ptr error) noexcept {
   try {
     DeliveryError report{ops.topic(event), subscription.pattern().str(), subscription.describe(),
                          error};
@@ -136,8 +136,7 @@ void BusCore::report_error(SubscriptionCore& subscription, const void* event,
   }
 }
 
-void BusCore::report_dead(const void* event, const EventOps& ops,
-                          CounterBlock& counters) noexcept {
+void BusCore::report_dead(const void* event, const EventOps& ops, CounterBlock& counters) noexcept {
   counters.dead.increment();  // before the hook: it may run code that evicts this thread's entry
   if (dead_event_hook.empty()) return;
   try {

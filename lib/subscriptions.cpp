@@ -13,7 +13,8 @@ SubscriptionCore::SubscriptionCore(const std::type_info& type, TopicPattern patt
       pattern_(std::move(pattern)),
       concurrency_(concurrency),
       identity_(identity),
-      lane_count_(concurrency == Concurrency::Serial ? 1 : std::max<std::size_t>(concurrent_lanes, 1)),
+      lane_count_(concurrency == Concurrency::Serial ? 1
+                                                     : std::max<std::size_t>(concurrent_lanes, 1)),
       lanes_(std::make_unique<Lane[]>(lane_count_)),
       handler_(std::move(handler)) {
   for (std::size_t i = 0; i < lane_count_; ++i) lanes_[i].owner = this;

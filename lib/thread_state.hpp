@@ -62,7 +62,8 @@ struct SyncFrame {
 };
 
 struct InvocationScope {
-  InvocationScope(const BusCore* running_bus, const SubscriptionCore* running_subscription) noexcept;
+  InvocationScope(const BusCore* running_bus,
+                  const SubscriptionCore* running_subscription) noexcept;
   ~InvocationScope();
   InvocationScope(const InvocationScope&) = delete;
   InvocationScope& operator=(const InvocationScope&) = delete;

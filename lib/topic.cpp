@@ -66,7 +66,8 @@ TopicPattern::TopicPattern(std::string_view pattern) : text_(pattern), exact_(tr
       if (more) reject("pattern", pattern, "'>' may only be the last token");
       exact_ = false;
     } else if (!is_plain_token(token)) {
-      reject("pattern", pattern, "expected dot-separated tokens of [A-Za-z0-9_-], '*' or a final '>'");
+      reject("pattern", pattern,
+             "expected dot-separated tokens of [A-Za-z0-9_-], '*' or a final '>'");
     }
   }
 }

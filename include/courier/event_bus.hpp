@@ -64,8 +64,10 @@ namespace courier {
 
 // A shared_ptr to some subclass of Subscriber<T>, T deduced.
 template <class S>
-concept SubscriberType = requires { typename S::data_type; } &&
-                         std::derived_from<S, Subscriber<typename S::data_type>>;
+concept SubscriberType = requires {
+  typename S::data_type;
+}
+&&std::derived_from<S, Subscriber<typename S::data_type>>;
 
 class EventBus {
  public:
@@ -100,7 +102,8 @@ class EventBus {
 
   // The same, naming the payload type: subscribe<int>(counter, "metrics.*").
   template <class T>
-  Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber, std::string_view topic_pattern) {
+  Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber,
+                         std::string_view topic_pattern) {
     return subscribe<Subscriber<T>>(std::move(subscriber), topic_pattern);
   }
 
@@ -111,10 +114,10 @@ class EventBus {
                          Concurrency concurrency = Concurrency::Serial) {
     static_assert(std::is_invocable_v<std::decay_t<F>&, const Event<T>&>,
                   "the callable must accept const courier::Event<T>&");
-    return add(typeid(T), topic_pattern, concurrency,
-               std::make_unique<detail::CallableHandler<T, std::decay_t<F>>>(
-                   std::forward<F>(callable)),
-               nullptr);
+    return add(
+        typeid(T), topic_pattern, concurrency,
+        std::make_unique<detail::CallableHandler<T, std::decay_t<F>>>(std::forward<F>(callable)),
+        nullptr);
   }
 
   // Cancels every subscription of `subscriber` (to events of its payload type).

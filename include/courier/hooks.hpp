@@ -15,10 +15,10 @@ namespace courier {
 
 // A subscriber's process() threw.
 struct DeliveryError {
-  std::string_view topic;       // the event's topic
-  std::string_view pattern;     // the failing subscription's pattern
-  std::string subscriber;       // the subscriber's type, or "callable ..." for callables
-  std::exception_ptr exception; // what it threw
+  std::string_view topic;        // the event's topic
+  std::string_view pattern;      // the failing subscription's pattern
+  std::string subscriber;        // the subscriber's type, or "callable ..." for callables
+  std::exception_ptr exception;  // what it threw
 
   // The exception's what(), or a placeholder for non-standard exceptions.
   std::string message() const;

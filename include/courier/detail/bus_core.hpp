@@ -59,7 +59,9 @@ namespace courier::detail {
 // nothing it would share with another.
 class OwnedCounter {
  public:
-  void increment() noexcept { value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void increment() noexcept {
+    value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   std::uint64_t read() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -173,8 +175,8 @@ class BusCore {
   void finish_lane(Lane& lane, bool made_progress);
 
   void deliver_one(const void* event, const EventOps& ops, CounterBlock& counters);
-  bool invoke_synchronously(SubscriptionCore& subscription, const void* event,
-                            const EventOps& ops, CounterBlock& counters);
+  bool invoke_synchronously(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+                            CounterBlock& counters);
   void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
               CounterBlock& counters);
   void report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
@@ -207,8 +209,8 @@ class BusCore {
   std::unordered_map<SubscriptionCore*, std::shared_ptr<SubscriptionCore>>
       subscriptions_;  // guarded by routing_mutex_
   std::unordered_map<const void*, std::vector<std::shared_ptr<SubscriptionCore>>>
-      by_identity_;                                  // guarded by routing_mutex_
-  std::shared_ptr<const RoutingTable> snapshot_;     // guarded by routing_mutex_
+      by_identity_;                               // guarded by routing_mutex_
+  std::shared_ptr<const RoutingTable> snapshot_;  // guarded by routing_mutex_
 
   mutable std::mutex counters_mutex_;
   std::vector<std::shared_ptr<CounterBlock>> counter_blocks_;  // guarded by counters_mutex_

@@ -55,8 +55,8 @@ struct Envelope {
   static constexpr std::uint32_t kOverflowIndex = ~std::uint32_t{0};
 
   template <class T>
-  static constexpr bool fits_inline =
-      sizeof(Event<T>) <= kInlineBytes && alignof(Event<T>) <= alignof(std::max_align_t);
+  static constexpr bool fits_inline = sizeof(Event<T>) <= kInlineBytes &&
+                                      alignof(Event<T>) <= alignof(std::max_align_t);
 
   Envelope() = default;
   Envelope(const Envelope&) = delete;

@@ -47,9 +47,7 @@ class CallableHandler final : public Handler {
   void invoke(const void* event) override {
     std::invoke(callable_, *static_cast<const Event<T>*>(event));
   }
-  std::string describe() const override {
-    return "callable " + readable_type_name(typeid(F));
-  }
+  std::string describe() const override { return "callable " + readable_type_name(typeid(F)); }
 
  private:
   F callable_;

@@ -51,7 +51,8 @@ class IndexRing {
     for (;;) {
       Cell& cell = cells_[position & mask_];
       const std::size_t sequence = cell.sequence.load(std::memory_order_seq_cst);
-      const auto lag = static_cast<std::ptrdiff_t>(sequence) - static_cast<std::ptrdiff_t>(position);
+      const auto lag =
+          static_cast<std::ptrdiff_t>(sequence) - static_cast<std::ptrdiff_t>(position);
       if (lag == 0) {
         if (enqueue_position_.compare_exchange_weak(position, position + 1)) {
           cell.value = value;

@@ -19,8 +19,9 @@
 // Nodes belong to the caller. A node returned by pop() is out of the mailbox and
 // may be pushed again (to any mailbox) at once.
 //
-// Thread safety: push() is safe from any number of threads at once; pop() and
-// maybe_nonempty() are for the one consumer that currently owns the mailbox.
+// Thread safety: push() and pushed_since_empty() are safe from any number of
+// threads at once; pop() and maybe_nonempty() are for the one consumer that
+// currently owns the mailbox.
 #pragma once
 
 #include <atomic>
@@ -80,6 +81,14 @@ class Mailbox {
   bool maybe_nonempty() const noexcept {
     const DeliveryNode* back = back_.load(std::memory_order_seq_cst);
     return !(back == &stub_ && front_ == &stub_);
+  }
+
+  // Any thread. For a consumer that found the mailbox empty (maybe_nonempty()
+  // false) and then gave up ownership, so may no longer read front_: true if a
+  // node has been pushed since. An empty mailbox's back is the stub, and only
+  // a push moves it.
+  bool pushed_since_empty() const noexcept {
+    return back_.load(std::memory_order_seq_cst) != &stub_;
   }
 
  private:

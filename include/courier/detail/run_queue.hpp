@@ -42,10 +42,10 @@ class RunQueue {
 
   std::mutex mutex_;
   std::condition_variable ready_;
-  Lane* front_ = nullptr;      // guarded by mutex_
-  Lane* back_ = nullptr;       // guarded by mutex_
-  std::size_t sleepers_ = 0;   // guarded by mutex_
-  bool stopping_ = false;      // guarded by mutex_
+  Lane* front_ = nullptr;     // guarded by mutex_
+  Lane* back_ = nullptr;      // guarded by mutex_
+  std::size_t sleepers_ = 0;  // guarded by mutex_
+  bool stopping_ = false;     // guarded by mutex_
   std::atomic<std::size_t> size_{0};
 };
 

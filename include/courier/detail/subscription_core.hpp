@@ -12,7 +12,7 @@
 // the run queue:
 //   poster:  mailbox.push(node);  if (!scheduled && !scheduled.exchange(true)) schedule
 //   drainer: ... pop until empty;  scheduled = false;
-//            if (mailbox.maybe_nonempty() && !scheduled.exchange(true)) schedule
+//            if (mailbox.pushed_since_empty() && !scheduled.exchange(true)) schedule
 // All four steps are sequentially consistent, so a node pushed while the
 // drainer is leaving is seen by one side or the other and is never stranded.
 //
