@@ -50,7 +50,7 @@ void BusCore::defer(std::unique_ptr<HeldEvent> held) {
 
 void BusCore::deliver_now(const void* event, const EventOps& ops) {
   if (closed()) throw BusClosed();
-  SyncFrame frame{this, innermost_sync_frame(), {}};
+  SyncFrame frame{this, innermost_sync_frame(), {}, 0};
   innermost_sync_frame() = &frame;
   struct PopFrame {
     SyncFrame& frame;
@@ -65,9 +65,9 @@ void BusCore::deliver_now(const void* event, const EventOps& ops) {
   CounterBlock& counters = *thread_entry().counters;
   counters.posted.increment();
   deliver_one(event, ops, counters);
-  while (!frame.deferred.empty()) {
-    const std::unique_ptr<HeldEvent> held = std::move(frame.deferred.front());
-    frame.deferred.pop_front();
+  while (frame.next_deferred < frame.deferred.size()) {
+    // Moved out first: handlers may append to `deferred` while it is delivered.
+    const std::unique_ptr<HeldEvent> held = std::move(frame.deferred[frame.next_deferred++]);
     deliver_one(held->event, *held->ops, counters);
   }
 }

@@ -17,7 +17,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -58,7 +57,10 @@ class ThreadCache {
 struct SyncFrame {
   const BusCore* bus;
   SyncFrame* outer;
-  std::deque<std::unique_ptr<HeldEvent>> deferred;
+  // Posts made by handlers during this frame, delivered in order; a vector
+  // (not a deque, whose empty state allocates) read from `next_deferred`.
+  std::vector<std::unique_ptr<HeldEvent>> deferred;
+  std::size_t next_deferred = 0;
 };
 
 struct InvocationScope {

@@ -1,0 +1,91 @@
+// Posting allocates nothing in steady state (issue 4): the event is moved into
+// a recycled slot, routed through a cached snapshot and delivered through
+// delivery nodes the slot keeps. This binary replaces the global operator new
+// to count every allocation, so it is an executable of its own.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "courier/event_bus.hpp"
+
+namespace {
+std::atomic<std::size_t> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  throw std::bad_alloc();
+}
+void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
+
+namespace {
+
+using Payload = std::array<char, 64>;  // the largest payload the goal covers
+
+class Sink : public courier::Subscriber<Payload> {
+ public:
+  explicit Sink(courier::Concurrency concurrency) : courier::Subscriber<Payload>(concurrency) {}
+  void process(const courier::Event<Payload>& event) override {
+    checksum_.fetch_add(static_cast<unsigned char>(event.data()[0]), std::memory_order_relaxed);
+  }
+  std::size_t checksum() const { return checksum_.load(); }
+
+ private:
+  std::atomic<std::size_t> checksum_{0};
+};
+
+// Posts `count` events on a topic within the small-string size, with and
+// without an ordering key, to `bus`.
+void post_events(courier::EventBus& bus, int count) {
+  Payload payload{};
+  payload[0] = 1;
+  for (int i = 0; i < count; ++i) {
+    bus.post(courier::Event<Payload>("metrics.cpu", payload, i % 2 == 0 ? "" : "key"));
+  }
+}
+
+std::size_t allocations_while(const auto& action) {
+  const std::size_t before = allocations.load();
+  action();
+  return allocations.load() - before;
+}
+
+TEST(Allocation, AsynchronousPostAllocatesNothingInSteadyState) {
+  constexpr std::size_t kCapacity = 64;
+  courier::EventBus bus(courier::Options{.threads = 2, .queue_capacity = kCapacity});
+  auto serial = std::make_shared<Sink>(courier::Concurrency::Serial);
+  auto concurrent = std::make_shared<Sink>(courier::Concurrency::Concurrent);
+  bus.subscribe(serial, "metrics.cpu");
+  bus.subscribe(concurrent, "metrics.*");
+
+  post_events(bus, 4 * kCapacity);  // warm up: every slot used, every thread's cache filled
+  bus.wait_idle();
+
+  constexpr int kPosts = 20000;
+  const std::size_t allocated = allocations_while([&] {
+    post_events(bus, kPosts);
+    bus.wait_idle();
+  });
+  EXPECT_EQ(allocated, 0u) << "allocations per post: " << double(allocated) / kPosts;
+  EXPECT_EQ(serial->checksum(), std::size_t{4 * kCapacity + kPosts});
+  EXPECT_EQ(concurrent->checksum(), std::size_t{4 * kCapacity + kPosts});
+}
+
+TEST(Allocation, SynchronousPostAllocatesNothingInSteadyState) {
+  courier::EventBus bus(courier::Options{.synchronous = true});
+  auto sink = std::make_shared<Sink>(courier::Concurrency::Serial);
+  bus.subscribe(sink, "metrics.>");
+  post_events(bus, 10);
+
+  constexpr int kPosts = 20000;
+  const std::size_t allocated = allocations_while([&] { post_events(bus, kPosts); });
+  EXPECT_EQ(allocated, 0u) << "allocations per post: " << double(allocated) / kPosts;
+  EXPECT_EQ(sink->checksum(), std::size_t{10 + kPosts});
+}
+
+}  // namespace
