@@ -42,6 +42,7 @@ BusCore::BusCore(const Options& options)
       synchronous_(validated(options).synchronous),
       slot_count_(synchronous_ ? 0 : options.queue_capacity),
       concurrent_lanes_(std::clamp<std::size_t>(options.threads, 1, kMaxConcurrentLanes)),
+      wake_batch_(std::clamp<std::size_t>(slot_count_ / 16, 1, 256)),
       free_slots_(std::max<std::size_t>(slot_count_, 1)) {
   if (synchronous_) return;
   slots_ = std::make_unique<Envelope[]>(slot_count_);
@@ -166,7 +167,11 @@ void BusCore::schedule(Lane& lane) {
 // Releasing slots and waking waiters
 
 void BusCore::release(Envelope& envelope, CounterBlock& counters) noexcept {
-  if (envelope.pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The only delivery left needs no read-modify-write: nobody else counts down.
+  if (envelope.pending.load(std::memory_order_acquire) != 1 &&
+      envelope.pending.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+    return;
+  }
   if (envelope.reached.load(std::memory_order_relaxed)) {
     counters.delivered_events.increment();
   } else {
@@ -190,6 +195,11 @@ void BusCore::notify_waiters() noexcept {
   // Sequentially consistent against the waiter's "count myself, then look":
   // either this load sees the waiter, or the waiter sees the freed slot.
   if (waiters_.load(std::memory_order_seq_cst) == 0) return;
+  // Wake blocked posters once a batch of slots is free, not for every slot:
+  // waking a producer per freed slot made a saturated bus switch context once
+  // per event. Every accepted event is released in the end, so the free count
+  // does reach the batch (or the bus goes idle) and no waiter is forgotten.
+  if (free_slots_.size() < wake_batch_ && !idle()) return;
   release_epoch_.fetch_add(1, std::memory_order_seq_cst);
   release_epoch_.notify_all();
 }
@@ -221,9 +231,9 @@ void BusCore::worker_main() {
 
 void BusCore::drain(Lane& lane, CounterBlock& counters) {
   SubscriptionCore& subscription = *lane.owner;
-  const bool open = subscription.enter();
+  bool open = subscription.enter();
   std::size_t handled = 0;
-  while (handled < kBatch) {
+  for (;;) {
     DeliveryNode* node = lane.mailbox.pop();
     if (node == nullptr) {
       // A lane kept busy by a steady producer should stay scheduled: wait a
@@ -237,12 +247,19 @@ void BusCore::drain(Lane& lane, CounterBlock& counters) {
       if (node == nullptr) break;
     }
     Envelope& envelope = *node->envelope;
-    if (open && !subscription.closed()) {
+    if (open && subscription.closed()) {
+      subscription.leave();  // let a waiting unsubscribe return now
+      open = false;
+    }
+    if (open) {
       envelope.reached.store(true, std::memory_order_relaxed);
       invoke(subscription, envelope.event(), envelope.ops(), counters);
     }
     release(envelope, counters);
-    ++handled;
+    // Past a batch, give other lanes their turn; with none waiting, keep going:
+    // handing the lane back through the run queue would wake another worker
+    // for nothing.
+    if (++handled % kBatch == 0 && run_queue_.has_waiting()) break;
   }
   if (open) subscription.leave();
   finish_lane(lane, handled != 0);

@@ -15,8 +15,12 @@ void RunQueue::push(Lane& lane) {
       front_ = &lane;
     }
     back_ = &lane;
-    size_.fetch_add(1, std::memory_order_relaxed);
-    wake = sleepers_ != 0;
+    const std::size_t waiting = size_.fetch_add(1, std::memory_order_relaxed) + 1;
+    // A spinning worker takes the lane without a wake-up (a system call that
+    // also preempts this thread on a busy machine); wake a sleeper only for
+    // lanes the spinners cannot cover. A spinner that stops spinning re-checks
+    // the queue under the mutex before it sleeps, so nothing is stranded.
+    wake = sleepers_ != 0 && waiting > spinning_.load(std::memory_order_relaxed);
   }
   if (wake) ready_.notify_one();
 }
@@ -33,7 +37,9 @@ Lane* RunQueue::pop_locked() noexcept {
 Lane* RunQueue::pop_wait() {
   // A short spin catches the next hand-off without a sleep and a wake-up, which
   // cost microseconds each; it is bounded, so an idle bus still sleeps.
+  spinning_.fetch_add(1, std::memory_order_relaxed);
   spin_until([this] { return has_waiting(); });
+  spinning_.fetch_sub(1, std::memory_order_relaxed);
   std::unique_lock lock(mutex_);
   for (;;) {
     if (Lane* lane = pop_locked()) return lane;

@@ -189,6 +189,7 @@ class BusCore {
   const bool synchronous_;
   const std::size_t slot_count_;
   const std::size_t concurrent_lanes_;
+  const std::size_t wake_batch_;  // free slots that wake blocked posters
 
   alignas(kCacheLine) std::atomic<bool> closed_{false};
   std::atomic<std::uint64_t> routing_version_{1};

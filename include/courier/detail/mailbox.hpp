@@ -26,6 +26,8 @@
 
 #include <atomic>
 
+#include "courier/detail/cache_line.hpp"
+
 namespace courier::detail {
 
 struct Envelope;
@@ -92,8 +94,10 @@ class Mailbox {
   }
 
  private:
-  std::atomic<DeliveryNode*> back_;  // written by producers
-  DeliveryNode* front_;              // consumer only
+  // Producers' end and consumer's end on lines of their own: the consumer
+  // writes front_ on every pop, producers exchange back_ on every push.
+  alignas(kCacheLine) std::atomic<DeliveryNode*> back_;
+  alignas(kCacheLine) DeliveryNode* front_;
   DeliveryNode stub_;
 };
 

@@ -7,8 +7,8 @@
 // when a lane goes from idle to busy.
 //
 // Idle workers spin briefly on `size_` before they sleep, and a push notifies
-// only when someone sleeps: a bus under load makes no system calls to wake
-// threads, and a bus at rest sleeps.
+// only when someone sleeps and no spinner will take the lane: a bus under load
+// makes no system calls to wake threads, and a bus at rest sleeps.
 //
 // Thread safety: distinct objects: safe. Shared objects: safe.
 #pragma once
@@ -47,6 +47,7 @@ class RunQueue {
   std::size_t sleepers_ = 0;  // guarded by mutex_
   bool stopping_ = false;     // guarded by mutex_
   std::atomic<std::size_t> size_{0};
+  std::atomic<std::size_t> spinning_{0};  // workers in pop_wait's spin
 };
 
 }  // namespace courier::detail
