@@ -44,7 +44,10 @@ bool BusCore::dispatching_on_this_thread() const noexcept { return frame_of(this
 
 void BusCore::defer(std::unique_ptr<HeldEvent> held) {
   if (closed()) throw BusClosed();
-  thread_entry().counters->posted.increment();
+  ThreadEntry& entry = thread_entry();
+  routes(entry);  // brings entry.routes up to date
+  held->routes = entry.routes;
+  entry.counters->posted.increment();
   frame_of(this)->deferred.push_back(std::move(held));
 }
 
@@ -64,16 +67,16 @@ void BusCore::deliver_now(const void* event, const EventOps& ops) {
   // handler evicts the entry, the cache parks it instead of dropping it.
   CounterBlock& counters = *thread_entry().counters;
   counters.posted.increment();
-  deliver_one(event, ops, counters);
+  deliver_one(event, ops, routes(thread_entry()), counters);
   while (frame.next_deferred < frame.deferred.size()) {
     // Moved out first: handlers may append to `deferred` while it is delivered.
     const std::unique_ptr<HeldEvent> held = std::move(frame.deferred[frame.next_deferred++]);
-    deliver_one(held->event, *held->ops, counters);
+    deliver_one(held->event, *held->ops, *held->routes, counters);
   }
 }
 
-void BusCore::deliver_one(const void* event, const EventOps& ops, CounterBlock& counters) {
-  const RoutingTable& table = routes(thread_entry());
+void BusCore::deliver_one(const void* event, const EventOps& ops, const RoutingTable& table,
+                          CounterBlock& counters) {
   bool reached = false;
   table.for_each_match(ops.type, ops.topic(event), [&](SubscriptionCore& subscription) {
     reached |= invoke_synchronously(subscription, event, ops, counters);
@@ -85,21 +88,30 @@ void BusCore::deliver_one(const void* event, const EventOps& ops, CounterBlock& 
   }
 }
 
+// Serial subscribers, and keyed events to Concurrent ones, run under their
+// lane's mutex. The mutex alone also serves the invocation protocol there: an
+// invoker checks `closed` under it, and wait_until_quiet() takes it once after
+// closing, so one lock and one unlock per call and no counter traffic (the
+// counter protocol would add two more read-modify-writes per call).
 bool BusCore::invoke_synchronously(SubscriptionCore& subscription, const void* event,
                                    const EventOps& ops, CounterBlock& counters) {
+  Lane* exclusive_lane = nullptr;
+  if (subscription.concurrency() == Concurrency::Serial) {
+    exclusive_lane = &subscription.lane_for_key_hash(0);
+  } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
+    exclusive_lane = &subscription.lane_for_key_hash(std::hash<std::string>{}(key));
+  }
+  if (exclusive_lane != nullptr) {
+    const std::lock_guard lock(exclusive_lane->exclusive);
+    if (subscription.closed()) return false;
+    invoke(subscription, event, ops, counters);
+    return true;
+  }
   if (!subscription.enter()) return false;
   struct Leave {
     SubscriptionCore& subscription;
     ~Leave() { subscription.leave(); }
   } leave{subscription};
-
-  std::unique_lock<std::mutex> exclusive;
-  if (subscription.concurrency() == Concurrency::Serial) {
-    exclusive = std::unique_lock(subscription.lane_for_key_hash(0).exclusive);
-  } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
-    exclusive =
-        std::unique_lock(subscription.lane_for_key_hash(std::hash<std::string>{}(key)).exclusive);
-  }
   invoke(subscription, event, ops, counters);
   return true;
 }

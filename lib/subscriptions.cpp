@@ -20,10 +20,16 @@ SubscriptionCore::SubscriptionCore(const std::type_info& type, TopicPattern patt
   for (std::size_t i = 0; i < lane_count_; ++i) lanes_[i].owner = this;
 }
 
-void SubscriptionCore::wait_until_quiet() const noexcept {
+void SubscriptionCore::wait_until_quiet() noexcept {
   for (int active = active_.load(std::memory_order_seq_cst); active != 0;
        active = active_.load(std::memory_order_seq_cst)) {
     active_.wait(active, std::memory_order_seq_cst);
+  }
+  // Synchronous invocations under a lane's mutex are not counted in active_:
+  // taking each mutex once waits out the one running, and any later holder
+  // finds `closed` set (see invoke_synchronously).
+  for (std::size_t i = 0; i < lane_count_; ++i) {
+    const std::lock_guard wait_out(lanes_[i].exclusive);
   }
 }
 

@@ -78,6 +78,9 @@ struct HeldEvent {
   virtual ~HeldEvent() = default;
   const void* event = nullptr;
   const EventOps* ops = nullptr;
+  // Routing as it was when the event was posted: a subscription made by the
+  // handler after its post must not see the event (set by BusCore::defer).
+  std::shared_ptr<const RoutingTable> routes;
 };
 
 template <class T>
@@ -173,7 +176,8 @@ class BusCore {
   void drain(Lane& lane, CounterBlock& counters);
   void finish_lane(Lane& lane, bool made_progress);
 
-  void deliver_one(const void* event, const EventOps& ops, CounterBlock& counters);
+  void deliver_one(const void* event, const EventOps& ops, const RoutingTable& table,
+                   CounterBlock& counters);
   bool invoke_synchronously(SubscriptionCore& subscription, const void* event, const EventOps& ops,
                             CounterBlock& counters);
   void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,

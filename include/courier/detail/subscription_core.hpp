@@ -18,9 +18,12 @@
 //
 // Invocation protocol (what makes unsubscribe wait out running calls):
 //   invoker:      active++;  if (!closed) { call... };  active--
-//   unsubscriber: closed = true;  wait until active == 0
+//   unsubscriber: closed = true;  wait until active == 0;  lock and unlock
+//                 each lane's `exclusive` mutex
 // Again sequentially consistent: an invoker either saw `closed` and called
-// nothing, or is counted in `active` and waited for.
+// nothing, or is counted in `active` and waited for. A synchronous bus calls
+// Serial subscribers (and keyed events) under the lane's mutex instead of
+// counting, checking `closed` under it; the unsubscriber's lock waits for it.
 //
 // Thread safety: the fields are atomics or are guarded as commented.
 #pragma once
@@ -88,7 +91,7 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
   // True the first time only.
   bool close() noexcept { return !closed_.exchange(true, std::memory_order_seq_cst); }
   // Blocks until no invocation is running. After close(), none will start.
-  void wait_until_quiet() const noexcept;
+  void wait_until_quiet() noexcept;
 
   // Only between enter() and leave().
   void invoke(const void* event) { handler_->invoke(event); }
