@@ -1,0 +1,144 @@
+// micro_bench: the unit costs behind compare's workloads, with Google Benchmark.
+//
+//   micro_bench [--benchmark_filter=REGEX] [--benchmark_min_time=SECONDS]
+//
+// Costs per call, each next to the baseline it should be read against:
+//   - one pattern match (TopicPattern::matches), one topic validation (Event);
+//   - one synchronous post (routing + one call) vs a std::function call and a
+//     Boost.Signals2 emission; and its growth with subscriptions and patterns;
+//   - one asynchronous post, seen from the posting thread under steady load,
+//     vs one asio::post through a strand and one moodycamel enqueue.
+#include <benchmark/benchmark.h>
+
+#include <concurrentqueue/concurrentqueue.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/signals2/signal.hpp>
+#include <courier/courier.hpp>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+void BM_PatternMatch(benchmark::State& state, const char* pattern_text, const char* topic) {
+  const courier::TopicPattern pattern(pattern_text);
+  const std::string_view topic_view(topic);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(pattern.matches(topic_view));
+  }
+}
+BENCHMARK_CAPTURE(BM_PatternMatch, exact, "metrics.cpu", "metrics.cpu");
+BENCHMARK_CAPTURE(BM_PatternMatch, star, "metrics.*", "metrics.cpu");
+BENCHMARK_CAPTURE(BM_PatternMatch, tail, "metrics.>", "metrics.cpu.user");
+BENCHMARK_CAPTURE(BM_PatternMatch, first_token_differs, "w17.*", "w0.x");
+
+// Constructing an event copies and validates its topic: part of every post.
+void BM_EventConstruction(benchmark::State& state) {
+  int i = 0;
+  for (auto _ : state) {
+    courier::Event<int> event("metrics.cpu", ++i);
+    benchmark::DoNotOptimize(event);
+  }
+}
+BENCHMARK(BM_EventConstruction);
+
+void BM_StdFunctionCall(benchmark::State& state) {
+  int delivered = 0;
+  std::function<void(int)> subscriber = [&delivered](int) { ++delivered; };
+  benchmark::DoNotOptimize(subscriber);
+  int i = 0;
+  for (auto _ : state) subscriber(++i);
+  benchmark::DoNotOptimize(delivered);
+}
+BENCHMARK(BM_StdFunctionCall);
+
+void BM_Signals2Emit(benchmark::State& state) {
+  int delivered = 0;
+  boost::signals2::signal<void(int)> signal;
+  signal.connect([&delivered](int) { ++delivered; });
+  int i = 0;
+  for (auto _ : state) signal(++i);
+  benchmark::DoNotOptimize(delivered);
+}
+BENCHMARK(BM_Signals2Emit);
+
+// A synchronous bus with one subscription per pattern; each post of a topic
+// from `topics` (in turn) must reach exactly one of them.
+void post_synchronously(benchmark::State& state, const std::vector<std::string>& patterns,
+                        const std::vector<std::string>& topics) {
+  courier::EventBus bus(courier::Options{.synchronous = true});
+  std::int64_t delivered = 0;
+  for (const std::string& pattern : patterns) {
+    bus.subscribe<int>(pattern, [&delivered](const courier::Event<int>&) { ++delivered; });
+  }
+  bus.post(courier::Event<int>(topics.front(), 0));  // builds the routing snapshot
+  std::size_t next = 0;
+  for (auto _ : state) {
+    bus.post(courier::Event<int>(topics[next], 1));
+    next = next + 1 == topics.size() ? 0 : next + 1;
+  }
+  if (delivered != static_cast<std::int64_t>(state.iterations()) + 1) {
+    state.SkipWithError("an event did not reach exactly one subscriber");
+  }
+}
+
+void BM_SyncPost(benchmark::State& state) { post_synchronously(state, {"c1"}, {"c1"}); }
+BENCHMARK(BM_SyncPost);
+
+// Post cost against the number of exact subscriptions, on distinct topics.
+void BM_SyncPostAmongSubscriptions(benchmark::State& state) {
+  const auto subscriptions = static_cast<int>(state.range(0));
+  std::vector<std::string> patterns, topics;
+  for (int i = 0; i < subscriptions; ++i) patterns.push_back("topic." + std::to_string(i));
+  for (int k = 0; k < 16; ++k) topics.push_back("topic." + std::to_string(k * subscriptions / 16));
+  post_synchronously(state, patterns, topics);
+}
+BENCHMARK(BM_SyncPostAmongSubscriptions)->Arg(10)->Arg(100'000);
+
+// Post cost against the number of wildcard patterns, one of which matches.
+void BM_SyncPostAmongWildcards(benchmark::State& state) {
+  std::vector<std::string> patterns;
+  for (int i = 0; i < state.range(0); ++i) patterns.push_back("w" + std::to_string(i) + ".*");
+  post_synchronously(state, patterns, {"w0.x"});
+}
+BENCHMARK(BM_SyncPostAmongWildcards)->Arg(1)->Arg(64);
+
+// One asynchronous post as the posting thread pays for it, with the pool
+// delivering at the same time (so a full queue's backpressure shows too).
+void BM_AsyncPost(benchmark::State& state) {
+  courier::EventBus bus;
+  bus.subscribe<int>("c1", [](const courier::Event<int>&) {});
+  int i = 0;
+  for (auto _ : state) bus.post(courier::Event<int>("c1", ++i));
+  bus.wait_idle();
+}
+BENCHMARK(BM_AsyncPost)->UseRealTime();
+
+void BM_AsioStrandPost(benchmark::State& state) {
+  boost::asio::thread_pool pool(std::thread::hardware_concurrency());
+  auto strand = boost::asio::make_strand(pool);
+  std::int64_t delivered = 0;
+  for (auto _ : state) boost::asio::post(strand, [&delivered] { ++delivered; });
+  pool.join();
+  benchmark::DoNotOptimize(delivered);
+}
+BENCHMARK(BM_AsioStrandPost)->UseRealTime();
+
+// One enqueue and one dequeue on one thread: the queue's own cost, no hand-off.
+void BM_QueueEnqueueDequeue(benchmark::State& state) {
+  moodycamel::ConcurrentQueue<int> queue;
+  int i = 0, out = 0;
+  for (auto _ : state) {
+    queue.enqueue(++i);
+    queue.try_dequeue(out);
+  }
+  benchmark::DoNotOptimize(out);
+}
+BENCHMARK(BM_QueueEnqueueDequeue);
+
+}  // namespace
+
+BENCHMARK_MAIN();
