@@ -281,6 +281,13 @@ inline std::string format_megabytes(double bytes) { return format_fixed(bytes / 
 inline std::string verdict(bool holds) { return holds ? "yes" : "**NO**"; }
 inline const std::string kNotApplicable = "n/a";
 
+// For profiling: when not empty, SideBySide runs only the contenders whose
+// name contains this (the table is then partial).
+inline std::string& contender_filter() {
+  static std::string filter;
+  return filter;
+}
+
 // Identity projection for SideBySide on plain doubles.
 struct AsIs {
   double operator()(double figure) const noexcept { return figure; }
@@ -302,6 +309,7 @@ class SideBySide {
   void run(int rounds) {
     for (int round = 0; round < rounds; ++round) {
       for (Contender& contender : contenders_) {
+        if (contender.name.find(contender_filter()) == std::string::npos) continue;
         const Watchdog::Scope deadline(contender.name, kLimit);
         contender.runs.push_back(contender.measure());
       }

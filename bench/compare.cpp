@@ -10,6 +10,8 @@
 //   --only STEP     run one step alone, for profiling: memory, W1, W2, W3,
 //                   "W4 latency", "W4 idle", allocations, "scale: topics",
 //                   "scale: patterns", "W3 curve"
+//   --contender S   with --emit: run only the contenders whose name contains
+//                   S, for profiling one of them (the table is then partial)
 //   --emit          run in this process and print the report as tab-separated
 //                   lines (how the parent runs each step in a child process)
 //
@@ -736,10 +738,13 @@ Config parse_arguments(int argc, char** argv) {
       config.data_dir = argv[++i];
     } else if (argument == "--only" && i + 1 < argc) {
       config.only = argv[++i];
+    } else if (argument == "--contender" && i + 1 < argc) {
+      bench::contender_filter() = argv[++i];
     } else if (argument == "--emit") {
       config.emit = true;
     } else {
-      std::cerr << "usage: compare [--rounds N] [--quick] [--data-dir DIR] [--only STEP]\n";
+      std::cerr << "usage: compare [--rounds N] [--quick] [--data-dir DIR] [--only STEP]"
+                   " [--emit [--contender S]]\n";
       std::exit(2);
     }
   }
