@@ -1,0 +1,79 @@
+// libFuzzer target for topics and patterns.
+//
+// The input is split at its first newline into a pattern and a topic. For any
+// bytes at all: is_valid_topic and TopicPattern's constructor must not crash
+// and must agree with the reference rules (an invalid pattern throws
+// std::invalid_argument naming it, a valid one does not throw); and for a
+// valid pattern and topic, matches() must equal the reference matcher.
+// A disagreement aborts, so libFuzzer saves the input as a crash.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "courier/topic.hpp"
+#include "reference_topic_matcher.hpp"
+
+namespace {
+
+[[noreturn]] void disagree(const char* what, std::string_view pattern, std::string_view topic) {
+  std::fprintf(stderr, "topic_fuzzer: %s\n  pattern: \"%.*s\"\n  topic:   \"%.*s\"\n", what,
+               static_cast<int>(pattern.size()), pattern.data(), static_cast<int>(topic.size()),
+               topic.data());
+  std::abort();
+}
+
+void check_topic_validity(std::string_view text) {
+  if (courier::is_valid_topic(text) != courier_reference::is_valid_topic(text)) {
+    disagree("is_valid_topic disagrees with the reference", text, text);
+  }
+}
+
+// The pattern, if `text` is a valid one; checks the rejection otherwise.
+std::optional<courier::TopicPattern> build_pattern(std::string_view text) {
+  const bool valid = courier_reference::is_valid_pattern(text);
+  try {
+    std::optional<courier::TopicPattern> pattern(std::in_place, text);
+    if (!valid) disagree("an invalid pattern was accepted", text, {});
+    return pattern;
+  } catch (const std::invalid_argument& error) {
+    if (valid) disagree("a valid pattern was rejected", text, {});
+    // The message names the bad value (unless it holds a NUL, which ends it).
+    if (text.find('\0') == std::string_view::npos &&
+        std::string_view(error.what()).find(text) == std::string_view::npos) {
+      disagree("the rejection does not name the pattern", text, {});
+    }
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const std::size_t newline = input.find('\n');
+  const std::string_view pattern_text = input.substr(0, newline);
+  const std::string_view topic =
+      newline == std::string_view::npos ? std::string_view() : input.substr(newline + 1);
+
+  check_topic_validity(topic);
+  check_topic_validity(pattern_text);
+
+  const std::optional<courier::TopicPattern> pattern = build_pattern(pattern_text);
+  if (!pattern) return 0;
+  if (pattern->str() != pattern_text)
+    disagree("str() differs from the pattern", pattern_text, topic);
+  const bool exact = pattern_text.find_first_of("*>") == std::string_view::npos;
+  if (pattern->is_exact() != exact) disagree("is_exact() is wrong", pattern_text, topic);
+  if (courier_reference::is_valid_topic(topic) &&
+      pattern->matches(topic) != courier_reference::matches(pattern_text, topic)) {
+    disagree(pattern->matches(topic) ? "matches() but the reference does not"
+                                     : "the reference matches but matches() does not",
+             pattern_text, topic);
+  }
+  return 0;
+}
