@@ -1,19 +1,670 @@
+// The asynchronous EventBus (issue 2): posting and backpressure, routing,
+// payloads, exceptions, dead events, shutdown, bad input and statistics.
+// Ordering and mutual exclusion under load: event_bus_concurrency_test.cpp.
 #include "courier/event_bus.hpp"
 
 #include <gtest/gtest.h>
 
-#include <latch>
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "courier/detail/envelope.hpp"
+#include "test_support.hpp"
 
 namespace {
 
-TEST(EventBus, Smoke) {
-  courier::EventBus bus(courier::Options{.threads = 2});
-  std::latch done(3);
-  bus.subscribe<int>("a.*", [&](const courier::Event<int>&) { done.count_down(); });
-  for (int i = 0; i < 3; ++i) bus.post(courier::Event<int>("a.b", i));
-  done.wait();
+using courier::BusClosed;
+using courier::DeadEvent;
+using courier::DeliveryError;
+using courier::Event;
+using courier::EventBus;
+using courier::Options;
+using courier::Stats;
+using courier_test::Countdown;
+using courier_test::finishes_promptly;
+using courier_test::Gate;
+using courier_test::GatedSubscriber;
+using courier_test::iota_vector;
+using courier_test::kBoundedWait;
+using courier_test::mentions;
+using courier_test::RecordingSubscriber;
+using courier_test::run_on_thread;
+using courier_test::still_blocked;
+
+Options pool_of_two(std::size_t queue_capacity = 1024) {
+  return Options{.threads = 2, .queue_capacity = queue_capacity};
+}
+
+void post_sequence(EventBus& bus, const std::string& topic, int count, int first = 0) {
+  for (int i = first; i < first + count; ++i) bus.post(Event<int>(topic, i));
+}
+
+// ---------------------------------------------------------------------------
+// 1. Posting: post() enqueues and returns, the pool delivers; backpressure.
+
+TEST(EventBus, PostReturnsBeforeDeliveryAndThePoolDelivers) {
+  Gate gate;
+  Gate delivering;
+  std::promise<std::thread::id> delivery_thread;
+  EventBus bus(pool_of_two());
+  const auto release = gate.open_on_exit();
+  bus.subscribe<int>("jobs", [&](const Event<int>&) {
+    delivery_thread.set_value(std::this_thread::get_id());
+    delivering.open();
+    gate.wait();
+  });
+
+  bus.post(Event<int>("jobs", 1));  // returns although the subscriber is blocked
+
+  ASSERT_TRUE(delivering.wait_for(kBoundedWait));
+  EXPECT_NE(delivery_thread.get_future().get(), std::this_thread::get_id());
+  EXPECT_EQ(bus.stats().queued, 1u);
+  gate.open();
+  bus.wait_idle();
+  EXPECT_EQ(bus.stats().delivered, 1u);
+  EXPECT_EQ(bus.stats().queued, 0u);
+}
+
+TEST(EventBus, PostBlocksWhileTheQueueIsFullAndDropsNothing) {
+  constexpr int kCapacity = 4;
+  constexpr int kEvents = 12;
+  Gate gate;
+  auto subscriber = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(pool_of_two(kCapacity));
+  const auto release = gate.open_on_exit();
+  bus.subscribe(subscriber, "jobs");
+  Countdown queue_filled(kCapacity);
+  std::atomic<int> posts_returned{0};
+
+  auto producer = run_on_thread([&] {
+    for (int i = 0; i < kEvents; ++i) {
+      bus.post(Event<int>("jobs", i));
+      posts_returned.fetch_add(1);
+      queue_filled.count_down();
+    }
+  });
+
+  ASSERT_TRUE(queue_filled.wait_for(kBoundedWait));
+  EXPECT_TRUE(still_blocked(producer)) << "post() returned although the queue was full";
+  EXPECT_EQ(posts_returned.load(), kCapacity);
+  EXPECT_EQ(bus.stats().queued, static_cast<std::uint64_t>(kCapacity));
+  gate.open();
+  ASSERT_TRUE(finishes_promptly(producer));
+  producer.get();
+  bus.wait_idle();
+  EXPECT_EQ(subscriber->received(), iota_vector(kEvents));
+}
+
+TEST(EventBus, TryPostReturnsFalseAtOnceWhileTheQueueIsFull) {
+  constexpr int kCapacity = 4;
+  Gate gate;
+  auto subscriber = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(pool_of_two(kCapacity));
+  const auto release = gate.open_on_exit();
+  bus.subscribe(subscriber, "jobs");
+
+  for (int i = 0; i < kCapacity; ++i) EXPECT_TRUE(bus.try_post(Event<int>("jobs", i))) << i;
+  EXPECT_FALSE(bus.try_post(Event<int>("jobs", 100)));
+  EXPECT_FALSE(bus.try_post(Event<int>("jobs", 101)));
+  EXPECT_EQ(bus.stats().posted, static_cast<std::uint64_t>(kCapacity));
+
+  gate.open();
+  bus.wait_idle();
+  EXPECT_TRUE(bus.try_post(Event<int>("jobs", kCapacity)));
+  bus.wait_idle();
+  EXPECT_EQ(subscriber->received(), iota_vector(kCapacity + 1));
+}
+
+// ---------------------------------------------------------------------------
+// Routing and payloads
+
+TEST(EventBus, RoutesByExactAndWildcardPatterns) {
+  auto exact = std::make_shared<RecordingSubscriber<int>>();
+  auto one_token = std::make_shared<RecordingSubscriber<int>>();
+  auto one_or_more_tokens = std::make_shared<RecordingSubscriber<int>>();
+  auto everything = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(pool_of_two());
+  bus.subscribe(exact, "a.b");
+  bus.subscribe(one_token, "a.*");
+  bus.subscribe(one_or_more_tokens, "a.>");
+  bus.subscribe(everything, ">");
+
+  int value = 0;
+  for (const char* topic : {"a", "a.b", "a.c", "a.b.c", "b.c"})
+    bus.post(Event<int>(topic, value++));
+  bus.wait_idle();
+
+  using Topics = std::vector<std::string>;
+  EXPECT_EQ(exact->topics(), (Topics{"a.b"}));
+  EXPECT_EQ(one_token->topics(), (Topics{"a.b", "a.c"}));
+  EXPECT_EQ(one_or_more_tokens->topics(), (Topics{"a.b", "a.c", "a.b.c"}));
+  EXPECT_EQ(everything->topics(), (Topics{"a", "a.b", "a.c", "a.b.c", "b.c"}));
+  EXPECT_EQ(bus.stats().dead, 0u);
+}
+
+struct Point {
+  int x;
+  int y;
+  bool operator==(const Point&) const = default;
+};
+
+TEST(EventBus, EachPayloadTypeReachesOnlyItsOwnSubscribers) {
+  auto numbers = std::make_shared<RecordingSubscriber<int>>();
+  auto words = std::make_shared<RecordingSubscriber<std::string>>();
+  auto points = std::make_shared<RecordingSubscriber<Point>>();
+  EventBus bus(pool_of_two());
+  bus.subscribe(numbers, "data");
+  bus.subscribe(words, "data");
+  bus.subscribe(points, "data");
+
+  bus.post(Event<int>("data", 7));
+  bus.post(Event<std::string>("data", "seven"));
+  bus.post(Event<Point>("data", Point{7, 8}));
+  bus.post(Event<int>("data", 8));
+  bus.wait_idle();
+
+  EXPECT_EQ(numbers->received(), (std::vector<int>{7, 8}));
+  EXPECT_EQ(words->received(), (std::vector<std::string>{"seven"}));
+  EXPECT_EQ(points->received(), (std::vector<Point>{{7, 8}}));
+}
+
+using Kilobyte = std::array<unsigned char, 1024>;
+static_assert(sizeof(Event<Kilobyte>) > courier::detail::Envelope::kInlineBytes,
+              "the test needs a payload that does not fit the envelope's inline buffer");
+
+Kilobyte kilobyte_filled_from(unsigned seed) {
+  Kilobyte bytes;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<unsigned char>((seed * 131 + i * 7) % 251);
+  }
+  return bytes;
+}
+
+TEST(EventBus, DeliversAPayloadLargerThanTheInlineBufferIntact) {
+  auto subscriber = std::make_shared<RecordingSubscriber<Kilobyte>>();
+  EventBus bus(pool_of_two());
+  bus.subscribe(subscriber, "blobs");
+
+  for (unsigned seed = 0; seed < 3; ++seed) {
+    bus.post(Event<Kilobyte>("blobs", kilobyte_filled_from(seed)));
+  }
+  bus.wait_idle();
+
+  const std::vector<Kilobyte> received = subscriber->received();
+  ASSERT_EQ(received.size(), 3u);
+  for (unsigned seed = 0; seed < 3; ++seed) {
+    EXPECT_EQ(received[seed], kilobyte_filled_from(seed)) << "event " << seed;
+  }
+}
+
+TEST(EventBus, DeliversAMoveOnlyPayloadIntact) {
+  std::mutex mutex;
+  std::vector<int> pointees;
+  EventBus bus(pool_of_two());
+  bus.subscribe<std::unique_ptr<int>>("owned", [&](const Event<std::unique_ptr<int>>& event) {
+    std::lock_guard lock(mutex);
+    pointees.push_back(event.data() ? *event.data() : -1);
+  });
+
+  bus.post(Event<std::unique_ptr<int>>("owned", std::make_unique<int>(42)));
+  bus.post(Event<std::unique_ptr<int>>("owned", std::make_unique<int>(43)));
+  bus.wait_idle();
+
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(pointees, (std::vector<int>{42, 43}));
+}
+
+// ---------------------------------------------------------------------------
+// 5. Exceptions thrown by subscribers
+
+class ThrowingSubscriber : public courier::Subscriber<int> {
+ public:
+  // Throws std::runtime_error("boom N") for even N.
+  void process(const Event<int>& event) override {
+    invocations_.fetch_add(1);
+    if (event.data() % 2 == 0) throw std::runtime_error("boom " + std::to_string(event.data()));
+  }
+  int invocations() const { return invocations_.load(); }
+
+ private:
+  std::atomic<int> invocations_{0};
+};
+
+struct ErrorReport {
+  std::string topic;
+  std::string pattern;
+  std::string subscriber;
+  std::string message;
+  std::exception_ptr exception;
+};
+
+class ErrorLog {
+ public:
+  void record(const DeliveryError& error) {
+    std::lock_guard lock(mutex_);
+    reports_.push_back({std::string(error.topic), std::string(error.pattern), error.subscriber,
+                        error.message(), error.exception});
+  }
+  std::vector<ErrorReport> reports() const {
+    std::lock_guard lock(mutex_);
+    return reports_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<ErrorReport> reports_;
+};
+
+TEST(EventBus, ExceptionGoesToTheErrorHookWithItsContextAndDeliveryGoesOn) {
+  ErrorLog errors;
+  auto thrower = std::make_shared<ThrowingSubscriber>();
+  auto bystander = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(pool_of_two());
+  const auto hook = bus.on_error([&](const DeliveryError& error) { errors.record(error); });
+  bus.subscribe(thrower, "orders.*");
+  bus.subscribe(bystander, "orders.>");
+
+  post_sequence(bus, "orders.created", 4);
+  bus.wait_idle();
+
+  const std::vector<ErrorReport> reports = errors.reports();
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[0].topic, "orders.created");
+  EXPECT_EQ(reports[0].pattern, "orders.*");
+  EXPECT_NE(reports[0].subscriber.find("ThrowingSubscriber"), std::string::npos)
+      << reports[0].subscriber;
+  EXPECT_EQ(reports[0].message, "boom 0");
+  EXPECT_EQ(reports[1].message, "boom 2");
+  EXPECT_THROW(std::rethrow_exception(reports[0].exception), std::runtime_error);
+  EXPECT_EQ(thrower->invocations(), 4);
+  EXPECT_EQ(bystander->received(), iota_vector(4));
+  EXPECT_EQ(bus.stats().failed, 2u);
+  EXPECT_EQ(bus.stats().delivered, 8u);
+}
+
+TEST(EventBus, NonStandardExceptionFromACallableIsReportedToo) {
+  ErrorLog errors;
+  EventBus bus(pool_of_two());
+  const auto hook = bus.on_error([&](const DeliveryError& error) { errors.record(error); });
+  bus.subscribe<int>("ticks", [](const Event<int>&) { throw 42; });
+
+  bus.post(Event<int>("ticks", 1));
+  bus.wait_idle();
+
+  const std::vector<ErrorReport> reports = errors.reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].subscriber.rfind("callable", 0), 0u) << reports[0].subscriber;
+  EXPECT_FALSE(reports[0].message.empty());
+  EXPECT_THROW(std::rethrow_exception(reports[0].exception), int);
+  EXPECT_EQ(bus.stats().failed, 1u);
+}
+
+TEST(EventBus, WithoutAnErrorHookAnExceptionIsOneLineOnStderr) {
+  auto thrower = std::make_shared<ThrowingSubscriber>();
+  EventBus bus(pool_of_two());
+  bus.subscribe(thrower, "alerts");
+
+  testing::internal::CaptureStderr();
+  bus.post(Event<int>("alerts", 0));
+  bus.wait_idle();
+  const std::string output = testing::internal::GetCapturedStderr();
+
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
+  EXPECT_NE(output.find("ThrowingSubscriber"), std::string::npos) << output;
+  EXPECT_NE(output.find("alerts"), std::string::npos) << output;
+  EXPECT_NE(output.find("boom 0"), std::string::npos) << output;
+  bus.post(Event<int>("alerts", 1));
+  bus.wait_idle();
+  EXPECT_EQ(thrower->invocations(), 2);
+  EXPECT_EQ(bus.stats().failed, 1u);
+}
+
+// ---------------------------------------------------------------------------
+// 6. Dead events
+
+struct DeadReport {
+  std::string topic;
+  bool was_int = false;
+  int number = 0;
+  bool was_string = false;
+  std::string text;
+};
+
+class DeadEventLog {
+ public:
+  void record(const DeadEvent& dead) {
+    DeadReport report;
+    report.topic = std::string(dead.topic());
+    if (const Event<int>* event = dead.as<int>()) {
+      report.was_int = true;
+      report.number = event->data();
+    }
+    if (const Event<std::string>* event = dead.as<std::string>()) {
+      report.was_string = true;
+      report.text = event->data();
+    }
+    std::lock_guard lock(mutex_);
+    reports_.push_back(report);
+  }
+  std::vector<DeadReport> reports() const {
+    std::lock_guard lock(mutex_);
+    return reports_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<DeadReport> reports_;
+};
+
+TEST(EventBus, EventNoSubscriberTakesIsDeadAndReported) {
+  DeadEventLog dead_events;
+  auto subscriber = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(pool_of_two());
+  const auto hook = bus.on_dead_event([&](const DeadEvent& dead) { dead_events.record(dead); });
+  bus.subscribe(subscriber, "taken");
+
+  bus.post(Event<int>("unclaimed", 7));
+  bus.post(Event<int>("taken", 1));
+  bus.wait_idle();
+
+  const std::vector<DeadReport> reports = dead_events.reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].topic, "unclaimed");
+  EXPECT_TRUE(reports[0].was_int);
+  EXPECT_FALSE(reports[0].was_string);
+  EXPECT_EQ(reports[0].number, 7);
+  EXPECT_EQ(bus.stats().dead, 1u);
+  EXPECT_EQ(subscriber->received(), (std::vector<int>{1}));
+}
+
+TEST(EventBus, EventOfAnotherPayloadTypeThanTheTopicsSubscribersIsDead) {
+  DeadEventLog dead_events;
+  auto numbers = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(pool_of_two());
+  const auto hook = bus.on_dead_event([&](const DeadEvent& dead) { dead_events.record(dead); });
+  bus.subscribe(numbers, "numbers");
+
+  bus.post(Event<std::string>("numbers", "seven"));
+  bus.wait_idle();
+
+  const std::vector<DeadReport> reports = dead_events.reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].was_string);
+  EXPECT_FALSE(reports[0].was_int);
+  EXPECT_EQ(reports[0].text, "seven");
+  EXPECT_EQ(bus.stats().dead, 1u);
+  EXPECT_TRUE(numbers->received().empty());
+}
+
+// ---------------------------------------------------------------------------
+// 8. Shutdown and wait_idle
+
+TEST(EventBus, AfterShutdownPostThrowsBusClosedAndTryPostReturnsFalse) {
+  auto subscriber = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(pool_of_two());
+  bus.subscribe(subscriber, "jobs");
+  bus.post(Event<int>("jobs", 1));
+
   bus.shutdown();
-  EXPECT_EQ(bus.stats().delivered, 3u);
+
+  EXPECT_THROW(bus.post(Event<int>("jobs", 2)), BusClosed);
+  EXPECT_FALSE(bus.try_post(Event<int>("jobs", 3)));
+  EXPECT_EQ(subscriber->received(), (std::vector<int>{1}));
+  EXPECT_EQ(bus.stats().posted, 1u);
+}
+
+TEST(EventBus, ShutdownDeliversEveryAcceptedEventBeforeReturning) {
+  constexpr int kEvents = 500;
+  Gate gate;
+  auto slow = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(pool_of_two(kEvents));
+  const auto release = gate.open_on_exit();
+  bus.subscribe(slow, "jobs");
+  post_sequence(bus, "jobs", kEvents);
+  ASSERT_TRUE(slow->wait_until_started());
+
+  auto shutting_down = run_on_thread([&] { bus.shutdown(); });
+
+  EXPECT_TRUE(still_blocked(shutting_down)) << "shutdown() returned with events still queued";
+  gate.open();
+  ASSERT_TRUE(finishes_promptly(shutting_down));
+  EXPECT_EQ(slow->received(), iota_vector(kEvents));
+  EXPECT_EQ(bus.stats().delivered, static_cast<std::uint64_t>(kEvents));
+}
+
+TEST(EventBus, ShutdownIsIdempotent) {
+  auto subscriber = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(pool_of_two());
+  bus.subscribe(subscriber, "jobs");
+  post_sequence(bus, "jobs", 10);
+
+  bus.shutdown();
+  bus.shutdown();
+  run_on_thread([&] { bus.shutdown(); }).get();
+
+  EXPECT_EQ(subscriber->received(), iota_vector(10));
+  EXPECT_THROW(bus.post(Event<int>("jobs", 10)), BusClosed);
+}
+
+TEST(EventBus, ShutdownFromInsideAHandlerStopsAcceptingWithoutDeadlock) {
+  Gate shutdown_returned;
+  auto work = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(pool_of_two());
+  bus.subscribe(work, "work");
+  bus.subscribe<int>("stop", [&](const Event<int>&) {
+    bus.shutdown();
+    shutdown_returned.open();
+  });
+
+  bus.post(Event<int>("stop", 0));
+  int accepted = 0;
+  for (int i = 0; i < 100; ++i) accepted += bus.try_post(Event<int>("work", i)) ? 1 : 0;
+
+  ASSERT_TRUE(shutdown_returned.wait_for(kBoundedWait)) << "shutdown() from a handler hung";
+  EXPECT_THROW(bus.post(Event<int>("work", 100)), BusClosed);
+  bus.shutdown();  // joins the pool
+  EXPECT_EQ(work->received(), iota_vector(accepted));
+  EXPECT_EQ(bus.stats().posted, static_cast<std::uint64_t>(accepted + 1));
+}
+
+TEST(EventBus, DestructorShutsDownAndDeliversEveryAcceptedEvent) {
+  constexpr int kEvents = 300;
+  Gate gate;
+  auto slow = std::make_shared<GatedSubscriber<int>>(gate);
+  {
+    std::future<void> opener;
+    EventBus bus(pool_of_two(kEvents));
+    bus.subscribe(slow, "jobs");
+    post_sequence(bus, "jobs", kEvents);
+    ASSERT_TRUE(slow->wait_until_started());
+    opener = run_on_thread([&] { gate.open(); });
+  }  // ~EventBus runs while the subscriber may still be held at the gate
+  EXPECT_EQ(slow->received(), iota_vector(kEvents));
+}
+
+TEST(EventBus, WaitIdleBlocksUntilEverythingIsDeliveredWithoutShuttingDown) {
+  constexpr int kEvents = 100;
+  Gate gate;
+  auto slow = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(pool_of_two());
+  const auto release = gate.open_on_exit();
+  bus.subscribe(slow, "jobs");
+  post_sequence(bus, "jobs", kEvents);
+
+  auto waiting = run_on_thread([&] {
+    bus.wait_idle();
+    return slow->received().size();
+  });
+
+  EXPECT_TRUE(still_blocked(waiting)) << "wait_idle() returned with events still queued";
+  gate.open();
+  ASSERT_TRUE(finishes_promptly(waiting));
+  EXPECT_EQ(waiting.get(), static_cast<std::size_t>(kEvents));
+  post_sequence(bus, "jobs", kEvents, kEvents);  // the bus still accepts
+  bus.wait_idle();
+  EXPECT_EQ(slow->received(), iota_vector(2 * kEvents));
+}
+
+TEST(EventBus, WaitIdleFromAHandlerThrowsLogicError) {
+  std::promise<bool> threw_logic_error;
+  EventBus bus(pool_of_two());
+  bus.subscribe<int>("jobs", [&](const Event<int>&) {
+    try {
+      bus.wait_idle();
+      threw_logic_error.set_value(false);
+    } catch (const std::logic_error&) {
+      threw_logic_error.set_value(true);
+    }
+  });
+
+  bus.post(Event<int>("jobs", 1));
+
+  auto outcome = threw_logic_error.get_future();
+  ASSERT_TRUE(finishes_promptly(outcome)) << "wait_idle() from a handler hung";
+  EXPECT_TRUE(outcome.get());
+}
+
+TEST(EventBus, ShutdownWakesProducersBlockedOnAFullQueueWithBusClosed) {
+  constexpr int kCapacity = 4;
+  Gate gate;
+  auto subscriber = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(pool_of_two(kCapacity));
+  const auto release = gate.open_on_exit();
+  bus.subscribe(subscriber, "jobs");
+  Countdown queue_filled(kCapacity);
+  auto producer = run_on_thread([&] {
+    for (int i = 0; i < 100; ++i) {
+      bus.post(Event<int>("jobs", i));
+      queue_filled.count_down();
+    }
+  });
+  ASSERT_TRUE(queue_filled.wait_for(kBoundedWait));
+  ASSERT_TRUE(still_blocked(producer));
+
+  auto shutting_down = run_on_thread([&] { bus.shutdown(); });
+
+  ASSERT_TRUE(finishes_promptly(producer)) << "a blocked post() did not wake up at shutdown";
+  EXPECT_THROW(producer.get(), BusClosed);
+  EXPECT_FALSE(gate.is_open());
+  gate.open();
+  ASSERT_TRUE(finishes_promptly(shutting_down));
+  EXPECT_EQ(subscriber->received(), iota_vector(kCapacity));
+}
+
+// ---------------------------------------------------------------------------
+// 9. Bad input
+
+// The what() of the std::invalid_argument `action` throws; a failure if none.
+template <class Action>
+std::string invalid_argument_message(Action&& action) {
+  try {
+    action();
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "no std::invalid_argument";
+  return {};
+}
+
+TEST(EventBus, InvalidTopicIsRejectedByNameWhenTheEventIsMade) {
+  EXPECT_TRUE(
+      mentions(invalid_argument_message([] { (void)Event<int>("bad topic", 1); }), "bad topic"));
+  EXPECT_TRUE(mentions(invalid_argument_message([] { (void)Event<int>("a.*", 1); }), "a.*"));
+}
+
+TEST(EventBus, InvalidPatternIsRejectedByName) {
+  EventBus bus(pool_of_two());
+  EXPECT_TRUE(mentions(invalid_argument_message([&] { bus.subscribe<int>("a.>.b", [](auto&) {}); }),
+                       "a.>.b"));
+  auto subscriber = std::make_shared<RecordingSubscriber<int>>();
+  EXPECT_TRUE(
+      mentions(invalid_argument_message([&] { bus.subscribe(subscriber, "a..b"); }), "a..b"));
+  EXPECT_EQ(bus.stats().subscriptions, 0u);
+}
+
+TEST(EventBus, NullSubscriberIsRejected) {
+  EventBus bus(pool_of_two());
+  const std::shared_ptr<RecordingSubscriber<int>> nobody;
+  const std::string message =
+      invalid_argument_message([&] { bus.subscribe(nobody, "jobs.created"); });
+  EXPECT_TRUE(mentions(message, "null"));
+  EXPECT_TRUE(mentions(message, "jobs.created"));
+}
+
+TEST(EventBus, ZeroThreadsOrZeroCapacityIsRejectedByName) {
+  const std::string no_threads =
+      invalid_argument_message([] { EventBus bus(Options{.threads = 0}); });
+  EXPECT_TRUE(mentions(no_threads, "threads"));
+  EXPECT_TRUE(mentions(no_threads, "0"));
+  const std::string no_room =
+      invalid_argument_message([] { EventBus bus(Options{.threads = 2, .queue_capacity = 0}); });
+  EXPECT_TRUE(mentions(no_room, "queue_capacity"));
+  EXPECT_TRUE(mentions(no_room, "0"));
+}
+
+TEST(EventBus, BadInputLosesNothingAlreadyAccepted) {
+  constexpr int kEvents = 10;
+  Gate gate;
+  auto subscriber = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(pool_of_two());
+  const auto release = gate.open_on_exit();
+  bus.subscribe(subscriber, "jobs");
+  post_sequence(bus, "jobs", kEvents);
+
+  EXPECT_THROW(bus.post(Event<int>("bad topic", -1)), std::invalid_argument);
+  EXPECT_THROW(bus.subscribe<int>("a.>.b", [](auto&) {}), std::invalid_argument);
+  EXPECT_THROW(bus.subscribe(std::shared_ptr<RecordingSubscriber<int>>(), "jobs"),
+               std::invalid_argument);
+  gate.open();
+  bus.wait_idle();
+
+  EXPECT_EQ(subscriber->received(), iota_vector(kEvents));
+  EXPECT_EQ(bus.stats().posted, static_cast<std::uint64_t>(kEvents));
+  EXPECT_EQ(bus.stats().subscriptions, 1u);
+}
+
+// ---------------------------------------------------------------------------
+// 10. Statistics
+
+TEST(EventBus, StatsCountEveryKindOfOutcome) {
+  Gate gate;
+  auto slow = std::make_shared<GatedSubscriber<int>>(gate);
+  auto thrower = std::make_shared<ThrowingSubscriber>();
+  EventBus bus(pool_of_two());
+  const auto release = gate.open_on_exit();
+  const auto quiet = bus.on_error([](const DeliveryError&) {});
+  bus.subscribe(slow, "work");
+  bus.subscribe(thrower, "work");
+  EXPECT_EQ(bus.stats().subscriptions, 2u);
+
+  post_sequence(bus, "work", 4);
+  post_sequence(bus, "nowhere", 2);
+  ASSERT_TRUE(slow->wait_until_started());
+  const Stats busy = bus.stats();
+  EXPECT_EQ(busy.posted, 6u);
+  EXPECT_EQ(busy.queued, 4u);
+  EXPECT_EQ(busy.dead, 2u);
+
+  gate.open();
+  bus.wait_idle();
+  const Stats idle = bus.stats();
+  EXPECT_EQ(idle.posted, 6u);
+  EXPECT_EQ(idle.delivered, 8u);
+  EXPECT_EQ(idle.delivered_events, 4u);
+  EXPECT_EQ(idle.dead, 2u);
+  EXPECT_EQ(idle.failed, 2u);
+  EXPECT_EQ(idle.queued, 0u);
+  EXPECT_EQ(idle.posted, idle.delivered_events + idle.dead);
 }
 
 }  // namespace
