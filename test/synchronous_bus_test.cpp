@@ -1,0 +1,189 @@
+// The synchronous EventBus (issue 2, semantic 4): delivery on the posting
+// thread before post() returns; posts made by handlers are queued on that
+// thread, not delivered recursively.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "courier/event_bus.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using courier::BusClosed;
+using courier::DeadEvent;
+using courier::DeliveryError;
+using courier::Event;
+using courier::EventBus;
+using courier::Options;
+using courier::Stats;
+using courier_test::iota_vector;
+using courier_test::RecordingSubscriber;
+using courier_test::run_on_thread;
+
+// Where (position) `entry` is in `log`; log.size() if absent.
+std::size_t position_of(const std::vector<std::string>& log, const std::string& entry) {
+  return static_cast<std::size_t>(std::find(log.begin(), log.end(), entry) - log.begin());
+}
+
+// The thread every invocation ran on, in order.
+class ThreadRecorder {
+ public:
+  void operator()(const Event<int>&) { threads_->push_back(std::this_thread::get_id()); }
+  std::shared_ptr<std::vector<std::thread::id>> threads_ =
+      std::make_shared<std::vector<std::thread::id>>();
+};
+
+TEST(SynchronousBus, EverySubscriberRunsOnThePostingThreadBeforePostReturns) {
+  ThreadRecorder first;
+  ThreadRecorder second;
+  EventBus bus(Options{.synchronous = true});
+  bus.subscribe<int>("jobs", first);
+  bus.subscribe<int>("jobs", second);
+
+  bus.post(Event<int>("jobs", 1));
+  EXPECT_EQ(*first.threads_, std::vector{std::this_thread::get_id()});
+  EXPECT_EQ(*second.threads_, std::vector{std::this_thread::get_id()});
+
+  const std::thread::id poster = run_on_thread([&] {
+                                   bus.post(Event<int>("jobs", 2));
+                                   return std::this_thread::get_id();
+                                 }).get();
+  EXPECT_EQ(*first.threads_, (std::vector{std::this_thread::get_id(), poster}));
+  EXPECT_EQ(*second.threads_, (std::vector{std::this_thread::get_id(), poster}));
+}
+
+TEST(SynchronousBus, PostFromAHandlerIsDeliveredAfterTheCurrentEventFinishes) {
+  std::vector<std::string> log;
+  EventBus bus(Options{.synchronous = true});
+  bus.subscribe<int>("first", [&](const Event<int>&) {
+    log.push_back("poster got first");
+    bus.post(Event<int>("second", 2));
+    log.push_back("poster done with first");
+  });
+  bus.subscribe<int>("first", [&](const Event<int>&) { log.push_back("bystander got first"); });
+  bus.subscribe<int>("second", [&](const Event<int>&) { log.push_back("listener got second"); });
+
+  bus.post(Event<int>("first", 1));
+
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log.back(), "listener got second");
+  EXPECT_EQ(position_of(log, "poster done with first"), position_of(log, "poster got first") + 1);
+  EXPECT_LT(position_of(log, "bystander got first"), 3u);
+}
+
+TEST(SynchronousBus, AllSubscribersSeeEventsInOneOrder) {
+  // Each subscriber answers "step.one" with a post of its own. Delivered
+  // recursively, whichever ran first would make the other see its answer
+  // before "step.one".
+  std::vector<std::string> seen_by_x;
+  std::vector<std::string> seen_by_y;
+  EventBus bus(Options{.synchronous = true});
+  bus.subscribe<int>("step.*", [&](const Event<int>& event) {
+    seen_by_x.push_back(event.topic());
+    if (event.topic() == "step.one") bus.post(Event<int>("step.x", 0));
+  });
+  bus.subscribe<int>("step.*", [&](const Event<int>& event) {
+    seen_by_y.push_back(event.topic());
+    if (event.topic() == "step.one") bus.post(Event<int>("step.y", 0));
+  });
+
+  bus.post(Event<int>("step.one", 0));
+
+  ASSERT_EQ(seen_by_x.size(), 3u);
+  EXPECT_EQ(seen_by_x.front(), "step.one");
+  EXPECT_EQ(seen_by_x, seen_by_y);
+}
+
+TEST(SynchronousBus, AHandlerPostingManyTimesDoesNotRecurse) {
+  constexpr int kChainLength = 2000;
+  int depth = 0;
+  int deepest = 0;
+  std::vector<int> received;
+  EventBus bus(Options{.synchronous = true});
+  bus.subscribe<int>("chain", [&](const Event<int>& event) {
+    deepest = std::max(deepest, ++depth);
+    received.push_back(event.data());
+    if (event.data() + 1 < kChainLength) bus.post(Event<int>("chain", event.data() + 1));
+    --depth;
+  });
+
+  bus.post(Event<int>("chain", 0));
+
+  EXPECT_EQ(deepest, 1);
+  EXPECT_EQ(received, iota_vector(kChainLength));
+  EXPECT_EQ(bus.stats().posted, static_cast<std::uint64_t>(kChainLength));
+}
+
+TEST(SynchronousBus, ExceptionIsReportedAndTheOtherSubscribersStillRun) {
+  std::vector<std::string> errors;
+  auto bystander = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(Options{.synchronous = true});
+  const auto hook = bus.on_error([&](const DeliveryError& error) {
+    errors.push_back(std::string(error.topic) + " " + std::string(error.pattern) + " " +
+                     error.message());
+  });
+  bus.subscribe<int>("alerts.*", [](const Event<int>&) { throw std::runtime_error("boom"); });
+  bus.subscribe(bystander, "alerts.>");
+
+  EXPECT_NO_THROW(bus.post(Event<int>("alerts.disk", 1)));
+  EXPECT_NO_THROW(bus.post(Event<int>("alerts.disk", 2)));
+
+  EXPECT_EQ(errors, (std::vector<std::string>(2, "alerts.disk alerts.* boom")));
+  EXPECT_EQ(bystander->received(), (std::vector<int>{1, 2}));
+  EXPECT_EQ(bus.stats().failed, 2u);
+}
+
+TEST(SynchronousBus, DeadEventIsReportedBeforePostReturns) {
+  std::vector<int> dead;
+  EventBus bus(Options{.synchronous = true});
+  const auto hook = bus.on_dead_event([&](const DeadEvent& event) {
+    if (const Event<int>* as_int = event.as<int>()) dead.push_back(as_int->data());
+  });
+  bus.subscribe<std::string>("numbers", [](const Event<std::string>&) {});
+
+  bus.post(Event<int>("numbers", 5));
+  EXPECT_EQ(dead, std::vector{5});
+  bus.post(Event<int>("elsewhere", 6));
+  EXPECT_EQ(dead, (std::vector{5, 6}));
+  EXPECT_EQ(bus.stats().dead, 2u);
+}
+
+TEST(SynchronousBus, AfterShutdownPostThrowsBusClosedAndTryPostReturnsFalse) {
+  auto subscriber = std::make_shared<RecordingSubscriber<int>>();
+  EventBus bus(Options{.synchronous = true});
+  bus.subscribe(subscriber, "jobs");
+  bus.post(Event<int>("jobs", 1));
+
+  bus.shutdown();
+  bus.shutdown();
+
+  EXPECT_THROW(bus.post(Event<int>("jobs", 2)), BusClosed);
+  EXPECT_FALSE(bus.try_post(Event<int>("jobs", 3)));
+  EXPECT_EQ(subscriber->received(), std::vector{1});
+}
+
+TEST(SynchronousBus, StatsBalanceAsSoonAsPostReturns) {
+  EventBus bus(Options{.synchronous = true});
+  bus.subscribe<int>("live", [](const Event<int>&) {});
+  bus.subscribe<int>("live", [](const Event<int>&) {});
+
+  bus.post(Event<int>("live", 1));
+  bus.post(Event<int>("dead", 2));
+  bus.wait_idle();  // nothing to wait for: returns at once
+
+  const Stats stats = bus.stats();
+  EXPECT_EQ(stats.posted, 2u);
+  EXPECT_EQ(stats.delivered, 2u);
+  EXPECT_EQ(stats.delivered_events, 1u);
+  EXPECT_EQ(stats.dead, 1u);
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(stats.subscriptions, 2u);
+}
+
+}  // namespace
