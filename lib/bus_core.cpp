@@ -42,13 +42,12 @@ BusCore::BusCore(const Options& options)
       synchronous_(validated(options).synchronous),
       slot_count_(synchronous_ ? 0 : options.queue_capacity),
       concurrent_lanes_(std::clamp<std::size_t>(options.threads, 1, kMaxConcurrentLanes)),
-      wake_batch_(std::clamp<std::size_t>(slot_count_ / 16, 1, 256)),
       free_slots_(std::max<std::size_t>(slot_count_, 1)) {
   if (synchronous_) return;
   slots_ = std::make_unique<Envelope[]>(slot_count_);
   for (std::size_t i = 0; i < slot_count_; ++i) {
     slots_[i].index = static_cast<std::uint32_t>(i);
-    free_slots_.try_push(static_cast<std::uint32_t>(i));
+    free_slots_.push(static_cast<std::uint32_t>(i));
   }
   pool_.emplace(options.threads);
   for (std::size_t i = 0; i < options.threads; ++i) {
@@ -101,6 +100,11 @@ Envelope* BusCore::wait_for_slot() {
     const std::uint32_t epoch = release_epoch_.load(std::memory_order_seq_cst);
     if (closed_.load(std::memory_order_seq_cst)) throw BusClosed();
     if (Envelope* envelope = try_take_slot()) return envelope;
+    // On a saturated bus a slot frees within microseconds: watch for it
+    // before sleeping, or the producer would sleep and be woken once per event.
+    if (spin_until([&] { return release_epoch_.load(std::memory_order_relaxed) != epoch; })) {
+      continue;
+    }
     release_epoch_.wait(epoch, std::memory_order_seq_cst);
   }
 }
@@ -117,7 +121,7 @@ Envelope* BusCore::make_overflow_envelope() {
 
 void BusCore::abandon(Envelope& envelope) noexcept { recycle(envelope); }
 
-void BusCore::publish(Envelope& envelope) {
+void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
   ThreadEntry& entry = thread_entry();
   const RoutingTable& table = routes(entry);
   const void* event = envelope.event();
@@ -127,7 +131,7 @@ void BusCore::publish(Envelope& envelope) {
 
   std::size_t targets = 0;
   try {
-    table.for_each_match(ops.type, ops.topic(event), [&](SubscriptionCore& subscription) {
+    table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
       if (subscription.closed()) return;
       envelope.reserve_nodes(targets + 1);
       DeliveryNode& node = envelope.node(targets++);
@@ -186,7 +190,7 @@ void BusCore::recycle(Envelope& envelope) noexcept {
     delete &envelope;
     overflow_in_flight_.fetch_sub(1, std::memory_order_seq_cst);
   } else {
-    free_slots_.try_push(envelope.index);
+    free_slots_.push(envelope.index);
   }
   notify_waiters();
 }
@@ -195,13 +199,8 @@ void BusCore::notify_waiters() noexcept {
   // Sequentially consistent against the waiter's "count myself, then look":
   // either this load sees the waiter, or the waiter sees the freed slot.
   if (waiters_.load(std::memory_order_seq_cst) == 0) return;
-  // Wake blocked posters once a batch of slots is free, not for every slot:
-  // waking a producer per freed slot made a saturated bus switch context once
-  // per event. Every accepted event is released in the end, so the free count
-  // does reach the batch (or the bus goes idle) and no waiter is forgotten.
-  if (free_slots_.size() < wake_batch_ && !idle()) return;
   release_epoch_.fetch_add(1, std::memory_order_seq_cst);
-  release_epoch_.notify_all();
+  release_epoch_.notify_all();  // no system call unless someone sleeps
 }
 
 bool BusCore::idle() const noexcept {
@@ -361,7 +360,7 @@ std::shared_ptr<const RoutingTable> BusCore::current_routes() {
     std::vector<std::shared_ptr<SubscriptionCore>> open;
     open.reserve(subscriptions_.size());
     for (const auto& [raw, subscription] : subscriptions_) open.push_back(subscription);
-    snapshot_ = std::make_shared<const RoutingTable>(version, std::move(open));
+    snapshot_ = std::make_shared<const RoutingTable>(version, std::move(open), topics_);
   }
   return snapshot_;
 }

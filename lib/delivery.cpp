@@ -45,13 +45,13 @@ bool BusCore::dispatching_on_this_thread() const noexcept { return frame_of(this
 void BusCore::defer(std::unique_ptr<HeldEvent> held) {
   if (closed()) throw BusClosed();
   ThreadEntry& entry = thread_entry();
-  routes(entry);  // brings entry.routes up to date
-  held->routes = entry.routes;
+  routes(entry);                // brings entry.routes up to date
+  held->routes = entry.routes;  // held->topic_id was set by the caller
   entry.counters->posted.increment();
   frame_of(this)->deferred.push_back(std::move(held));
 }
 
-void BusCore::deliver_now(const void* event, const EventOps& ops) {
+void BusCore::deliver_now(const void* event, const EventOps& ops, std::size_t topic_id) {
   if (closed()) throw BusClosed();
   SyncFrame frame{this, innermost_sync_frame(), {}, 0};
   innermost_sync_frame() = &frame;
@@ -67,18 +67,18 @@ void BusCore::deliver_now(const void* event, const EventOps& ops) {
   // handler evicts the entry, the cache parks it instead of dropping it.
   CounterBlock& counters = *thread_entry().counters;
   counters.posted.increment();
-  deliver_one(event, ops, routes(thread_entry()), counters);
+  deliver_one(event, ops, topic_id, routes(thread_entry()), counters);
   while (frame.next_deferred < frame.deferred.size()) {
     // Moved out first: handlers may append to `deferred` while it is delivered.
     const std::unique_ptr<HeldEvent> held = std::move(frame.deferred[frame.next_deferred++]);
-    deliver_one(held->event, *held->ops, *held->routes, counters);
+    deliver_one(held->event, *held->ops, held->topic_id, *held->routes, counters);
   }
 }
 
-void BusCore::deliver_one(const void* event, const EventOps& ops, const RoutingTable& table,
-                          CounterBlock& counters) {
+void BusCore::deliver_one(const void* event, const EventOps& ops, std::size_t topic_id,
+                          const RoutingTable& table, CounterBlock& counters) {
   bool reached = false;
-  table.for_each_match(ops.type, ops.topic(event), [&](SubscriptionCore& subscription) {
+  table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
     reached |= invoke_synchronously(subscription, event, ops, counters);
   });
   if (reached) {

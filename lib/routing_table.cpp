@@ -3,7 +3,8 @@
 namespace courier::detail {
 
 RoutingTable::RoutingTable(std::uint64_t version,
-                           std::vector<std::shared_ptr<SubscriptionCore>> subscriptions)
+                           std::vector<std::shared_ptr<SubscriptionCore>> subscriptions,
+                           const std::vector<std::string>& topics)
     : version_(version), owners_(std::move(subscriptions)) {
   for (const auto& subscription : owners_) {
     TypeRoutes* routes = const_cast<TypeRoutes*>(find(subscription->type()));
@@ -12,6 +13,14 @@ RoutingTable::RoutingTable(std::uint64_t version,
       routes->exact[subscription->pattern().str()].push_back(subscription.get());
     } else {
       routes->wildcards.push_back(subscription.get());
+    }
+  }
+  resolved_.resize(topics.size());
+  for (std::size_t id = 0; id < topics.size(); ++id) {
+    for (const TypeRoutes& routes : types_) {
+      for_each_match(*routes.type, topics[id], [&](SubscriptionCore& subscription) {
+        resolved_[id].push_back(&subscription);
+      });
     }
   }
 }

@@ -51,6 +51,17 @@ std::shared_ptr<SubscriptionCore> BusCore::subscribe(std::shared_ptr<Subscriptio
   return candidate;
 }
 
+std::size_t BusCore::register_topic(std::string_view topic) {
+  validate_topic(topic);
+  std::lock_guard lock(routing_mutex_);
+  if (auto found = topic_ids_.find(topic); found != topic_ids_.end()) return found->second;
+  const std::size_t id = topics_.size();
+  topics_.emplace_back(topic);
+  topic_ids_.emplace(topics_.back(), id);
+  routing_version_.fetch_add(1, std::memory_order_release);  // the next snapshot resolves it
+  return id;
+}
+
 bool BusCore::remove_locked(SubscriptionCore& subscription) {
   if (subscriptions_.erase(&subscription) == 0) return false;
   if (const void* identity = subscription.identity()) {

@@ -11,3 +11,4 @@
 #include "courier/subscriber.hpp"
 #include "courier/subscription.hpp"
 #include "courier/topic.hpp"
+#include "courier/topic_handle.hpp"

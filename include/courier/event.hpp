@@ -19,6 +19,13 @@
 
 namespace courier {
 
+namespace detail {
+// Tags a topic that was validated already (a Topic handle's name).
+struct ValidatedTopic {
+  explicit ValidatedTopic() = default;
+};
+}  // namespace detail
+
 template <class T>
 class Event {
  public:
@@ -29,6 +36,10 @@ class Event {
       : topic_(std::move(topic)), ordering_key_(std::move(ordering_key)), data_(std::move(data)) {
     validate_topic(topic_);
   }
+
+  // For the bus: `topic` was validated when its Topic handle was made.
+  Event(detail::ValidatedTopic, std::string topic, T data, std::string ordering_key = {})
+      : topic_(std::move(topic)), ordering_key_(std::move(ordering_key)), data_(std::move(data)) {}
 
   const std::string& topic() const noexcept { return topic_; }
   const T& data() const noexcept { return data_; }

@@ -59,6 +59,7 @@
 #include "courier/subscriber.hpp"
 #include "courier/subscription.hpp"
 #include "courier/topic.hpp"
+#include "courier/topic_handle.hpp"
 
 namespace courier {
 
@@ -170,6 +171,27 @@ class EventBus {
     return post_event(std::move(event), detail::BusCore::Admission::Try);
   }
 
+  // A handle for posting to `name` without looking it up each time (see
+  // topic_handle.hpp). Thread-safe. Throws std::invalid_argument, naming the
+  // topic, if it is not valid.
+  Topic topic(std::string_view name) {
+    return Topic(std::string(name), core_->register_topic(name), core_->id());
+  }
+
+  // post() and try_post() through a topic handle: the same contract.
+  template <class T>
+  void post(const Topic& topic, T data, std::string ordering_key = {}) {
+    post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data),
+                        std::move(ordering_key)),
+               detail::BusCore::Admission::Wait, topic.id_);
+  }
+  template <class T>
+  bool try_post(const Topic& topic, T data, std::string ordering_key = {}) {
+    return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data),
+                               std::move(ordering_key)),
+                      detail::BusCore::Admission::Try, topic.id_);
+  }
+
   // Stops accepting events (later posts throw BusClosed, try_post returns
   // false), delivers every event already accepted, then joins the executor
   // threads. Idempotent. Thread-safe. Called from inside a handler it only
@@ -201,15 +223,26 @@ class EventBus {
                    Concurrency concurrency, std::unique_ptr<detail::Handler> handler,
                    const void* identity);
 
+  const Topic& checked(const Topic& topic) const {
+    if (topic.bus_id_ != core_->id()) {
+      throw std::invalid_argument("courier: the handle for topic \"" + topic.name() +
+                                  "\" was made by another bus");
+    }
+    return topic;
+  }
+
   template <class T>
-  bool post_event(Event<T>&& event, detail::BusCore::Admission admission) {
+  bool post_event(Event<T>&& event, detail::BusCore::Admission admission,
+                  std::size_t topic_id = detail::RoutingTable::kNoTopic) {
     detail::BusCore& core = *core_;
     if (core.synchronous()) {
       if (admission == detail::BusCore::Admission::Try && core.closed()) return false;
       if (core.dispatching_on_this_thread()) {
-        core.defer(std::make_unique<detail::HeldEventOf<T>>(std::move(event)));
+        auto held = std::make_unique<detail::HeldEventOf<T>>(std::move(event));
+        held->topic_id = topic_id;
+        core.defer(std::move(held));
       } else {
-        core.deliver_now(&event, detail::event_ops<T>);
+        core.deliver_now(&event, detail::event_ops<T>, topic_id);
       }
       return true;
     }
@@ -221,7 +254,7 @@ class EventBus {
       core.abandon(*envelope);
       throw;
     }
-    core.publish(*envelope);
+    core.publish(*envelope, topic_id);
     return true;
   }
 

@@ -81,6 +81,7 @@ struct HeldEvent {
   // Routing as it was when the event was posted: a subscription made by the
   // handler after its post must not see the event (set by BusCore::defer).
   std::shared_ptr<const RoutingTable> routes;
+  std::size_t topic_id = RoutingTable::kNoTopic;
 };
 
 template <class T>
@@ -118,7 +119,7 @@ class BusCore {
   // Routes the stored event to its subscribers. The bus owns the envelope once
   // this returns; if it throws (out of memory), nothing was delivered and the
   // envelope is given back.
-  void publish(Envelope& envelope);
+  void publish(Envelope& envelope, std::size_t topic_id = RoutingTable::kNoTopic);
 
   // --- Synchronous posting. ---
 
@@ -128,7 +129,15 @@ class BusCore {
   void defer(std::unique_ptr<HeldEvent> held);
   // Delivers `event` to every match on this thread, then whatever the handlers
   // posted meanwhile. Throws BusClosed if closed.
-  void deliver_now(const void* event, const EventOps& ops);
+  void deliver_now(const void* event, const EventOps& ops,
+                   std::size_t topic_id = RoutingTable::kNoTopic);
+
+  // --- Topic handles. ---
+
+  // The id of `topic` (validated; throws std::invalid_argument), registering
+  // it on first use so that every later routing snapshot resolves it ahead.
+  std::size_t register_topic(std::string_view topic);
+  std::uint64_t id() const noexcept { return id_; }
 
   // --- Subscriptions. ---
 
@@ -176,8 +185,8 @@ class BusCore {
   void drain(Lane& lane, CounterBlock& counters);
   void finish_lane(Lane& lane, bool made_progress);
 
-  void deliver_one(const void* event, const EventOps& ops, const RoutingTable& table,
-                   CounterBlock& counters);
+  void deliver_one(const void* event, const EventOps& ops, std::size_t topic_id,
+                   const RoutingTable& table, CounterBlock& counters);
   bool invoke_synchronously(SubscriptionCore& subscription, const void* event, const EventOps& ops,
                             CounterBlock& counters);
   void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
@@ -193,7 +202,6 @@ class BusCore {
   const bool synchronous_;
   const std::size_t slot_count_;
   const std::size_t concurrent_lanes_;
-  const std::size_t wake_batch_;  // free slots that wake blocked posters
 
   alignas(kCacheLine) std::atomic<bool> closed_{false};
   std::atomic<std::uint64_t> routing_version_{1};
@@ -215,6 +223,9 @@ class BusCore {
   std::unordered_map<const void*, std::vector<std::shared_ptr<SubscriptionCore>>>
       by_identity_;                               // guarded by routing_mutex_
   std::shared_ptr<const RoutingTable> snapshot_;  // guarded by routing_mutex_
+  std::vector<std::string> topics_;               // guarded by routing_mutex_; index = topic id
+  std::unordered_map<std::string, std::size_t, TransparentStringHash, std::equal_to<>>
+      topic_ids_;  // guarded by routing_mutex_
 
   mutable std::mutex counters_mutex_;
   std::vector<std::shared_ptr<CounterBlock>> counter_blocks_;  // guarded by counters_mutex_

@@ -10,11 +10,13 @@
 //     cell has sequence p + 1 (full), reads the value, then frees the cell for
 //     the producer one lap later by setting the sequence to p + size.
 // A cell whose sequence is behind the claimant's position means "full" to a
-// producer and "empty" to a consumer, so both report failure instead of waiting.
+// producer and "empty" to a consumer.
 //
 // courier keeps the indices of its free event slots here: popping one is how a
 // post claims room in the bounded queue, pushing it back is how delivery frees
-// it. The ring never holds more than the number of slots, so a push never fails.
+// it. The ring never holds more indices than it has cells, so a "full" cell at
+// push time can only be one whose consumer is still finishing its pop: push()
+// waits for it instead of failing (failing would lose a slot for good).
 //
 // Memory order: the claiming CAS, the publishing store and the reading load of a
 // cell's sequence are sequentially consistent. The bus relies on that for its
@@ -32,8 +34,10 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <thread>
 
 #include "courier/detail/cache_line.hpp"
+#include "courier/detail/spin.hpp"
 
 namespace courier::detail {
 
@@ -45,10 +49,16 @@ class IndexRing {
     for (std::size_t i = 0; i <= mask_; ++i) cells_[i].sequence.store(i, std::memory_order_relaxed);
   }
 
-  // Thread-safe. Never blocks. False only if the ring is full.
-  bool try_push(std::uint32_t value) noexcept {
+  // Thread-safe. Never fails: the caller never holds more indices than the
+  // ring has room for. It may still find the cell it claims occupied, when the
+  // consumer of that cell's previous lap has claimed it but not yet released
+  // it (it is between its CAS and its store, or was preempted there); then it
+  // waits for that consumer rather than report a full ring, which would lose
+  // the index. Waits are rare and short, but not bounded when the consumer's
+  // thread is descheduled, so it yields after a while.
+  void push(std::uint32_t value) noexcept {
     std::size_t position = enqueue_position_.load(std::memory_order_relaxed);
-    for (;;) {
+    for (int attempts = 0;; ++attempts) {
       Cell& cell = cells_[position & mask_];
       const std::size_t sequence = cell.sequence.load(std::memory_order_seq_cst);
       const auto lag =
@@ -57,17 +67,24 @@ class IndexRing {
         if (enqueue_position_.compare_exchange_weak(position, position + 1)) {
           cell.value = value;
           cell.sequence.store(position + 1, std::memory_order_seq_cst);
-          return true;
+          return;
         }
       } else if (lag < 0) {
-        return false;
+        if (attempts < 64) {
+          cpu_relax();
+        } else {
+          std::this_thread::yield();
+        }
+        position = enqueue_position_.load(std::memory_order_relaxed);
       } else {
         position = enqueue_position_.load(std::memory_order_relaxed);
       }
     }
   }
 
-  // Thread-safe. Never blocks. False only if the ring is empty.
+  // Thread-safe. Never blocks. False if the ring is empty, or if the oldest
+  // index is still being pushed (its producer claimed the cell but has not
+  // published it yet).
   bool try_pop(std::uint32_t& value) noexcept {
     std::size_t position = dequeue_position_.load(std::memory_order_relaxed);
     for (;;) {

@@ -35,8 +35,14 @@ struct TransparentStringHash {
 
 class RoutingTable {
  public:
-  // Builds the snapshot of `subscriptions` (all open when the call starts).
-  RoutingTable(std::uint64_t version, std::vector<std::shared_ptr<SubscriptionCore>> subscriptions);
+  // Identifies a topic resolved ahead of time (a Topic handle); kNoTopic for
+  // an event posted with a plain string.
+  static constexpr std::size_t kNoTopic = ~std::size_t{0};
+
+  // Builds the snapshot of `subscriptions` (all open when the call starts),
+  // resolving each of `topics` (registered topic handles, by id) in advance.
+  RoutingTable(std::uint64_t version, std::vector<std::shared_ptr<SubscriptionCore>> subscriptions,
+               const std::vector<std::string>& topics);
 
   std::uint64_t version() const noexcept { return version_; }
 
@@ -51,6 +57,18 @@ class RoutingTable {
     }
     for (SubscriptionCore* subscription : routes->wildcards) {
       if (subscription->pattern().matches(topic)) visit(*subscription);
+    }
+  }
+
+  // The same for a topic handle: a scan of the topic's pre-resolved matches,
+  // no hashing, no pattern matching. A topic registered after this snapshot
+  // was built is matched by name.
+  template <class Visit>
+  void for_each_match(const std::type_info& type, std::size_t topic_id, std::string_view topic,
+                      Visit&& visit) const {
+    if (topic_id >= resolved_.size()) return for_each_match(type, topic, visit);
+    for (SubscriptionCore* subscription : resolved_[topic_id]) {
+      if (subscription->type() == type) visit(*subscription);
     }
   }
 
@@ -72,6 +90,7 @@ class RoutingTable {
 
   std::uint64_t version_;
   std::vector<TypeRoutes> types_;
+  std::vector<std::vector<SubscriptionCore*>> resolved_;   // by topic id, every payload type
   std::vector<std::shared_ptr<SubscriptionCore>> owners_;  // keeps the raw pointers above valid
 };
 
