@@ -377,11 +377,6 @@ bool goes_idle_promptly(EventBus& bus) {
 }
 
 TEST(EventBusConcurrency, ProducersOvertakingEachOtherLoseNoSlots) {
-  COURIER_SKIP_KNOWN_BUG(
-      "slots leak when a posting thread is preempted inside IndexRing::try_pop while others "
-      "wrap the ring around: IndexRing::try_push then reports the ring full and "
-      "BusCore::recycle ignores the failure, so the slot is gone and wait_idle(), shutdown() "
-      "and the destructor hang. Fails about once in 100 runs of this test");
   // A power of two: the free-slot ring has no spare cells, so it wraps around
   // after every few events and a poster preempted inside its pop is overtaken.
   constexpr std::size_t kCapacity = 2;

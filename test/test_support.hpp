@@ -19,16 +19,6 @@
 
 #include "courier/event_bus.hpp"
 
-// Skips a test that demonstrates a known library bug (so that the suite stays
-// green until it is fixed), unless the environment sets COURIER_RUN_KNOWN_BUGS.
-#define COURIER_SKIP_KNOWN_BUG(description)                               \
-  do {                                                                    \
-    if (std::getenv("COURIER_RUN_KNOWN_BUGS") == nullptr) {               \
-      GTEST_SKIP() << "BUG: " << description                              \
-                   << " (set COURIER_RUN_KNOWN_BUGS=1 to run this test)"; \
-    }                                                                     \
-  } while (false)
-
 namespace courier_test {
 
 // How long a test waits for something that should happen promptly before it
