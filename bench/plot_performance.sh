@@ -19,9 +19,9 @@ output=$2
 
 # A step of compare that failed (a hang) leaves its series empty: say so on
 # the chart rather than drop it.
-curve_plot='plot "$data/fan_out_curve.tsv" using 1:2 with linespoints lw 2 pt 7 lc rgb "#E8710A" title "courier", \
-     "" using 1:3 with linespoints lw 2 pt 5 lc rgb "#2E86C1" title "Asio thread_pool", \
-     "" using 1:4 with linespoints lw 2 pt 9 lc rgb "#7F8C8D" title "moodycamel, 2 consumers (limit)"'
+curve_plot="plot \"$data/fan_out_curve.tsv\" using 1:2 with linespoints lw 2 pt 7 lc rgb \"#E8710A\" title \"courier\", \\
+     \"\" using 1:3 with linespoints lw 2 pt 5 lc rgb \"#2E86C1\" title \"Asio thread_pool\", \\
+     \"\" using 1:4 with linespoints lw 2 pt 9 lc rgb \"#7F8C8D\" title \"moodycamel, 2 consumers (limit)\""
 if [[ ! -s $data/fan_out_curve.tsv ]]; then
   curve_plot='set label "no data: the W3 curve step failed in this run" at graph 0.5,0.5 center
 set yrange [0:1]
