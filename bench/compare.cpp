@@ -421,7 +421,8 @@ void measure_fan_out_curve(const Config& config, Report& report) {
     FanOutRuns fan_out_runs;
     run_fan_out(fan_out_runs, fan_out, config.curve_rounds);
     const SideBySide<>& runs = fan_out_runs.runs;
-    report.add({"W3 curve, 2 producers", std::to_string(subscribers) + " subscribers",
+    report.add({"W3 curve, 2 producers",
+                std::to_string(subscribers) + (subscribers == 1 ? " subscriber" : " subscribers"),
                 bench::format_rate(runs.median_of(fan_out_runs.courier), "deliveries/s"),
                 runs.ratio_list(fan_out_runs.courier, {fan_out_runs.asio, fan_out_runs.queue}),
                 "curve", bench::kNotApplicable});
