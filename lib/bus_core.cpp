@@ -90,22 +90,29 @@ Envelope* BusCore::acquire(Admission admission) {
   return envelope;
 }
 
+// The sleeping side of the wake-up protocol (notify_waiters is the other):
+//   poster:   poster_asleep = true;  e = epoch;  try to take a slot;  sleep while epoch == e
+//   releaser: push the slot back;  if (poster_asleep.exchange(false)) { epoch++;  wake all }
+// All sequentially consistent: either the releaser sees the flag, or the
+// poster's attempt sees the slot. Only the first release after a poster falls
+// asleep pays for the wake-up (libstdc++ 12's atomic notify always makes a
+// system call), and posters raise the flag only after a spin, so a saturated
+// bus whose slots free within microseconds makes no system calls at all. A
+// woken poster that still finds no slot raises the flag again.
 Envelope* BusCore::wait_for_slot() {
-  waiters_.fetch_add(1, std::memory_order_seq_cst);
-  struct Leave {
-    std::atomic<std::uint32_t>& waiters;
-    ~Leave() { waiters.fetch_sub(1, std::memory_order_seq_cst); }
-  } leave{waiters_};
+  Envelope* envelope = nullptr;
   for (;;) {
-    const std::uint32_t epoch = release_epoch_.load(std::memory_order_seq_cst);
     if (closed_.load(std::memory_order_seq_cst)) throw BusClosed();
-    if (Envelope* envelope = try_take_slot()) return envelope;
-    // On a saturated bus a slot frees within microseconds: watch for it
-    // before sleeping, or the producer would sleep and be woken once per event.
-    if (spin_until([&] { return release_epoch_.load(std::memory_order_relaxed) != epoch; })) {
+    if (spin_until([&] { return (envelope = try_take_slot()) != nullptr || closed(); })) {
+      if (envelope != nullptr) return envelope;
       continue;
     }
-    release_epoch_.wait(epoch, std::memory_order_seq_cst);
+    poster_asleep_.store(true, std::memory_order_seq_cst);
+    const std::uint32_t epoch = release_epoch_.load(std::memory_order_seq_cst);
+    if ((envelope = try_take_slot()) != nullptr) return envelope;
+    if (!closed_.load(std::memory_order_seq_cst)) {
+      release_epoch_.wait(epoch, std::memory_order_seq_cst);
+    }
   }
 }
 
@@ -195,12 +202,15 @@ void BusCore::recycle(Envelope& envelope) noexcept {
   notify_waiters();
 }
 
+// The waking side: see wait_for_slot and wait_until_idle. Called after every
+// release, so in the common case it is two loads and nothing else.
 void BusCore::notify_waiters() noexcept {
-  // Sequentially consistent against the waiter's "count myself, then look":
-  // either this load sees the waiter, or the waiter sees the freed slot.
-  if (waiters_.load(std::memory_order_seq_cst) == 0) return;
-  release_epoch_.fetch_add(1, std::memory_order_seq_cst);
-  release_epoch_.notify_all();  // no system call unless someone sleeps
+  const bool wake_posters = poster_asleep_.load(std::memory_order_seq_cst) &&
+                            poster_asleep_.exchange(false, std::memory_order_seq_cst);
+  if (wake_posters || (idle_waiters_.load(std::memory_order_seq_cst) != 0 && idle())) {
+    release_epoch_.fetch_add(1, std::memory_order_seq_cst);
+    release_epoch_.notify_all();
+  }
 }
 
 bool BusCore::idle() const noexcept {
@@ -208,14 +218,17 @@ bool BusCore::idle() const noexcept {
          overflow_in_flight_.load(std::memory_order_seq_cst) == 0;
 }
 
+// As wait_for_slot, with "idle" for "a free slot": a releaser that finds
+// idle waiters wakes them once it leaves the bus idle. Of two releases that
+// finish last at the same time, at least one sees both slots back.
 void BusCore::wait_until_idle() {
-  waiters_.fetch_add(1, std::memory_order_seq_cst);
+  idle_waiters_.fetch_add(1, std::memory_order_seq_cst);
   for (;;) {
     const std::uint32_t epoch = release_epoch_.load(std::memory_order_seq_cst);
     if (idle()) break;
     release_epoch_.wait(epoch, std::memory_order_seq_cst);
   }
-  waiters_.fetch_sub(1, std::memory_order_seq_cst);
+  idle_waiters_.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 // ---------------------------------------------------------------------------

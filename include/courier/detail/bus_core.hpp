@@ -210,9 +210,10 @@ class BusCore {
   std::unique_ptr<Envelope[]> slots_;
   IndexRing free_slots_;
   alignas(kCacheLine) std::atomic<std::size_t> overflow_in_flight_{0};
-  // Posters blocked on a full queue and wait_idle() callers; releases bump the
-  // epoch and notify only while this is non-zero.
-  alignas(kCacheLine) std::atomic<std::uint32_t> waiters_{0};
+  // Whether a poster may be asleep on a full queue, and how many wait_idle()
+  // callers there are: a release bumps the epoch and wakes them only then.
+  alignas(kCacheLine) std::atomic<bool> poster_asleep_{false};
+  std::atomic<std::uint32_t> idle_waiters_{0};
   std::atomic<std::uint32_t> release_epoch_{0};
 
   RunQueue run_queue_;
