@@ -51,7 +51,9 @@ BusCore::BusCore(const Options& options)
   }
   pool_.emplace(options.threads);
   for (std::size_t i = 0; i < options.threads; ++i) {
-    boost::asio::post(*pool_, [this] { worker_main(); });
+    // Registered here, not by the worker: a pool thread that starts late would
+    // otherwise allocate its block in the middle of the bus's steady state.
+    boost::asio::post(*pool_, [this, counters = register_counters()] { worker_main(*counters); });
   }
 }
 
@@ -234,10 +236,9 @@ void BusCore::wait_until_idle() {
 // ---------------------------------------------------------------------------
 // Executor threads
 
-void BusCore::worker_main() {
+void BusCore::worker_main(CounterBlock& counters) {
   executor_of_this_thread() = this;
-  const std::shared_ptr<CounterBlock> counters = register_counters();
-  while (Lane* lane = run_queue_.pop_wait()) drain(*lane, *counters);
+  while (Lane* lane = run_queue_.pop_wait()) drain(*lane, counters);
   executor_of_this_thread() = nullptr;
 }
 

@@ -181,7 +181,7 @@ class BusCore {
   void wait_until_idle();
   void schedule(Lane& lane);
 
-  void worker_main();
+  void worker_main(CounterBlock& counters);
   void drain(Lane& lane, CounterBlock& counters);
   void finish_lane(Lane& lane, bool made_progress);
 
