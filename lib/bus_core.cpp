@@ -93,7 +93,7 @@ Envelope* BusCore::acquire(Admission admission) {
 }
 
 // The sleeping side of the wake-up protocol (notify_waiters is the other):
-//   poster:   poster_asleep = true;  e = epoch;  try to take a slot;  sleep while epoch == e
+//   poster:   e = epoch;  poster_asleep = true;  try to take a slot;  sleep while epoch == e
 //   releaser: push the slot back;  if (poster_asleep.exchange(false)) { epoch++;  wake all }
 // All sequentially consistent: either the releaser sees the flag, or the
 // poster's attempt sees the slot. Only the first release after a poster falls
@@ -109,8 +109,11 @@ Envelope* BusCore::wait_for_slot() {
       if (envelope != nullptr) return envelope;
       continue;
     }
-    poster_asleep_.store(true, std::memory_order_seq_cst);
+    // The epoch is read before the flag is raised: a release that clears the
+    // flag (possibly raised by another poster) bumps the epoch after this
+    // read, so this poster cannot sleep on a cleared flag.
     const std::uint32_t epoch = release_epoch_.load(std::memory_order_seq_cst);
+    poster_asleep_.store(true, std::memory_order_seq_cst);
     if ((envelope = try_take_slot()) != nullptr) return envelope;
     if (!closed_.load(std::memory_order_seq_cst)) {
       release_epoch_.wait(epoch, std::memory_order_seq_cst);
