@@ -188,9 +188,7 @@ TEST(ShutdownStress, BlockedProducersAreRejectedAndAcceptedEventsDelivered) {
     run_blocked_round(shape, figures);
     if (HasFailure()) break;
   }
-  figures.rounds = rounds.count();
-  figures.seconds = rounds.elapsed_seconds();
-  figures.print();
+  figures.report(rounds);
 }
 
 // --- Handlers that post while the bus shuts down -----------------------------
@@ -282,9 +280,7 @@ TEST(ShutdownStress, HandlersPostingDuringShutdownLoseNothing) {
     run_relay_round(courier_stress::round_seed(rounds.index()), closer, figures);
     if (HasFailure()) break;
   }
-  figures.rounds = rounds.count();
-  figures.seconds = rounds.elapsed_seconds();
-  figures.print();
+  figures.report(rounds);
   EXPECT_EQ(figures.lost, 0u);
 }
 

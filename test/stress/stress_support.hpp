@@ -283,6 +283,17 @@ bool drains_within(const courier::EventBus& bus, std::chrono::duration<Rep, Peri
 // failure instead of hanging.
 inline void abandon(std::unique_ptr<courier::EventBus> bus) { (void)bus.release(); }
 
+// Once nothing posts any more: true if `owned_bus` drains promptly; if not,
+// records a failure naming what it still holds, abandons it and returns false
+// (the test must stop there).
+inline bool drain_or_abandon(std::unique_ptr<courier::EventBus>& owned_bus) {
+  if (drains_within(*owned_bus, kPromptly)) return true;
+  ADD_FAILURE() << "the bus still holds events no executor delivers: "
+                << describe(owned_bus->stats());
+  abandon(std::move(owned_bus));
+  return false;
+}
+
 // --- Post order --------------------------------------------------------------------
 
 // Stamps taken from one sequentially consistent counter just before a post
@@ -359,6 +370,13 @@ struct Figures {
   std::uint64_t faults = 0;      // injected: throws, cancels, shutdowns, blocked posts...
   std::uint64_t lost = 0;        // accepted events some subscriber should have had and did not
   double seconds = 0;
+
+  // Fills in how many rounds ran and for how long, and prints.
+  void report(const Rounds& finished) {
+    rounds = finished.count();
+    seconds = finished.elapsed_seconds();
+    print();
+  }
 
   void print() const {
     std::printf(

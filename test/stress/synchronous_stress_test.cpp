@@ -223,9 +223,7 @@ TEST(SynchronousStress, ManyPostingThreadsWithReentrantHandlers) {
   EXPECT_EQ(violations.overlap.load(), 0u) << "exclusive invocations overlapped";
   EXPECT_EQ(violations.not_deferred.load(), 0u) << "posts from handlers delivered at once";
   EXPECT_EQ(violations.incomplete.load(), 0u) << "post returned before every delivery";
-  figures.rounds = rounds.count();
-  figures.seconds = rounds.elapsed_seconds();
-  figures.print();
+  figures.report(rounds);
   EXPECT_EQ(figures.lost, 0u);
 }
 
