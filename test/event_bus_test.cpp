@@ -248,36 +248,26 @@ struct ErrorReport {
   std::exception_ptr exception;
 };
 
-class ErrorLog {
- public:
-  void record(const DeliveryError& error) {
-    std::lock_guard lock(mutex_);
-    reports_.push_back({std::string(error.topic), std::string(error.pattern), error.subscriber,
-                        error.message(), error.exception});
-  }
-  std::vector<ErrorReport> reports() const {
-    std::lock_guard lock(mutex_);
-    return reports_;
-  }
+ErrorReport report_of(const DeliveryError& error) {
+  return {std::string(error.topic), std::string(error.pattern), error.subscriber, error.message(),
+          error.exception};
+}
 
- private:
-  mutable std::mutex mutex_;
-  std::vector<ErrorReport> reports_;
-};
+using ErrorLog = courier_test::SharedLog<ErrorReport>;
 
 TEST(EventBus, ExceptionGoesToTheErrorHookWithItsContextAndDeliveryGoesOn) {
   ErrorLog errors;
   auto thrower = std::make_shared<ThrowingSubscriber>();
   auto bystander = std::make_shared<RecordingSubscriber<int>>();
   EventBus bus(pool_of_two());
-  const auto hook = bus.on_error([&](const DeliveryError& error) { errors.record(error); });
+  const auto hook = bus.on_error([&](const DeliveryError& error) { errors.add(report_of(error)); });
   bus.subscribe(thrower, "orders.*");
   bus.subscribe(bystander, "orders.>");
 
   post_sequence(bus, "orders.created", 4);
   bus.wait_idle();
 
-  const std::vector<ErrorReport> reports = errors.reports();
+  const std::vector<ErrorReport> reports = errors.entries();
   ASSERT_EQ(reports.size(), 2u);
   EXPECT_EQ(reports[0].topic, "orders.created");
   EXPECT_EQ(reports[0].pattern, "orders.*");
@@ -295,13 +285,13 @@ TEST(EventBus, ExceptionGoesToTheErrorHookWithItsContextAndDeliveryGoesOn) {
 TEST(EventBus, NonStandardExceptionFromACallableIsReportedToo) {
   ErrorLog errors;
   EventBus bus(pool_of_two());
-  const auto hook = bus.on_error([&](const DeliveryError& error) { errors.record(error); });
+  const auto hook = bus.on_error([&](const DeliveryError& error) { errors.add(report_of(error)); });
   bus.subscribe<int>("ticks", [](const Event<int>&) { throw 42; });
 
   bus.post(Event<int>("ticks", 1));
   bus.wait_idle();
 
-  const std::vector<ErrorReport> reports = errors.reports();
+  const std::vector<ErrorReport> reports = errors.entries();
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].subscriber.rfind("callable", 0), 0u) << reports[0].subscriber;
   EXPECT_FALSE(reports[0].message.empty());
@@ -340,44 +330,35 @@ struct DeadReport {
   std::string text;
 };
 
-class DeadEventLog {
- public:
-  void record(const DeadEvent& dead) {
-    DeadReport report;
-    report.topic = std::string(dead.topic());
-    if (const Event<int>* event = dead.as<int>()) {
-      report.was_int = true;
-      report.number = event->data();
-    }
-    if (const Event<std::string>* event = dead.as<std::string>()) {
-      report.was_string = true;
-      report.text = event->data();
-    }
-    std::lock_guard lock(mutex_);
-    reports_.push_back(report);
+DeadReport report_of(const DeadEvent& dead) {
+  DeadReport report;
+  report.topic = std::string(dead.topic());
+  if (const Event<int>* event = dead.as<int>()) {
+    report.was_int = true;
+    report.number = event->data();
   }
-  std::vector<DeadReport> reports() const {
-    std::lock_guard lock(mutex_);
-    return reports_;
+  if (const Event<std::string>* event = dead.as<std::string>()) {
+    report.was_string = true;
+    report.text = event->data();
   }
+  return report;
+}
 
- private:
-  mutable std::mutex mutex_;
-  std::vector<DeadReport> reports_;
-};
+using DeadEventLog = courier_test::SharedLog<DeadReport>;
 
 TEST(EventBus, EventNoSubscriberTakesIsDeadAndReported) {
   DeadEventLog dead_events;
   auto subscriber = std::make_shared<RecordingSubscriber<int>>();
   EventBus bus(pool_of_two());
-  const auto hook = bus.on_dead_event([&](const DeadEvent& dead) { dead_events.record(dead); });
+  const auto hook =
+      bus.on_dead_event([&](const DeadEvent& dead) { dead_events.add(report_of(dead)); });
   bus.subscribe(subscriber, "taken");
 
   bus.post(Event<int>("unclaimed", 7));
   bus.post(Event<int>("taken", 1));
   bus.wait_idle();
 
-  const std::vector<DeadReport> reports = dead_events.reports();
+  const std::vector<DeadReport> reports = dead_events.entries();
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].topic, "unclaimed");
   EXPECT_TRUE(reports[0].was_int);
@@ -391,13 +372,14 @@ TEST(EventBus, EventOfAnotherPayloadTypeThanTheTopicsSubscribersIsDead) {
   DeadEventLog dead_events;
   auto numbers = std::make_shared<RecordingSubscriber<int>>();
   EventBus bus(pool_of_two());
-  const auto hook = bus.on_dead_event([&](const DeadEvent& dead) { dead_events.record(dead); });
+  const auto hook =
+      bus.on_dead_event([&](const DeadEvent& dead) { dead_events.add(report_of(dead)); });
   bus.subscribe(numbers, "numbers");
 
   bus.post(Event<std::string>("numbers", "seven"));
   bus.wait_idle();
 
-  const std::vector<DeadReport> reports = dead_events.reports();
+  const std::vector<DeadReport> reports = dead_events.entries();
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_TRUE(reports[0].was_string);
   EXPECT_FALSE(reports[0].was_int);

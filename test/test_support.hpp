@@ -132,6 +132,24 @@ class ConcurrencyProbe {
   std::atomic<int> max_running_{0};
 };
 
+// A list that handlers on any thread append to and the test reads.
+template <class T>
+class SharedLog {
+ public:
+  void add(T entry) {
+    std::lock_guard lock(mutex_);
+    entries_.push_back(std::move(entry));
+  }
+  std::vector<T> entries() const {
+    std::lock_guard lock(mutex_);
+    return entries_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<T> entries_;
+};
+
 // A subscriber that records the payload and topic of every event it gets, in
 // the order it gets them.
 template <class T>

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "../test_support.hpp"
 #include "courier/event_bus.hpp"
 
 namespace courier_stress {
@@ -225,28 +226,9 @@ class Tally {
   std::uint64_t value_ = 0;
 };
 
-// A one-shot gate that handlers wait at until the scenario opens it.
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    opened_.notify_all();
-  }
-  // True if the gate opened within `bound`.
-  template <class Rep, class Period>
-  bool wait_for(std::chrono::duration<Rep, Period> bound) const {
-    std::unique_lock lock(mutex_);
-    return opened_.wait_for(lock, bound, [this] { return open_; });
-  }
-
- private:
-  mutable std::mutex mutex_;
-  mutable std::condition_variable opened_;
-  bool open_ = false;
-};
+// A one-shot gate that handlers wait at until the scenario opens it (the
+// core suite's; stress scenarios use its open() and bounded wait_for()).
+using Gate = courier_test::Gate;
 
 // --- A bus that must drain ----------------------------------------------------------
 
