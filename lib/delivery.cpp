@@ -65,9 +65,10 @@ void BusCore::deliver_now(const void* event, const EventOps& ops, std::size_t to
 
   // The entry's counter block stays this thread's for the whole frame: if a
   // handler evicts the entry, the cache parks it instead of dropping it.
-  CounterBlock& counters = *thread_entry().counters;
+  ThreadEntry& entry = thread_entry();  // not used once handlers have run: they may evict it
+  CounterBlock& counters = *entry.counters;
   counters.posted.increment();
-  deliver_one(event, ops, topic_id, routes(thread_entry()), counters);
+  deliver_one(event, ops, topic_id, routes(entry), counters);
   while (frame.next_deferred < frame.deferred.size()) {
     // Moved out first: handlers may append to `deferred` while it is delivered.
     const std::unique_ptr<HeldEvent> held = std::move(frame.deferred[frame.next_deferred++]);
