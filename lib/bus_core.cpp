@@ -19,7 +19,8 @@ namespace {
 
 std::atomic<std::uint64_t> next_bus_id{1};
 
-// Slot indices are 32-bit; Envelope::kOverflowIndex is reserved.
+// Slot indices are 32-bit, and the free-slot ring's sequence arithmetic
+// needs them below 2^31.
 constexpr std::size_t kMaxQueueCapacity = std::size_t{1} << 30;
 constexpr std::size_t kMaxConcurrentLanes = 64;
 
@@ -45,10 +46,7 @@ BusCore::BusCore(const Options& options)
       free_slots_(std::max<std::size_t>(slot_count_, 1)) {
   if (synchronous_) return;
   slots_ = std::make_unique<Envelope[]>(slot_count_);
-  for (std::size_t i = 0; i < slot_count_; ++i) {
-    slots_[i].index = static_cast<std::uint32_t>(i);
-    free_slots_.push(static_cast<std::uint32_t>(i));
-  }
+  for (std::size_t i = 0; i < slot_count_; ++i) free_slots_.push(static_cast<std::uint32_t>(i));
   pool_.emplace(options.threads);
   for (std::size_t i = 0; i < options.threads; ++i) {
     // Registered here, not by the worker: a pool thread that starts late would
@@ -139,16 +137,27 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
   const void* event = envelope.event();
   const EventOps& ops = envelope.ops();
   const std::string& key = ops.ordering_key(event);
-  envelope.lane_hint = key.empty() ? envelope.index : std::hash<std::string>{}(key);
+  // Unkeyed events spread over a Concurrent subscriber's lanes by address:
+  // neighbouring slots, neighbouring lanes.
+  const std::size_t lane_hint = key.empty()
+                                    ? reinterpret_cast<std::uintptr_t>(&envelope) / sizeof(Envelope)
+                                    : std::hash<std::string>{}(key);
 
-  std::size_t targets = 0;
+  // Every target is found before any node is pushed: `pending` must be
+  // final before the first delivery can count it down.
+  Lane* first_lane = nullptr;
+  std::uint32_t targets = 0;
   try {
     table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
       if (subscription.closed()) return;
-      envelope.reserve_nodes(targets + 1);
-      DeliveryNode& node = envelope.node(targets++);
-      node.envelope = &envelope;
-      node.lane = &subscription.lane_for(envelope);
+      Lane& lane = subscription.lane_for(lane_hint);
+      if (targets == 0) {
+        first_lane = &lane;
+      } else {
+        envelope.reserve_extra_deliveries(targets);
+        envelope.extra_delivery(targets - 1).lane = &lane;
+      }
+      ++targets;
     });
   } catch (...) {
     recycle(envelope);
@@ -162,15 +171,22 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
     return;
   }
   envelope.reached.store(false, std::memory_order_relaxed);
-  envelope.pending.store(static_cast<std::uint32_t>(targets), std::memory_order_relaxed);
-  for (std::size_t i = 0; i < targets; ++i) {
-    DeliveryNode& node = envelope.node(i);
-    Lane& lane = *node.lane;  // read before the push: the node may be recycled right after
-    lane.mailbox.push(node);
-    if (!lane.scheduled.load(std::memory_order_seq_cst) &&
-        !lane.scheduled.exchange(true, std::memory_order_seq_cst)) {
-      schedule(lane);
-    }
+  envelope.pending.store(targets, std::memory_order_relaxed);
+  // Once its last node is pushed the envelope may be delivered and recycled
+  // at once: nothing of it is read after that push.
+  for (std::uint32_t i = 1; i < targets; ++i) {
+    ExtraDelivery& extra = envelope.extra_delivery(i - 1);
+    extra.node.envelope = &envelope;
+    enqueue(*extra.lane, extra.node);
+  }
+  enqueue(*first_lane, envelope.first_node());
+}
+
+void BusCore::enqueue(Lane& lane, DeliveryNode& node) {
+  lane.mailbox.push(node);
+  if (!lane.scheduled.load(std::memory_order_seq_cst) &&
+      !lane.scheduled.exchange(true, std::memory_order_seq_cst)) {
+    schedule(lane);
   }
 }
 
@@ -182,13 +198,14 @@ void BusCore::schedule(Lane& lane) {
 // ---------------------------------------------------------------------------
 // Releasing slots and waking waiters
 
-void BusCore::release(Envelope& envelope, CounterBlock& counters) noexcept {
-  // The only delivery left needs no read-modify-write: nobody else counts down.
-  if (envelope.pending.load(std::memory_order_acquire) != 1 &&
-      envelope.pending.fetch_sub(1, std::memory_order_acq_rel) != 1) {
-    return;
+void BusCore::release(Envelope& envelope, bool invoked, CounterBlock& counters) noexcept {
+  // The only delivery left needs no read-modify-write (nobody else counts
+  // down), nor the shared `reached` flag: the others' stores happened before.
+  if (envelope.pending.load(std::memory_order_acquire) != 1) {
+    if (invoked) envelope.reached.store(true, std::memory_order_relaxed);
+    if (envelope.pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   }
-  if (envelope.reached.load(std::memory_order_relaxed)) {
+  if (invoked || envelope.reached.load(std::memory_order_relaxed)) {
     counters.delivered_events.increment();
   } else {
     report_dead(envelope.event(), envelope.ops(), counters);
@@ -198,13 +215,22 @@ void BusCore::release(Envelope& envelope, CounterBlock& counters) noexcept {
 
 void BusCore::recycle(Envelope& envelope) noexcept {
   envelope.clear();
-  if (envelope.index == Envelope::kOverflowIndex) {
+  if (const std::uint32_t index = slot_index(envelope); index != kNotASlot) {
+    free_slots_.push(index);
+  } else {
     delete &envelope;
     overflow_in_flight_.fetch_sub(1, std::memory_order_seq_cst);
-  } else {
-    free_slots_.push(envelope.index);
   }
   notify_waiters();
+}
+
+std::uint32_t BusCore::slot_index(const Envelope& envelope) const noexcept {
+  // Unsigned: an address below the slots wraps around to a huge offset.
+  const std::uintptr_t offset =
+      reinterpret_cast<std::uintptr_t>(&envelope) - reinterpret_cast<std::uintptr_t>(slots_.get());
+  return offset < slot_count_ * sizeof(Envelope)
+             ? static_cast<std::uint32_t>(offset / sizeof(Envelope))
+             : kNotASlot;
 }
 
 // The waking side: see wait_for_slot and wait_until_idle. Called after every
@@ -267,11 +293,8 @@ void BusCore::drain(Lane& lane, CounterBlock& counters) {
       subscription.leave();  // let a waiting unsubscribe return now
       open = false;
     }
-    if (open) {
-      envelope.reached.store(true, std::memory_order_relaxed);
-      invoke(subscription, envelope.event(), envelope.ops(), counters);
-    }
-    release(envelope, counters);
+    if (open) invoke(subscription, envelope.event(), envelope.ops(), counters);
+    release(envelope, open, counters);
     // Past a batch, give other lanes their turn; with none waiting, keep going:
     // handing the lane back through the run queue would wake another worker
     // for nothing.

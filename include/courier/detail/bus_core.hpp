@@ -174,11 +174,16 @@ class BusCore {
   Envelope* try_take_slot() noexcept;
   Envelope* wait_for_slot();
   Envelope* make_overflow_envelope();
+  static constexpr std::uint32_t kNotASlot = ~std::uint32_t{0};
+  // The index of `envelope` among slots_, or kNotASlot for an overflow one.
+  std::uint32_t slot_index(const Envelope& envelope) const noexcept;
   void recycle(Envelope& envelope) noexcept;
-  void release(Envelope& envelope, CounterBlock& counters) noexcept;
+  // The end of one delivery of `envelope`; `invoked`: its subscriber ran.
+  void release(Envelope& envelope, bool invoked, CounterBlock& counters) noexcept;
   void notify_waiters() noexcept;
   bool idle() const noexcept;
   void wait_until_idle();
+  void enqueue(Lane& lane, DeliveryNode& node);
   void schedule(Lane& lane);
 
   void worker_main(CounterBlock& counters);

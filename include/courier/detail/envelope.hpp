@@ -1,15 +1,31 @@
 // Envelope: one slot of the bus's bounded queue, holding one accepted event.
 //
-// An event is copied into an envelope once, when it is posted, and stays there,
+// An event is moved into an envelope once, when it is posted, and stays there,
 // in place, until its last delivery has finished; every lane it goes to gets a
 // DeliveryNode pointing at it. Envelopes are recycled, not freed: the bus owns
-// `queue_capacity` of them, and their storage (the inline buffer, the delivery
-// nodes) keeps its size across uses, so that a post in steady state allocates
-// nothing for payloads that fit inline and fan-outs seen before.
+// `queue_capacity` of them, so a post in steady state allocates nothing.
+//
+// Size is the point of the layout. A full queue holds `queue_capacity`
+// envelopes, and every event crosses from the posting core to a delivering one
+// line by line, so an envelope is 112 bytes, under two cache lines:
+//
+//   bytes   0..71   the event itself, when it fits (Event<T> with sizeof(T) <= 8:
+//                   two std::strings and the payload); otherwise a pointer to it
+//   bytes  72..79   its EventOps (type, destroy, topic, ordering key)
+//   bytes  80..95   the first DeliveryNode (most events go to one lane)
+//   bytes  96..103  the Spill: storage this envelope grew once and keeps
+//   bytes 104..108  `pending` deliveries, `reached`
+//
+// What does not fit goes to the envelope's Spill, allocated the first time it
+// is needed and kept for the envelope's next events: a block for events of up
+// to kRetainedEventBytes (so that payloads of 64 bytes, like smaller ones,
+// cost no allocation in steady state), and the nodes of a fan-out beyond one
+// lane. Events larger than that, or over-aligned, are allocated per post.
 //
 // Thread safety: the posting thread fills an envelope before publishing its
-// nodes; delivery threads then only read the event and count `pending` down.
-// The thread that brings `pending` to zero owns the envelope again.
+// nodes; delivery threads then only read the event, store `reached` and count
+// `pending` down. The thread that brings `pending` to zero owns the envelope
+// again.
 #pragma once
 
 #include <algorithm>
@@ -19,7 +35,6 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -28,12 +43,17 @@
 
 namespace courier::detail {
 
+struct Lane;
+
 // What the bus needs to know of an event without knowing its payload type.
 struct EventOps {
   const std::type_info& type;
   void (*destroy)(void* event) noexcept;
   const std::string& (*topic)(const void* event) noexcept;
   const std::string& (*ordering_key)(const void* event) noexcept;
+  // Where an envelope keeps the event: in its own bytes, or behind a pointer
+  // stored there (a retained block or a per-post allocation).
+  bool stored_inline = true;
 };
 
 template <class T>
@@ -48,82 +68,119 @@ inline constexpr EventOps event_ops{
     },
 };
 
+// A node of a fan-out beyond the first lane, and the lane it goes to (kept for
+// the poster, which fills every node before pushing any).
+struct ExtraDelivery {
+  DeliveryNode node;
+  Lane* lane = nullptr;
+};
+
 struct Envelope {
-  // Room for an Event<T> with a payload of up to 64 bytes (two strings + 64).
-  static constexpr std::size_t kInlineBytes = 2 * sizeof(std::string) + 64;
-  static constexpr std::size_t kInlineNodes = 4;
-  static constexpr std::uint32_t kOverflowIndex = ~std::uint32_t{0};
+  static constexpr std::size_t kInlineBytes = 72;
+  static constexpr std::size_t kRetainedEventBytes = 256;
 
   template <class T>
   static constexpr bool fits_inline = sizeof(Event<T>) <= kInlineBytes &&
                                       alignof(Event<T>) <= alignof(std::max_align_t);
+  template <class T>
+  static constexpr bool fits_retained_block = sizeof(Event<T>) <= kRetainedEventBytes &&
+                                              alignof(Event<T>) <= alignof(std::max_align_t);
 
-  Envelope() = default;
+  Envelope() noexcept { first_node_.envelope = this; }
   Envelope(const Envelope&) = delete;
   Envelope& operator=(const Envelope&) = delete;
   ~Envelope() { clear(); }
 
-  // Moves `event` in. The envelope must be empty.
+  // Moves `event` in. The envelope must be empty. Throws what the move throws,
+  // or std::bad_alloc; the envelope is then still empty.
   template <class T>
   void store(Event<T>&& event) {
     if constexpr (fits_inline<T>) {
-      event_ = ::new (static_cast<void*>(inline_storage_)) Event<T>(std::move(event));
+      ::new (static_cast<void*>(bytes_)) Event<T>(std::move(event));
       ops_ = &event_ops<T>;
+    } else if constexpr (fits_retained_block<T>) {
+      void* block = spill().event_block();
+      set_event_pointer(::new (block) Event<T>(std::move(event)));
+      ops_ = &event_ops_in_block<T>;
     } else {
-      event_ = new Event<T>(std::move(event));
-      ops_ = &heap_event_ops<T>;
+      set_event_pointer(new Event<T>(std::move(event)));
+      ops_ = &event_ops_on_heap<T>;
     }
   }
 
   // Destroys the event, keeping the storage for the next one.
   void clear() noexcept {
-    if (event_ != nullptr) ops_->destroy(event_);
-    event_ = nullptr;
+    if (ops_ == nullptr) return;
+    ops_->destroy(event());
+    ops_ = nullptr;
   }
 
-  const void* event() const noexcept { return event_; }
+  const void* event() const noexcept {
+    return ops_->stored_inline ? static_cast<const void*>(bytes_) : event_pointer();
+  }
+  void* event() noexcept { return const_cast<void*>(std::as_const(*this).event()); }
   const EventOps& ops() const noexcept { return *ops_; }
-  const std::string& topic() const noexcept { return ops_->topic(event_); }
 
-  // Delivery node `i`; room for `count` nodes must have been made with reserve_nodes().
-  DeliveryNode& node(std::size_t i) noexcept {
-    return i < kInlineNodes ? inline_nodes_[i] : extra_nodes_[i - kInlineNodes];
-  }
-
-  // Makes room for `count` nodes, keeping the targets of those already filled.
+  // The first delivery; a fan-out's others are extra_delivery(0), (1), ...
+  DeliveryNode& first_node() noexcept { return first_node_; }
+  // Makes room for `count` extra deliveries, keeping those already filled.
   // Allocates only beyond the largest fan-out this envelope has seen.
-  void reserve_nodes(std::size_t count) {
-    if (count <= kInlineNodes + extra_node_count_) return;
-    const std::size_t extra = std::max(count - kInlineNodes, 2 * extra_node_count_);
-    auto grown = std::make_unique<DeliveryNode[]>(extra);
-    for (std::size_t i = 0; i < extra_node_count_; ++i) {
-      grown[i].envelope = extra_nodes_[i].envelope;
-      grown[i].lane = extra_nodes_[i].lane;
-    }
-    extra_nodes_ = std::move(grown);
-    extra_node_count_ = extra;
-  }
-
-  std::atomic<std::uint32_t> pending{0};  // deliveries not yet finished
-  std::atomic<bool> reached{false};       // some subscriber's process() ran for it
-  std::uint32_t index = kOverflowIndex;   // slot number, or kOverflowIndex if heap-allocated
-  std::size_t lane_hint = 0;              // picks the lane of Concurrent subscribers
+  void reserve_extra_deliveries(std::size_t count) { spill().reserve_deliveries(count); }
+  ExtraDelivery& extra_delivery(std::size_t i) noexcept { return spill_->deliveries[i]; }
 
  private:
-  template <class T>
-  static constexpr EventOps heap_event_ops{
-      typeid(T),
-      [](void* event) noexcept { delete static_cast<Event<T>*>(event); },
-      event_ops<T>.topic,
-      event_ops<T>.ordering_key,
+  struct Spill {
+    struct FreeBlock {
+      void operator()(void* block) const noexcept { ::operator delete(block); }
+    };
+    std::unique_ptr<void, FreeBlock> event_storage;
+    std::unique_ptr<ExtraDelivery[]> deliveries;
+    std::size_t delivery_capacity = 0;
+
+    // A block of kRetainedEventBytes, made on first use.
+    void* event_block() {
+      if (event_storage == nullptr) event_storage.reset(::operator new(kRetainedEventBytes));
+      return event_storage.get();
+    }
+    void reserve_deliveries(std::size_t count) {
+      if (count <= delivery_capacity) return;
+      const std::size_t capacity = std::max(count, 2 * delivery_capacity);
+      auto grown = std::make_unique<ExtraDelivery[]>(capacity);
+      for (std::size_t i = 0; i < delivery_capacity; ++i) grown[i].lane = deliveries[i].lane;
+      deliveries = std::move(grown);
+      delivery_capacity = capacity;
+    }
   };
 
-  alignas(std::max_align_t) unsigned char inline_storage_[kInlineBytes];
-  void* event_ = nullptr;
-  const EventOps* ops_ = nullptr;
-  DeliveryNode inline_nodes_[kInlineNodes];
-  std::unique_ptr<DeliveryNode[]> extra_nodes_;
-  std::size_t extra_node_count_ = 0;
+  template <class T>
+  static constexpr EventOps event_ops_in_block{typeid(T), event_ops<T>.destroy, event_ops<T>.topic,
+                                               event_ops<T>.ordering_key, false};
+  template <class T>
+  static constexpr EventOps event_ops_on_heap{
+      typeid(T), [](void* event) noexcept { delete static_cast<Event<T>*>(event); },
+      event_ops<T>.topic, event_ops<T>.ordering_key, false};
+
+  Spill& spill() {
+    if (spill_ == nullptr) spill_ = std::make_unique<Spill>();
+    return *spill_;
+  }
+  void set_event_pointer(void* event) noexcept { ::new (static_cast<void*>(bytes_)) void*(event); }
+  void* event_pointer() const noexcept {
+    return *std::launder(reinterpret_cast<void* const*>(bytes_));
+  }
+
+  alignas(std::max_align_t) unsigned char bytes_[kInlineBytes];
+  const EventOps* ops_ = nullptr;  // null while empty
+  DeliveryNode first_node_;
+  std::unique_ptr<Spill> spill_;
+
+ public:
+  // Last, after the event and its first node (see the layout above).
+  std::atomic<std::uint32_t> pending{0};  // deliveries not yet finished
+  std::atomic<bool> reached{false};       // some subscriber's process() ran for it
 };
+
+static_assert(sizeof(void*) != 8 || sizeof(Envelope) == 112,
+              "the layout described at the top of this file");
 
 }  // namespace courier::detail

@@ -46,7 +46,9 @@ class IndexRing {
   // Room for at least `capacity` indices (rounded up to a power of two).
   explicit IndexRing(std::size_t capacity) : mask_(round_up_to_power_of_two(capacity) - 1) {
     cells_ = std::make_unique<Cell[]>(mask_ + 1);
-    for (std::size_t i = 0; i <= mask_; ++i) cells_[i].sequence.store(i, std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      cells_[i].sequence.store(sequence_of(i), std::memory_order_relaxed);
+    }
   }
 
   // Thread-safe. Never fails: the caller never holds more indices than the
@@ -60,13 +62,11 @@ class IndexRing {
     std::size_t position = enqueue_position_.load(std::memory_order_relaxed);
     for (int attempts = 0;; ++attempts) {
       Cell& cell = cells_[position & mask_];
-      const std::size_t sequence = cell.sequence.load(std::memory_order_seq_cst);
-      const auto lag =
-          static_cast<std::ptrdiff_t>(sequence) - static_cast<std::ptrdiff_t>(position);
+      const std::int32_t lag = lag_of(cell.sequence.load(std::memory_order_seq_cst), position);
       if (lag == 0) {
         if (enqueue_position_.compare_exchange_weak(position, position + 1)) {
           cell.value = value;
-          cell.sequence.store(position + 1, std::memory_order_seq_cst);
+          cell.sequence.store(sequence_of(position + 1), std::memory_order_seq_cst);
           return;
         }
       } else if (lag < 0) {
@@ -89,13 +89,11 @@ class IndexRing {
     std::size_t position = dequeue_position_.load(std::memory_order_relaxed);
     for (;;) {
       Cell& cell = cells_[position & mask_];
-      const std::size_t sequence = cell.sequence.load(std::memory_order_seq_cst);
-      const auto lag =
-          static_cast<std::ptrdiff_t>(sequence) - static_cast<std::ptrdiff_t>(position + 1);
+      const std::int32_t lag = lag_of(cell.sequence.load(std::memory_order_seq_cst), position + 1);
       if (lag == 0) {
         if (dequeue_position_.compare_exchange_weak(position, position + 1)) {
           value = cell.value;
-          cell.sequence.store(position + mask_ + 1, std::memory_order_release);
+          cell.sequence.store(sequence_of(position + mask_ + 1), std::memory_order_release);
           return true;
         }
       } else if (lag < 0) {
@@ -114,10 +112,21 @@ class IndexRing {
   }
 
  private:
+  // Eight bytes a cell: sequences are positions modulo 2^32, compared by their
+  // signed distance, which stays far from 2^31 because a ring never holds more
+  // than 2^30 indices (the bus's capacity limit).
   struct Cell {
-    std::atomic<std::size_t> sequence{0};
+    std::atomic<std::uint32_t> sequence{0};
     std::uint32_t value = 0;
   };
+
+  static std::uint32_t sequence_of(std::size_t position) noexcept {
+    return static_cast<std::uint32_t>(position);
+  }
+  // How far `sequence` is ahead of `position` (negative: behind).
+  static std::int32_t lag_of(std::uint32_t sequence, std::size_t position) noexcept {
+    return static_cast<std::int32_t>(sequence - sequence_of(position));
+  }
 
   static std::size_t round_up_to_power_of_two(std::size_t n) noexcept {
     std::size_t size = 2;

@@ -31,13 +31,11 @@
 namespace courier::detail {
 
 struct Envelope;
-struct Lane;
 
 // One delivery of one event to one lane; envelopes own these (see envelope.hpp).
 struct DeliveryNode {
   std::atomic<DeliveryNode*> next{nullptr};
   Envelope* envelope = nullptr;
-  Lane* lane = nullptr;  // where the node is going; set by the poster before the push
 };
 
 class Mailbox {

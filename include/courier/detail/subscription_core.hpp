@@ -69,8 +69,10 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
   Concurrency concurrency() const noexcept { return concurrency_; }
   const void* identity() const noexcept { return identity_; }
 
-  Lane& lane_for(const Envelope& envelope) noexcept {
-    return lanes_[lane_count_ == 1 ? 0 : envelope.lane_hint % lane_count_];
+  // The lane of an event whose key hashes to `hint` (for unkeyed events, any
+  // number that differs between neighbouring events, to spread them).
+  Lane& lane_for(std::size_t hint) noexcept {
+    return lanes_[lane_count_ == 1 ? 0 : hint % lane_count_];
   }
   Lane& lane_for_key_hash(std::size_t hash) noexcept { return lanes_[hash % lane_count_]; }
 
