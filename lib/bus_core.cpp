@@ -4,6 +4,7 @@
 #include "courier/detail/bus_core.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <stdexcept>
@@ -147,18 +148,27 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
   // final before the first delivery can count it down.
   Lane* first_lane = nullptr;
   std::uint32_t targets = 0;
+  auto add_target = [&](Lane& lane) {
+    if (targets == 0) {
+      first_lane = &lane;
+    } else {
+      envelope.reserve_extra_deliveries(targets);
+      envelope.extra_delivery(targets - 1).lane = &lane;
+    }
+    ++targets;
+  };
+  auto add_subscription = [&](SubscriptionCore& subscription) {
+    if (!subscription.closed()) add_target(subscription.lane_for(lane_hint));
+  };
   try {
-    table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
-      if (subscription.closed()) return;
-      Lane& lane = subscription.lane_for(lane_hint);
-      if (targets == 0) {
-        first_lane = &lane;
-      } else {
-        envelope.reserve_extra_deliveries(targets);
-        envelope.extra_delivery(targets - 1).lane = &lane;
-      }
-      ++targets;
-    });
+    if (key.empty()) {
+      table.for_each_route(ops.type, topic_id, ops.topic(event), add_subscription,
+                           [&](ConcurrentGroup& group) {
+                             if (group.any_member_open()) add_target(group.lane_for(lane_hint));
+                           });
+    } else {
+      table.for_each_match(ops.type, topic_id, ops.topic(event), add_subscription);
+    }
   } catch (...) {
     recycle(envelope);
     throw;
@@ -191,7 +201,11 @@ void BusCore::enqueue(Lane& lane, DeliveryNode& node) {
 }
 
 void BusCore::schedule(Lane& lane) {
-  lane.keep_alive = lane.owner->shared_from_this();
+  if (lane.group != nullptr) {
+    lane.keep_alive = lane.group->shared_from_this();
+  } else {
+    lane.keep_alive = lane.owner->shared_from_this();
+  }
   run_queue_.push(lane);
 }
 
@@ -272,22 +286,38 @@ void BusCore::worker_main(CounterBlock& counters) {
 }
 
 void BusCore::drain(Lane& lane, CounterBlock& counters) {
+  const std::size_t handled =
+      lane.group != nullptr ? drain_group(lane, counters) : drain_subscription(lane, counters);
+  finish_lane(lane, handled != 0);
+}
+
+// The next node of a lane being drained, or null when the drain should stop.
+DeliveryNode* BusCore::next_node(Lane& lane) noexcept {
+  if (DeliveryNode* node = lane.mailbox.pop()) return node;
+  // A lane kept busy by a steady producer should stay scheduled: wait a moment
+  // for the next event rather than going idle and being handed back through
+  // the run queue for each one. Not while other lanes wait.
+  if (run_queue_.has_waiting() || !spin_until([&] { return lane.mailbox.maybe_nonempty(); }, 64)) {
+    return nullptr;
+  }
+  return lane.mailbox.pop();
+}
+
+// Past a batch, a drain gives other lanes their turn; with none waiting it
+// keeps going: handing the lane back through the run queue would wake another
+// worker for nothing.
+bool BusCore::had_its_turn(std::size_t handled) const noexcept {
+  return handled >= kBatch && run_queue_.has_waiting();
+}
+
+// The subscription is entered once for the whole batch (the invocation
+// protocol of subscription_core.hpp), and left before the lane is finished:
+// once finished, the lane's keep-alive reference may be gone.
+std::size_t BusCore::drain_subscription(Lane& lane, CounterBlock& counters) {
   SubscriptionCore& subscription = *lane.owner;
   bool open = subscription.enter();
   std::size_t handled = 0;
-  for (;;) {
-    DeliveryNode* node = lane.mailbox.pop();
-    if (node == nullptr) {
-      // A lane kept busy by a steady producer should stay scheduled: wait a
-      // moment for the next event rather than going idle and being handed
-      // back through the run queue for each one. Not while other lanes wait.
-      if (run_queue_.has_waiting() ||
-          !spin_until([&] { return lane.mailbox.maybe_nonempty(); }, 64)) {
-        break;
-      }
-      node = lane.mailbox.pop();
-      if (node == nullptr) break;
-    }
+  while (DeliveryNode* node = next_node(lane)) {
     Envelope& envelope = *node->envelope;
     if (open && subscription.closed()) {
       subscription.leave();  // let a waiting unsubscribe return now
@@ -295,13 +325,41 @@ void BusCore::drain(Lane& lane, CounterBlock& counters) {
     }
     if (open) invoke(subscription, envelope.event(), envelope.ops(), counters);
     release(envelope, open, counters);
-    // Past a batch, give other lanes their turn; with none waiting, keep going:
-    // handing the lane back through the run queue would wake another worker
-    // for nothing.
-    if (++handled % kBatch == 0 && run_queue_.has_waiting()) break;
+    if (had_its_turn(++handled)) break;
   }
   if (open) subscription.leave();
-  finish_lane(lane, handled != 0);
+  return handled;
+}
+
+// A group lane is drained a few events at a time, member by member: each
+// member is entered only while its calls for those events run, so that
+// unsubscribing one member never waits for another member's handler. The
+// events are released once every member has had them.
+std::size_t BusCore::drain_group(Lane& lane, CounterBlock& counters) {
+  const auto& members = lane.group->members();
+  std::size_t handled = 0;
+  std::array<Envelope*, kGroupBatch> batch;
+  std::array<bool, kGroupBatch> invoked;
+  while (DeliveryNode* first = next_node(lane)) {
+    std::size_t count = 0;
+    for (DeliveryNode* node = first; node != nullptr;
+         node = count < kGroupBatch ? lane.mailbox.pop() : nullptr) {
+      batch[count] = node->envelope;
+      invoked[count++] = false;
+    }
+    for (const auto& member : members) {
+      if (!member->enter()) continue;
+      for (std::size_t i = 0; i < count && !member->closed(); ++i) {
+        invoke(*member, batch[i]->event(), batch[i]->ops(), counters);
+        invoked[i] = true;
+      }
+      member->leave();
+    }
+    for (std::size_t i = 0; i < count; ++i) release(*batch[i], invoked[i], counters);
+    handled += count;
+    if (had_its_turn(handled)) break;
+  }
+  return handled;
 }
 
 void BusCore::finish_lane(Lane& lane, bool made_progress) {
@@ -312,7 +370,7 @@ void BusCore::finish_lane(Lane& lane, bool made_progress) {
     run_queue_.push(lane);
     return;
   }
-  const std::shared_ptr<SubscriptionCore> hold = std::move(lane.keep_alive);
+  const std::shared_ptr<const void> hold = std::move(lane.keep_alive);
   lane.scheduled.store(false, std::memory_order_seq_cst);
   // From here another thread may own the lane: look only at what producers write.
   if (lane.mailbox.pushed_since_empty() &&
@@ -400,7 +458,8 @@ std::shared_ptr<const RoutingTable> BusCore::current_routes() {
     std::vector<std::shared_ptr<SubscriptionCore>> open;
     open.reserve(subscriptions_.size());
     for (const auto& [raw, subscription] : subscriptions_) open.push_back(subscription);
-    snapshot_ = std::make_shared<const RoutingTable>(version, std::move(open), topics_);
+    snapshot_ = std::make_shared<const RoutingTable>(version, std::move(open), topics_,
+                                                     synchronous_ ? 0 : concurrent_lanes_);
   }
   return snapshot_;
 }

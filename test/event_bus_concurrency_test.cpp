@@ -33,6 +33,7 @@ using courier_test::Gate;
 using courier_test::iota_vector;
 using courier_test::kBoundedWait;
 using courier_test::RecordingSubscriber;
+using courier_test::Rendezvous;
 using courier_test::run_on_thread;
 
 constexpr int kProducers = 4;
@@ -145,36 +146,6 @@ TEST(EventBusConcurrency, SerialSubscriberOnASynchronousBusRunsAloneAcrossPostin
 
 // ---------------------------------------------------------------------------
 // 3. Concurrent subscribers
-
-// Lets each arrival wait (bounded) until `expected` arrivals are inside at
-// once. Once that happened, or one wait timed out, nobody waits any more.
-class Rendezvous {
- public:
-  explicit Rendezvous(int expected) : expected_(expected) {}
-
-  void arrive_and_wait() {
-    std::unique_lock lock(mutex_);
-    if (++inside_ >= expected_) met_ = true;
-    changed_.notify_all();
-    if (!changed_.wait_for(lock, kBoundedWait, [this] { return met_ || given_up_; })) {
-      given_up_ = true;
-    }
-    --inside_;
-  }
-
-  bool met() const {
-    std::lock_guard lock(mutex_);
-    return met_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  const int expected_;
-  int inside_ = 0;
-  bool met_ = false;
-  bool given_up_ = false;
-};
 
 TEST(EventBusConcurrency, ConcurrentSubscriberIsInvokedOnSeveralThreadsAtOnce) {
   Rendezvous two_inside(2);

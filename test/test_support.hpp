@@ -132,6 +132,36 @@ class ConcurrencyProbe {
   std::atomic<int> max_running_{0};
 };
 
+// Lets each arrival wait (bounded) until `expected` arrivals are inside at
+// once. Once that happened, or one wait timed out, nobody waits any more.
+class Rendezvous {
+ public:
+  explicit Rendezvous(int expected) : expected_(expected) {}
+
+  void arrive_and_wait() {
+    std::unique_lock lock(mutex_);
+    if (++inside_ >= expected_) met_ = true;
+    changed_.notify_all();
+    if (!changed_.wait_for(lock, kBoundedWait, [this] { return met_ || given_up_; })) {
+      given_up_ = true;
+    }
+    --inside_;
+  }
+
+  bool met() const {
+    std::lock_guard lock(mutex_);
+    return met_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  const int expected_;
+  int inside_ = 0;
+  bool met_ = false;
+  bool given_up_ = false;
+};
+
 // A list that handlers on any thread append to and the test reads.
 template <class T>
 class SharedLog {
@@ -185,7 +215,9 @@ class RecordingSubscriber : public courier::Subscriber<T> {
 template <class T>
 class GatedSubscriber : public RecordingSubscriber<T> {
  public:
-  explicit GatedSubscriber(Gate& gate) : gate_(gate) {}
+  explicit GatedSubscriber(Gate& gate,
+                           courier::Concurrency concurrency = courier::Concurrency::Serial)
+      : RecordingSubscriber<T>(concurrency), gate_(gate) {}
 
   void process(const courier::Event<T>& event) override {
     started_.open();

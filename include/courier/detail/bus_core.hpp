@@ -19,6 +19,10 @@
 // acceptance until its last delivery, so `queue_capacity` bounds everything the
 // bus holds, however many subscribers an event fans out to.
 //
+// Several Concurrent subscribers of one exact topic share a group lane for
+// unkeyed events: one node per event instead of one per subscriber, and the
+// drainer calls each member (see concurrent_group.hpp).
+//
 // A synchronous bus has no pool and no slots: post() walks the same routing
 // snapshot and calls each subscriber on the posting thread (see deliver_now).
 //
@@ -165,6 +169,7 @@ class BusCore {
 
  private:
   static constexpr std::size_t kBatch = 256;
+  static constexpr std::size_t kGroupBatch = 32;
 
   ThreadEntry& thread_entry();
   const RoutingTable& routes(ThreadEntry& entry);
@@ -188,6 +193,11 @@ class BusCore {
 
   void worker_main(CounterBlock& counters);
   void drain(Lane& lane, CounterBlock& counters);
+  DeliveryNode* next_node(Lane& lane) noexcept;
+  bool had_its_turn(std::size_t handled) const noexcept;
+  // Deliver from a lane until it is empty or has had its turn; the count.
+  std::size_t drain_subscription(Lane& lane, CounterBlock& counters);
+  std::size_t drain_group(Lane& lane, CounterBlock& counters);
   void finish_lane(Lane& lane, bool made_progress);
 
   void deliver_one(const void* event, const EventOps& ops, std::size_t topic_id,

@@ -8,7 +8,10 @@
 // reference count.
 //
 // Within a snapshot, per payload type: exact patterns are a hash map from topic
-// to subscriptions, wildcard patterns a list matched one by one.
+// to subscriptions, wildcard patterns a list matched one by one. For a type
+// with no wildcard subscriptions, an exact topic's entry is its whole list, and
+// the snapshot gathers the list's Concurrent subscriptions into a
+// ConcurrentGroup (concurrent_group.hpp) for the asynchronous publisher.
 //
 // Thread safety: immutable once built; shared objects: safe.
 #pragma once
@@ -22,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "courier/detail/concurrent_group.hpp"
 #include "courier/detail/subscription_core.hpp"
 
 namespace courier::detail {
@@ -41,8 +45,9 @@ class RoutingTable {
 
   // Builds the snapshot of `subscriptions` (all open when the call starts),
   // resolving each of `topics` (registered topic handles, by id) in advance.
+  // Groups get `group_lanes` lanes each; 0 builds no groups (synchronous bus).
   RoutingTable(std::uint64_t version, std::vector<std::shared_ptr<SubscriptionCore>> subscriptions,
-               const std::vector<std::string>& topics);
+               const std::vector<std::string>& topics, std::size_t group_lanes);
 
   std::uint64_t version() const noexcept { return version_; }
 
@@ -53,7 +58,7 @@ class RoutingTable {
     const TypeRoutes* routes = find(type);
     if (routes == nullptr) return;
     if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
-      for (SubscriptionCore* subscription : exact->second) visit(*subscription);
+      for (SubscriptionCore* subscription : exact->second.subscriptions) visit(*subscription);
     }
     for (SubscriptionCore* subscription : routes->wildcards) {
       if (subscription->pattern().matches(topic)) visit(*subscription);
@@ -72,12 +77,37 @@ class RoutingTable {
     }
   }
 
+  // For unkeyed events on an asynchronous bus: as for_each_match, but where
+  // the topic's Concurrent subscriptions form a group, calls
+  // `visit_group(ConcurrentGroup&)` once instead of `visit` for each of them.
+  template <class Visit, class VisitGroup>
+  void for_each_route(const std::type_info& type, std::size_t topic_id, std::string_view topic,
+                      Visit&& visit, VisitGroup&& visit_group) const {
+    if (topic_id >= resolved_.size()) {
+      const TypeRoutes* routes = find(type);
+      if (routes == nullptr) return;
+      auto exact = routes->exact.find(topic);
+      if (exact != routes->exact.end() && exact->second.group != nullptr) {
+        for (SubscriptionCore* subscription : exact->second.subscriptions) {
+          if (subscription->concurrency() != Concurrency::Concurrent) visit(*subscription);
+        }
+        visit_group(*exact->second.group);
+        return;
+      }
+    }
+    for_each_match(type, topic_id, topic, visit);
+  }
+
  private:
+  // An exact topic's subscriptions; `group` is set only when they are the
+  // topic's whole list, and holds two or more Concurrent ones among them.
+  struct Route {
+    std::vector<SubscriptionCore*> subscriptions;
+    std::shared_ptr<ConcurrentGroup> group;
+  };
   struct TypeRoutes {
     const std::type_info* type;
-    std::unordered_map<std::string, std::vector<SubscriptionCore*>, TransparentStringHash,
-                       std::equal_to<>>
-        exact;
+    std::unordered_map<std::string, Route, TransparentStringHash, std::equal_to<>> exact;
     std::vector<SubscriptionCore*> wildcards;
   };
 
@@ -87,6 +117,8 @@ class RoutingTable {
     }
     return nullptr;
   }
+
+  void gather_concurrent_groups(std::size_t group_lanes);
 
   std::uint64_t version_;
   std::vector<TypeRoutes> types_;

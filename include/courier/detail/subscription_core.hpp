@@ -44,15 +44,18 @@
 namespace courier::detail {
 
 class SubscriptionCore;
+class ConcurrentGroup;
 
 struct alignas(kCacheLine) Lane {
   Mailbox mailbox;
   std::atomic<bool> scheduled{false};
+  // Whose lane this is: one subscription's, or a group's (concurrent_group.hpp).
   SubscriptionCore* owner = nullptr;
+  ConcurrentGroup* group = nullptr;
   Lane* next_ready = nullptr;  // guarded by the RunQueue's mutex
-  // Keeps the subscription alive while the lane has work; written only by the
+  // Keeps the owner alive while the lane has work; written only by the
   // thread that set `scheduled`, and moved out before it is cleared.
-  std::shared_ptr<SubscriptionCore> keep_alive;
+  std::shared_ptr<const void> keep_alive;
   std::mutex exclusive;  // synchronous bus only: one invocation at a time on this lane
 };
 

@@ -1,0 +1,188 @@
+// Several Concurrent subscribers of one exact topic (concurrent_group.hpp):
+// the bus hands an unkeyed event to all of them through one group lane. These
+// tests hold the group to the promises each subscriber has on its own: every
+// event once to every member, in parallel across events, per-key order for
+// keyed events, unsubscribe waiting out the member's own calls (and no one
+// else's), and events every member of which was cancelled reported dead.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "courier/event_bus.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using courier::Concurrency;
+using courier::DeadEvent;
+using courier::Event;
+using courier::EventBus;
+using courier::Options;
+using courier_test::Gate;
+using courier_test::GatedSubscriber;
+using courier_test::iota_vector;
+using courier_test::kBoundedWait;
+using courier_test::kStillBlocked;
+using courier_test::RecordingSubscriber;
+using courier_test::Rendezvous;
+using courier_test::run_on_thread;
+using courier_test::SharedLog;
+
+constexpr int kMembers = 3;
+
+Options pool_of_two() { return Options{.threads = 2, .queue_capacity = 128}; }
+
+std::shared_ptr<RecordingSubscriber<int>> concurrent_recorder() {
+  return std::make_shared<RecordingSubscriber<int>>(Concurrency::Concurrent);
+}
+
+std::vector<int> sorted(std::vector<int> values) {
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
+TEST(ConcurrentGroup, EveryMemberGetsEachUnkeyedEventOnceBesideASerialSubscriber) {
+  constexpr int kProducers = 2;
+  constexpr int kEventsPerProducer = 3000;
+  EventBus bus(pool_of_two());
+  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
+  for (int i = 0; i < kMembers; ++i) {
+    members.push_back(concurrent_recorder());
+    bus.subscribe(members.back(), "jobs");
+  }
+  auto serial = std::make_shared<RecordingSubscriber<int>>();
+  bus.subscribe(serial, "jobs");
+
+  std::vector<std::future<void>> producers;
+  for (int producer = 0; producer < kProducers; ++producer) {
+    producers.push_back(run_on_thread([&bus, producer] {
+      for (int i = 0; i < kEventsPerProducer; ++i) {
+        bus.post(Event<int>("jobs", producer * kEventsPerProducer + i));
+      }
+    }));
+  }
+  for (auto& producer : producers) producer.get();
+  bus.wait_idle();
+
+  const std::vector<int> everything = iota_vector(kProducers * kEventsPerProducer);
+  for (const auto& member : members) EXPECT_EQ(sorted(member->received()), everything);
+  // The Serial subscriber beside the group still sees each producer in order.
+  std::vector<int> last(kProducers, -1);
+  for (int value : serial->received()) {
+    int& previous = last[static_cast<std::size_t>(value / kEventsPerProducer)];
+    EXPECT_GT(value, previous);
+    previous = value;
+  }
+  EXPECT_EQ(serial->received().size(), everything.size());
+  const courier::Stats stats = bus.stats();
+  EXPECT_EQ(stats.delivered, (kMembers + 1) * everything.size());
+  EXPECT_EQ(stats.delivered_events, everything.size());
+  EXPECT_EQ(stats.dead, 0u);
+}
+
+TEST(ConcurrentGroup, MembersRunOnSeveralThreadsAtOnce) {
+  Rendezvous two_inside(2);
+  EventBus bus(pool_of_two());
+  bus.subscribe<int>(
+      "jobs", [&](const Event<int>&) { two_inside.arrive_and_wait(); }, Concurrency::Concurrent);
+  bus.subscribe<int>(
+      "jobs", [](const Event<int>&) {}, Concurrency::Concurrent);
+
+  for (int i = 0; i < 4; ++i) bus.post(Event<int>("jobs", i));
+  bus.wait_idle();
+
+  EXPECT_TRUE(two_inside.met()) << "no two invocations of a grouped subscriber overlapped";
+}
+
+TEST(ConcurrentGroup, KeyedEventsKeepTheirOrderForEveryMember) {
+  constexpr int kEvents = 4000;
+  EventBus bus(pool_of_two());
+  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
+  for (int i = 0; i < kMembers; ++i) {
+    members.push_back(concurrent_recorder());
+    bus.subscribe(members.back(), "jobs");
+  }
+
+  for (int i = 0; i < kEvents; ++i) bus.post(Event<int>("jobs", i, "one key"));
+  bus.wait_idle();
+
+  for (const auto& member : members) EXPECT_EQ(member->received(), iota_vector(kEvents));
+}
+
+TEST(ConcurrentGroup, UnsubscribingAMemberDoesNotWaitForAnotherMembersHandler) {
+  Gate gate;
+  auto slow = std::make_shared<GatedSubscriber<int>>(gate, Concurrency::Concurrent);
+  auto other = concurrent_recorder();
+  EventBus bus(pool_of_two());
+  const auto open_gate = gate.open_on_exit();
+  bus.subscribe(slow, "jobs");
+  bus.subscribe(other, "jobs");
+
+  bus.post(Event<int>("jobs", 0));
+  ASSERT_TRUE(slow->wait_until_started());
+  auto unsubscribed = run_on_thread([&] { bus.unsubscribe(other); });
+  ASSERT_EQ(unsubscribed.wait_for(kBoundedWait), std::future_status::ready)
+      << "unsubscribing one member waited for another member's running handler";
+  const std::size_t received_before = other->received().size();
+
+  for (int i = 1; i < 50; ++i) bus.post(Event<int>("jobs", i));
+  gate.open();
+  bus.wait_idle();
+
+  EXPECT_EQ(other->received().size(), received_before);
+  EXPECT_EQ(sorted(slow->received()), iota_vector(50));
+}
+
+TEST(ConcurrentGroup, UnsubscribeWaitsOutTheMembersOwnRunningCall) {
+  Gate gate;
+  auto slow = std::make_shared<GatedSubscriber<int>>(gate, Concurrency::Concurrent);
+  EventBus bus(pool_of_two());
+  const auto open_gate = gate.open_on_exit();
+  bus.subscribe(slow, "jobs");
+  bus.subscribe<int>(
+      "jobs", [](const Event<int>&) {}, Concurrency::Concurrent);
+
+  bus.post(Event<int>("jobs", 7));
+  ASSERT_TRUE(slow->wait_until_started());
+  auto unsubscribed = run_on_thread([&] { bus.unsubscribe(slow); });
+  EXPECT_EQ(unsubscribed.wait_for(kStillBlocked), std::future_status::timeout)
+      << "unsubscribe returned while the member's handler was still running";
+  gate.open();
+  ASSERT_EQ(unsubscribed.wait_for(kBoundedWait), std::future_status::ready);
+  EXPECT_EQ(slow->received(), std::vector<int>{7});
+  bus.wait_idle();
+}
+
+TEST(ConcurrentGroup, AnEventWhoseMembersWereAllCancelledBeforeDeliveryIsDead) {
+  Gate gate;
+  auto blocker = std::make_shared<GatedSubscriber<int>>(gate);
+  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
+  EventBus bus(Options{.threads = 1, .queue_capacity = 16});
+  const auto open_gate = gate.open_on_exit();
+  SharedLog<std::string> dead;
+  const auto connection =
+      bus.on_dead_event([&](const DeadEvent& event) { dead.add(std::string(event.topic())); });
+  bus.subscribe(blocker, "block");
+  for (int i = 0; i < kMembers; ++i) {
+    members.push_back(concurrent_recorder());
+    bus.subscribe(members.back(), "jobs");
+  }
+
+  bus.post(Event<int>("block", 0));  // holds the only executor thread
+  ASSERT_TRUE(blocker->wait_until_started());
+  bus.post(Event<int>("jobs", 1));  // accepted, waiting in the group's lane
+  for (const auto& member : members) bus.unsubscribe(member);
+  gate.open();
+  bus.wait_idle();
+
+  for (const auto& member : members) EXPECT_TRUE(member->received().empty());
+  EXPECT_EQ(dead.entries(), std::vector<std::string>{"jobs"});
+  EXPECT_EQ(bus.stats().dead, 1u);
+}
+
+}  // namespace
