@@ -213,18 +213,44 @@ void BusCore::schedule(Lane& lane) {
 // Releasing slots and waking waiters
 
 void BusCore::release(Envelope& envelope, bool invoked, CounterBlock& counters) noexcept {
+  if (finish_delivery(envelope, invoked, counters)) recycle(envelope);
+}
+
+bool BusCore::finish_delivery(Envelope& envelope, bool invoked, CounterBlock& counters) noexcept {
   // The only delivery left needs no read-modify-write (nobody else counts
   // down), nor the shared `reached` flag: the others' stores happened before.
   if (envelope.pending.load(std::memory_order_acquire) != 1) {
     if (invoked) envelope.reached.store(true, std::memory_order_relaxed);
-    if (envelope.pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (envelope.pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return false;
   }
   if (invoked || envelope.reached.load(std::memory_order_relaxed)) {
     counters.delivered_events.increment();
   } else {
     report_dead(envelope.event(), envelope.ops(), counters);
   }
-  recycle(envelope);
+  return true;
+}
+
+// As release() for each, but the freed slots go back to the ring together.
+void BusCore::release_all(std::span<Envelope* const> envelopes, std::span<const bool> invoked,
+                          CounterBlock& counters) noexcept {
+  std::array<std::uint32_t, kGroupBatch> freed;
+  std::size_t freed_count = 0;
+  bool recycled = false;
+  for (std::size_t i = 0; i < envelopes.size(); ++i) {
+    Envelope& envelope = *envelopes[i];
+    if (!finish_delivery(envelope, invoked[i], counters)) continue;
+    envelope.clear();
+    if (const std::uint32_t index = slot_index(envelope); index != kNotASlot) {
+      freed[freed_count++] = index;
+    } else {
+      delete &envelope;
+      overflow_in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    recycled = true;
+  }
+  free_slots_.push_all({freed.data(), freed_count});
+  if (recycled) notify_waiters();
 }
 
 void BusCore::recycle(Envelope& envelope) noexcept {
@@ -355,7 +381,7 @@ std::size_t BusCore::drain_group(Lane& lane, CounterBlock& counters) {
       }
       member->leave();
     }
-    for (std::size_t i = 0; i < count; ++i) release(*batch[i], invoked[i], counters);
+    release_all({batch.data(), count}, {invoked.data(), count}, counters);
     handled += count;
     if (had_its_turn(handled)) break;
   }

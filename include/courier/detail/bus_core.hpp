@@ -37,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <typeinfo>
 #include <unordered_map>
@@ -185,6 +186,11 @@ class BusCore {
   void recycle(Envelope& envelope) noexcept;
   // The end of one delivery of `envelope`; `invoked`: its subscriber ran.
   void release(Envelope& envelope, bool invoked, CounterBlock& counters) noexcept;
+  void release_all(std::span<Envelope* const> envelopes, std::span<const bool> invoked,
+                   CounterBlock& counters) noexcept;
+  // Counts one delivery down; true if it was the last, after which the caller
+  // owns the envelope and recycles it.
+  bool finish_delivery(Envelope& envelope, bool invoked, CounterBlock& counters) noexcept;
   void notify_waiters() noexcept;
   bool idle() const noexcept;
   void wait_until_idle();

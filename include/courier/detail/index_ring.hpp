@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <span>
 #include <thread>
 
 #include "courier/detail/cache_line.hpp"
@@ -60,7 +61,7 @@ class IndexRing {
   // thread is descheduled, so it yields after a while.
   void push(std::uint32_t value) noexcept {
     std::size_t position = enqueue_position_.load(std::memory_order_relaxed);
-    for (int attempts = 0;; ++attempts) {
+    for (;;) {
       Cell& cell = cells_[position & mask_];
       const std::int32_t lag = lag_of(cell.sequence.load(std::memory_order_seq_cst), position);
       if (lag == 0) {
@@ -69,16 +70,32 @@ class IndexRing {
           cell.sequence.store(sequence_of(position + 1), std::memory_order_seq_cst);
           return;
         }
-      } else if (lag < 0) {
-        if (attempts < 64) {
-          cpu_relax();
-        } else {
-          std::this_thread::yield();
-        }
-        position = enqueue_position_.load(std::memory_order_relaxed);
       } else {
+        if (lag < 0) wait_for_turn(cell, position);
         position = enqueue_position_.load(std::memory_order_relaxed);
       }
+    }
+  }
+
+  // Pushes `values` as push() would one by one (the same contract), claiming
+  // their cells with one atomic operation. The claim may run ahead of the
+  // consumers of those cells' previous lap: the ring never holds more indices
+  // than it has cells, so each such consumer has claimed its cell already, and
+  // is waited for as push() waits. The last publication is sequentially
+  // consistent, as push()'s is.
+  void push_all(std::span<const std::uint32_t> values) noexcept {
+    if (values.empty()) return;
+    const std::size_t first = enqueue_position_.fetch_add(values.size(), std::memory_order_seq_cst);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const std::size_t position = first + i;
+      Cell& cell = cells_[position & mask_];
+      if (lag_of(cell.sequence.load(std::memory_order_acquire), position) != 0) {
+        wait_for_turn(cell, position);
+      }
+      cell.value = values[i];
+      cell.sequence.store(sequence_of(position + 1), i + 1 == values.size()
+                                                         ? std::memory_order_seq_cst
+                                                         : std::memory_order_release);
     }
   }
 
@@ -126,6 +143,19 @@ class IndexRing {
   // How far `sequence` is ahead of `position` (negative: behind).
   static std::int32_t lag_of(std::uint32_t sequence, std::size_t position) noexcept {
     return static_cast<std::int32_t>(sequence - sequence_of(position));
+  }
+
+  // Waits until the consumer of `cell`'s previous lap has released it for
+  // `position`, or the cell has moved on (another producer took it).
+  static void wait_for_turn(const Cell& cell, std::size_t position) noexcept {
+    for (int attempts = 0; lag_of(cell.sequence.load(std::memory_order_seq_cst), position) < 0;
+         ++attempts) {
+      if (attempts < 64) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
   }
 
   static std::size_t round_up_to_power_of_two(std::size_t n) noexcept {
