@@ -329,11 +329,12 @@ DeliveryNode* BusCore::next_node(Lane& lane) noexcept {
   return lane.mailbox.pop();
 }
 
-// Past a batch, a drain gives other lanes their turn; with none waiting it
+// Each batch, a drain gives other lanes their turn; with none waiting it
 // keeps going: handing the lane back through the run queue would wake another
-// worker for nothing.
-bool BusCore::had_its_turn(std::size_t handled) const noexcept {
-  return handled >= kBatch && run_queue_.has_waiting();
+// worker for nothing. Asked once a batch only: idle workers write the run
+// queue's line as they spin.
+bool BusCore::had_its_turn(std::size_t handled_before, std::size_t handled) const noexcept {
+  return handled / kBatch != handled_before / kBatch && run_queue_.has_waiting();
 }
 
 // The subscription is entered once for the whole batch (the invocation
@@ -351,7 +352,8 @@ std::size_t BusCore::drain_subscription(Lane& lane, CounterBlock& counters) {
     }
     if (open) invoke(subscription, envelope.event(), envelope.ops(), counters);
     release(envelope, open, counters);
-    if (had_its_turn(++handled)) break;
+    ++handled;
+    if (had_its_turn(handled - 1, handled)) break;
   }
   if (open) subscription.leave();
   return handled;
@@ -383,7 +385,7 @@ std::size_t BusCore::drain_group(Lane& lane, CounterBlock& counters) {
     }
     release_all({batch.data(), count}, {invoked.data(), count}, counters);
     handled += count;
-    if (had_its_turn(handled)) break;
+    if (had_its_turn(handled - count, handled)) break;
   }
   return handled;
 }

@@ -60,9 +60,7 @@ class RoutingTable {
     if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
       for (SubscriptionCore* subscription : exact->second.subscriptions) visit(*subscription);
     }
-    for (SubscriptionCore* subscription : routes->wildcards) {
-      if (subscription->pattern().matches(topic)) visit(*subscription);
-    }
+    for_each_wildcard_match(*routes, topic, visit);
   }
 
   // The same for a topic handle: a scan of the topic's pre-resolved matches,
@@ -83,19 +81,20 @@ class RoutingTable {
   template <class Visit, class VisitGroup>
   void for_each_route(const std::type_info& type, std::size_t topic_id, std::string_view topic,
                       Visit&& visit, VisitGroup&& visit_group) const {
-    if (topic_id >= resolved_.size()) {
-      const TypeRoutes* routes = find(type);
-      if (routes == nullptr) return;
-      auto exact = routes->exact.find(topic);
-      if (exact != routes->exact.end() && exact->second.group != nullptr) {
-        for (SubscriptionCore* subscription : exact->second.subscriptions) {
-          if (subscription->concurrency() != Concurrency::Concurrent) visit(*subscription);
+    if (topic_id < resolved_.size()) return for_each_match(type, topic_id, topic, visit);
+    const TypeRoutes* routes = find(type);
+    if (routes == nullptr) return;
+    auto exact = routes->exact.find(topic);
+    if (exact != routes->exact.end()) {
+      const Route& route = exact->second;
+      for (SubscriptionCore* subscription : route.subscriptions) {
+        if (route.group == nullptr || subscription->concurrency() != Concurrency::Concurrent) {
+          visit(*subscription);
         }
-        visit_group(*exact->second.group);
-        return;
       }
+      if (route.group != nullptr) return visit_group(*route.group);
     }
-    for_each_match(type, topic_id, topic, visit);
+    for_each_wildcard_match(*routes, topic, visit);
   }
 
  private:
@@ -116,6 +115,14 @@ class RoutingTable {
       if (*routes.type == type) return &routes;
     }
     return nullptr;
+  }
+
+  template <class Visit>
+  static void for_each_wildcard_match(const TypeRoutes& routes, std::string_view topic,
+                                      Visit& visit) {
+    for (SubscriptionCore* subscription : routes.wildcards) {
+      if (subscription->pattern().matches(topic)) visit(*subscription);
+    }
   }
 
   void gather_concurrent_groups(std::size_t group_lanes);
