@@ -85,6 +85,31 @@ TEST(ConcurrentGroup, EveryMemberGetsEachUnkeyedEventOnceBesideASerialSubscriber
   EXPECT_EQ(stats.dead, 0u);
 }
 
+// A topic handle's list is resolved whole, wildcards included, so its
+// Concurrent subscribers form a group even beside wildcard patterns.
+TEST(ConcurrentGroup, TopicHandlePostsReachEveryMemberOnceWildcardsIncluded) {
+  constexpr int kEvents = 3000;
+  EventBus bus(pool_of_two());
+  auto exact = concurrent_recorder();
+  auto star = concurrent_recorder();
+  auto tail = concurrent_recorder();
+  auto elsewhere = concurrent_recorder();
+  bus.subscribe(exact, "jobs.cpu");
+  bus.subscribe(star, "jobs.*");
+  bus.subscribe(tail, "jobs.>");
+  bus.subscribe(elsewhere, "other.*");
+  const courier::Topic topic = bus.topic("jobs.cpu");
+
+  for (int i = 0; i < kEvents; ++i) bus.post(topic, i);
+  bus.wait_idle();
+
+  for (const auto& member : {exact, star, tail}) {
+    EXPECT_EQ(sorted(member->received()), iota_vector(kEvents));
+  }
+  EXPECT_TRUE(elsewhere->received().empty());
+  EXPECT_EQ(bus.stats().delivered, 3u * kEvents);
+}
+
 TEST(ConcurrentGroup, MembersRunOnSeveralThreadsAtOnce) {
   Rendezvous two_inside(2);
   EventBus bus(pool_of_two());

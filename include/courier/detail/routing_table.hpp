@@ -11,7 +11,8 @@
 // to subscriptions, wildcard patterns a list matched one by one. For a type
 // with no wildcard subscriptions, an exact topic's entry is its whole list, and
 // the snapshot gathers the list's Concurrent subscriptions into a
-// ConcurrentGroup (concurrent_group.hpp) for the asynchronous publisher.
+// ConcurrentGroup (concurrent_group.hpp) for the asynchronous publisher; so it
+// does, per type, for each topic handle's list, which is always whole.
 //
 // Thread safety: immutable once built; shared objects: safe.
 #pragma once
@@ -70,7 +71,7 @@ class RoutingTable {
   void for_each_match(const std::type_info& type, std::size_t topic_id, std::string_view topic,
                       Visit&& visit) const {
     if (topic_id >= resolved_.size()) return for_each_match(type, topic, visit);
-    for (SubscriptionCore* subscription : resolved_[topic_id]) {
+    for (SubscriptionCore* subscription : resolved_[topic_id].subscriptions) {
       if (subscription->type() == type) visit(*subscription);
     }
   }
@@ -81,7 +82,9 @@ class RoutingTable {
   template <class Visit, class VisitGroup>
   void for_each_route(const std::type_info& type, std::size_t topic_id, std::string_view topic,
                       Visit&& visit, VisitGroup&& visit_group) const {
-    if (topic_id < resolved_.size()) return for_each_match(type, topic_id, topic, visit);
+    if (topic_id < resolved_.size()) {
+      return for_each_resolved_route(resolved_[topic_id], type, visit, visit_group);
+    }
     const TypeRoutes* routes = find(type);
     if (routes == nullptr) return;
     auto exact = routes->exact.find(topic);
@@ -98,6 +101,32 @@ class RoutingTable {
   }
 
  private:
+  // A topic handle's matches, every payload type, and the groups among them.
+  struct ResolvedTopic {
+    struct TypedGroup {
+      const std::type_info* type;
+      std::shared_ptr<ConcurrentGroup> group;
+    };
+    std::vector<SubscriptionCore*> subscriptions;
+    std::vector<TypedGroup> groups;
+  };
+
+  template <class Visit, class VisitGroup>
+  static void for_each_resolved_route(const ResolvedTopic& resolved, const std::type_info& type,
+                                      Visit& visit, VisitGroup& visit_group) {
+    ConcurrentGroup* group = nullptr;
+    for (const auto& typed : resolved.groups) {
+      if (*typed.type == type) group = typed.group.get();
+    }
+    for (SubscriptionCore* subscription : resolved.subscriptions) {
+      if (subscription->type() != type) continue;
+      if (group == nullptr || subscription->concurrency() != Concurrency::Concurrent) {
+        visit(*subscription);
+      }
+    }
+    if (group != nullptr) visit_group(*group);
+  }
+
   // An exact topic's subscriptions; `group` is set only when they are the
   // topic's whole list, and holds two or more Concurrent ones among them.
   struct Route {
@@ -126,10 +155,11 @@ class RoutingTable {
   }
 
   void gather_concurrent_groups(std::size_t group_lanes);
+  void resolve_topic(ResolvedTopic& resolved, std::string_view topic, std::size_t group_lanes);
 
   std::uint64_t version_;
   std::vector<TypeRoutes> types_;
-  std::vector<std::vector<SubscriptionCore*>> resolved_;   // by topic id, every payload type
+  std::vector<ResolvedTopic> resolved_;                    // by topic id
   std::vector<std::shared_ptr<SubscriptionCore>> owners_;  // keeps the raw pointers above valid
 };
 
