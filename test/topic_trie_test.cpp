@@ -1,5 +1,6 @@
 // TopicTrie (issue 4): the wildcard index of a routing snapshot must find
-// exactly the patterns TopicPattern::matches accepts, each once.
+// exactly the patterns TopicPattern::matches accepts, each once; and a bus
+// routing through it must deliver accordingly.
 #include "courier/detail/topic_trie.hpp"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "courier/event_bus.hpp"
 #include "courier/topic.hpp"
 
 namespace {
@@ -182,6 +184,42 @@ TEST(TopicTrie, AgreesWithMatchingEveryPatternOneByOne) {
   }
   // Guards the generator: a test where nothing matches would prove nothing.
   EXPECT_GT(total_matches, std::size_t{kRounds * 30});
+}
+
+// Through a synchronous bus: exact and wildcard subscriptions, two payload
+// types, plain topics and topic handles; every subscription gets exactly the
+// events whose topic its pattern matches, once each.
+TEST(TopicTrie, BusDeliversEachEventOnceToEverySubscriptionWhosePatternMatches) {
+  const Patterns patterns{"a.b", "a.b", "a.*", "*.b", "a.>", ">", "*.*.c", "b.*", "c"};
+  const Patterns topics{"a.b", "a.c", "b.b", "a.b.c", "c", "d.e.f"};
+  courier::EventBus bus(courier::Options{.synchronous = true});
+  std::vector<Patterns> received(patterns.size());  // topics, by subscription
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    bus.subscribe<int>(patterns[i], [&received, i](const courier::Event<int>& event) {
+      received[i].push_back(event.topic());
+    });
+  }
+  Patterns received_texts;
+  bus.subscribe<std::string>("a.*", [&](const courier::Event<std::string>& event) {
+    received_texts.push_back(event.topic());
+  });
+  std::vector<courier::Topic> handles;  // resolved in the routing snapshot
+  for (const std::string& topic : topics) handles.push_back(bus.topic(topic));
+
+  for (const std::string& topic : topics) bus.post(courier::Event<int>(topic, 0));
+  for (const courier::Topic& handle : handles) bus.post(handle, 0);
+  bus.post(courier::Event<std::string>("a.c", "text"));
+
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    Patterns expected;
+    for (const std::string& topic : topics) {
+      if (TopicPattern(patterns[i]).matches(topic)) expected.push_back(topic);
+    }
+    Patterns twice = expected;  // by name, then by handle
+    twice.insert(twice.end(), expected.begin(), expected.end());
+    EXPECT_EQ(received[i], twice) << "pattern " << patterns[i];
+  }
+  EXPECT_EQ(received_texts, Patterns{"a.c"});
 }
 
 }  // namespace
