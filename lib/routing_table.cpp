@@ -1,8 +1,16 @@
 #include "courier/detail/routing_table.hpp"
 
 namespace courier::detail {
-
 namespace {
+
+std::vector<std::string_view> patterns_of(const std::vector<SubscriptionCore*>& subscriptions) {
+  std::vector<std::string_view> patterns;
+  patterns.reserve(subscriptions.size());
+  for (const SubscriptionCore* subscription : subscriptions) {
+    patterns.push_back(subscription->pattern().str());
+  }
+  return patterns;
+}
 
 // A group of the Concurrent subscriptions of `type` in `list`, if there are
 // two or more; null otherwise.
@@ -26,13 +34,18 @@ RoutingTable::RoutingTable(std::uint64_t version,
     : version_(version), owners_(std::move(subscriptions)) {
   for (const auto& subscription : owners_) {
     TypeRoutes* routes = const_cast<TypeRoutes*>(find(subscription->type()));
-    if (routes == nullptr) routes = &types_.emplace_back(TypeRoutes{&subscription->type(), {}, {}});
-    if (subscription->pattern().is_exact()) {
-      routes->exact[subscription->pattern().str()].subscriptions.push_back(subscription.get());
+    if (routes == nullptr) {
+      routes = &types_.emplace_back();
+      routes->type = &subscription->type();
+    }
+    const TopicPattern& pattern = subscription->pattern();
+    if (pattern.is_exact()) {
+      routes->exact[pattern.str()].subscriptions.push_back(subscription.get());
     } else {
       routes->wildcards.push_back(subscription.get());
     }
   }
+  for (TypeRoutes& routes : types_) routes.wildcard_trie = TopicTrie(patterns_of(routes.wildcards));
   if (group_lanes != 0) gather_concurrent_groups(group_lanes);
   resolved_.resize(topics.size());
   for (std::size_t id = 0; id < topics.size(); ++id) {

@@ -3,8 +3,10 @@
 // The input is split at its first newline into a pattern and a topic. For any
 // bytes at all: is_valid_topic and TopicPattern's constructor must not crash
 // and must agree with the reference rules (an invalid pattern throws
-// std::invalid_argument naming it, a valid one does not throw); and for a
-// valid pattern and topic, matches() must equal the reference matcher.
+// std::invalid_argument naming it, a valid one does not throw); for a valid
+// pattern and topic, matches() must equal the reference matcher; and for a
+// valid pattern and any topic, the routing trie (topic_trie.hpp) of that one
+// pattern must visit it once if matches() is true, never otherwise.
 // A disagreement aborts, so libFuzzer saves the input as a crash.
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "courier/detail/topic_trie.hpp"
 #include "courier/topic.hpp"
 #include "reference_topic_matcher.hpp"
 
@@ -51,6 +54,21 @@ std::optional<courier::TopicPattern> build_pattern(std::string_view text) {
   }
 }
 
+// The trie splits topics into tokens as matches() does, so they agree even on
+// topics that are not valid.
+void check_trie(const courier::TopicPattern& pattern, std::string_view topic) {
+  const std::string_view patterns[] = {pattern.str()};
+  const courier::detail::TopicTrie trie(patterns);
+  int visits = 0;
+  trie.for_each_match(topic, [&](std::uint32_t) { ++visits; });
+  if (visits > 1) disagree("the trie visited the pattern more than once", pattern.str(), topic);
+  if ((visits == 1) != pattern.matches(topic)) {
+    disagree(
+        visits == 1 ? "the trie matches but matches() does not" : "matches() but the trie does not",
+        pattern.str(), topic);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -75,5 +93,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                      : "the reference matches but matches() does not",
              pattern_text, topic);
   }
+  check_trie(*pattern, topic);
   return 0;
 }
