@@ -16,6 +16,8 @@
 //  - A Concurrent subscriber may be called on several threads at once, in any
 //    order, except that events sharing a non-empty ordering key reach it in
 //    post order, one at a time.
+//  - These hold per subscription: a subscriber subscribed to two patterns has
+//    two subscriptions, each ordered on its own, which may run at once.
 //  - There is no order between different subscribers: one may see event b
 //    before another has seen event a.
 //  - An event reaches the subscriptions that were active when it was posted

@@ -10,9 +10,11 @@
 namespace courier {
 
 enum class Concurrency {
-  // The default, and always safe: process() is never called concurrently with
-  // itself, and it sees events in post order (if post(a) returns before post(b)
-  // starts, a arrives first).
+  // The default, and always safe for a subscriber subscribed to one pattern:
+  // process() is never called concurrently with itself, and it sees events in
+  // post order (if post(a) returns before post(b) starts, a arrives first).
+  // Both hold per subscription: subscribed to two patterns, a subscriber may
+  // be called for each at once.
   Serial,
   // The subscriber is thread-safe: process() may run on several threads at once,
   // in any order, except that events sharing a non-empty ordering key arrive in
