@@ -59,13 +59,15 @@ void BusCore::deliver_now(const void* event, const EventOps& ops, std::size_t to
     SyncFrame& frame;
     ~PopFrame() {
       innermost_sync_frame() = frame.outer;
-      if (frame.outer == nullptr) thread_cache().clear_retired();
+      if (frame.outer == nullptr && this_thread.has_retired) thread_cache().clear_retired();
     }
   } pop{frame};
 
   // The entry's counter block stays this thread's for the whole frame: if a
   // handler evicts the entry, the cache parks it instead of dropping it.
-  ThreadEntry& entry = thread_entry();  // not used once handlers have run: they may evict it
+  ThreadEntry* cached = last_entry_of(id_);
+  ThreadEntry& entry =
+      cached ? *cached : thread_entry();  // not used once handlers have run: they may evict it
   CounterBlock& counters = *entry.counters;
   counters.posted.increment();
   deliver_one(event, ops, topic_id, routes(entry), counters);

@@ -1,9 +1,12 @@
 // What each thread remembers about the buses it uses (private to lib/).
 //
+//  - ThreadState: the few pointers a post reads, in one constant-initialised,
+//    trivially destructible thread_local, so that reading them costs one TLS
+//    access and no initialisation guard.
 //  - ThreadCache: per bus, the routing snapshot this thread last used and this
-//    thread's CounterBlock. A post looks its bus up here (a scan of a few
-//    entries), compares one version number and is done: no lock, no shared
-//    reference count.
+//    thread's CounterBlock. A post looks its bus up here (ThreadState keeps the
+//    entry used last, so usually no scan at all), compares one version number
+//    and is done: no lock, no shared reference count.
 //  - SyncFrame: the synchronous deliveries running on this thread, innermost
 //    first; a post to a bus that has a frame here is deferred to that frame.
 //  - InvocationScope: the handlers running on this thread, innermost first, so
@@ -24,17 +27,40 @@
 
 namespace courier::detail {
 
+struct SyncFrame;
+struct InvocationScope;
+
 struct ThreadEntry {
   std::uint64_t bus_id = 0;
+  std::uint64_t routes_version = 0;  // routes->version(), 0 while routes is null
   std::shared_ptr<const RoutingTable> routes;
   std::shared_ptr<CounterBlock> counters;
 };
 
+struct ThreadState {
+  SyncFrame* innermost_frame = nullptr;
+  InvocationScope* innermost_invocation = nullptr;
+  const BusCore* executor = nullptr;
+  // The entry of thread_cache() this thread used last, and its bus's id (0:
+  // none). Every change of an entry's bus goes through ThreadCache, which
+  // keeps these two in step.
+  ThreadEntry* last_entry = nullptr;
+  std::uint64_t last_bus_id = 0;
+  bool has_retired = false;  // thread_cache() has parked entries to let go of
+};
+
+extern constinit thread_local ThreadState this_thread;
+
 class ThreadCache {
  public:
+  ThreadCache() = default;
+  ThreadCache(const ThreadCache&) = delete;
+  ThreadCache& operator=(const ThreadCache&) = delete;
+  ~ThreadCache();
+
   ThreadEntry* find(std::uint64_t bus_id) noexcept {
     for (ThreadEntry& entry : entries_) {
-      if (entry.bus_id == bus_id) return &entry;
+      if (entry.bus_id == bus_id) return remember(entry);
     }
     return nullptr;
   }
@@ -45,14 +71,28 @@ class ThreadCache {
   // thread may still be reading it.
   void retire(ThreadEntry&& entry);
   void retire(std::shared_ptr<const RoutingTable>&& routes);
-  void clear_retired() noexcept { retired_.clear(); }
+  void clear_retired() noexcept {
+    retired_.clear();
+    this_thread.has_retired = false;
+  }
 
  private:
+  static ThreadEntry* remember(ThreadEntry& entry) noexcept {
+    this_thread.last_entry = &entry;
+    this_thread.last_bus_id = entry.bus_id;
+    return &entry;
+  }
+
   static constexpr std::size_t kEntries = 4;
   std::array<ThreadEntry, kEntries> entries_;
   std::size_t next_victim_ = 0;
   std::vector<ThreadEntry> retired_;
 };
+
+// The entry of `bus_id` if this thread used that bus last, else null.
+inline ThreadEntry* last_entry_of(std::uint64_t bus_id) noexcept {
+  return this_thread.last_bus_id == bus_id ? this_thread.last_entry : nullptr;
+}
 
 struct SyncFrame {
   const BusCore* bus;
@@ -64,9 +104,13 @@ struct SyncFrame {
 };
 
 struct InvocationScope {
-  InvocationScope(const BusCore* running_bus,
-                  const SubscriptionCore* running_subscription) noexcept;
-  ~InvocationScope();
+  InvocationScope(const BusCore* running_bus, const SubscriptionCore* running_subscription) noexcept
+      : bus(running_bus),
+        subscription(running_subscription),
+        outer(this_thread.innermost_invocation) {
+    this_thread.innermost_invocation = this;
+  }
+  ~InvocationScope() { this_thread.innermost_invocation = outer; }
   InvocationScope(const InvocationScope&) = delete;
   InvocationScope& operator=(const InvocationScope&) = delete;
 
@@ -75,11 +119,13 @@ struct InvocationScope {
   InvocationScope* outer;
 };
 
-// This thread's state. Each is a function-local thread_local.
+// This thread's state.
 ThreadCache& thread_cache() noexcept;
-SyncFrame*& innermost_sync_frame() noexcept;
-InvocationScope*& innermost_invocation() noexcept;
-const BusCore*& executor_of_this_thread() noexcept;
+inline SyncFrame*& innermost_sync_frame() noexcept { return this_thread.innermost_frame; }
+inline InvocationScope*& innermost_invocation() noexcept {
+  return this_thread.innermost_invocation;
+}
+inline const BusCore*& executor_of_this_thread() noexcept { return this_thread.executor; }
 
 // True if this thread is running `subscription`'s handler (anywhere up its stack).
 bool inside_invocation_of(const SubscriptionCore& subscription) noexcept;
