@@ -29,51 +29,49 @@ std::string readable_type_name(const std::type_info& type) {
 // ---------------------------------------------------------------------------
 // Synchronous delivery (Guava's per-thread queued dispatch)
 
-namespace {
-
-SyncFrame* frame_of(const BusCore* bus) noexcept {
-  for (SyncFrame* frame = innermost_sync_frame(); frame; frame = frame->outer) {
-    if (frame->bus == bus) return frame;
+bool BusCore::post_sync(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
+                        Admission admission) {
+  if (closed()) {
+    if (admission == Admission::Try) return false;
+    throw BusClosed();
   }
-  return nullptr;
-}
-
-}  // namespace
-
-bool BusCore::dispatching_on_this_thread() const noexcept { return frame_of(this) != nullptr; }
-
-void BusCore::defer(std::unique_ptr<HeldEvent> held) {
-  if (closed()) throw BusClosed();
-  ThreadEntry& entry = thread_entry();
-  routes(entry);                // brings entry.routes up to date
-  held->routes = entry.routes;  // held->topic_id was set by the caller
-  entry.counters->posted.increment();
-  frame_of(this)->deferred.push_back(std::move(held));
+  for (SyncFrame* frame = this_thread.innermost_frame; frame != nullptr; frame = frame->outer) {
+    if (frame->bus == this) {
+      defer(*frame, hold(event), topic_id);
+      return true;
+    }
+  }
+  deliver_now(event, ops, topic_id);
+  return true;
 }
 
 void BusCore::deliver_now(const void* event, const EventOps& ops, std::size_t topic_id) {
-  if (closed()) throw BusClosed();
-  SyncFrame frame{this, innermost_sync_frame(), {}, 0};
-  innermost_sync_frame() = &frame;
-  struct PopFrame {
-    SyncFrame& frame;
-    ~PopFrame() {
-      innermost_sync_frame() = frame.outer;
-      if (frame.outer == nullptr && this_thread.has_retired) thread_cache().clear_retired();
-    }
-  } pop{frame};
-
+  SyncFrame frame(this);
   // The entry's counter block stays this thread's for the whole frame: if a
-  // handler evicts the entry, the cache parks it instead of dropping it.
+  // handler evicts the entry, the cache parks it instead of dropping it. The
+  // entry itself is not used once handlers have run: they may evict it.
   ThreadEntry* cached = last_entry_of(id_);
-  ThreadEntry& entry =
-      cached ? *cached : thread_entry();  // not used once handlers have run: they may evict it
+  ThreadEntry& entry = cached != nullptr ? *cached : thread_entry();
   CounterBlock& counters = *entry.counters;
   counters.posted.increment();
-  deliver_one(event, ops, topic_id, routes(entry), counters);
-  while (frame.next_deferred < frame.deferred.size()) {
-    // Moved out first: handlers may append to `deferred` while it is delivered.
-    const std::unique_ptr<HeldEvent> held = std::move(frame.deferred[frame.next_deferred++]);
+  const bool routes_current =
+      entry.routes_version == routing_version_.load(std::memory_order_acquire);
+  deliver_one(event, ops, topic_id, routes_current ? *entry.routes : routes(entry), counters);
+  if (frame.holds_events()) deliver_deferred(frame, counters);
+}
+
+void BusCore::defer(SyncFrame& frame, std::unique_ptr<HeldEvent> held, std::size_t topic_id) {
+  ThreadEntry& entry = thread_entry();
+  routes(entry);  // brings entry.routes up to date
+  held->routes = entry.routes;
+  held->topic_id = topic_id;
+  entry.counters->posted.increment();
+  frame.hold(std::move(held));
+}
+
+// Handlers may hold more events while these are delivered.
+void BusCore::deliver_deferred(SyncFrame& frame, CounterBlock& counters) {
+  while (const std::unique_ptr<HeldEvent> held = frame.take_held()) {
     deliver_one(held->event, *held->ops, held->topic_id, *held->routes, counters);
   }
 }

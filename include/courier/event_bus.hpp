@@ -236,15 +236,8 @@ class EventBus {
                   std::size_t topic_id = detail::RoutingTable::kNoTopic) {
     detail::BusCore& core = *core_;
     if (core.synchronous()) {
-      if (admission == detail::BusCore::Admission::Try && core.closed()) return false;
-      if (core.dispatching_on_this_thread()) {
-        auto held = std::make_unique<detail::HeldEventOf<T>>(std::move(event));
-        held->topic_id = topic_id;
-        core.defer(std::move(held));
-      } else {
-        core.deliver_now(&event, detail::event_ops<T>, topic_id);
-      }
-      return true;
+      return core.post_sync(&event, detail::event_ops<T>, &detail::hold_event<T>, topic_id,
+                            admission);
     }
     detail::Envelope* envelope = core.acquire(admission);
     if (envelope == nullptr) return false;
