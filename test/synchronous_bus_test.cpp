@@ -22,9 +22,15 @@ using courier::Event;
 using courier::EventBus;
 using courier::Options;
 using courier::Stats;
+using courier_test::ConcurrencyProbe;
+using courier_test::finishes_promptly;
+using courier_test::Gate;
+using courier_test::GatedSubscriber;
 using courier_test::iota_vector;
 using courier_test::RecordingSubscriber;
 using courier_test::run_on_thread;
+using courier_test::SharedLog;
+using courier_test::still_blocked;
 
 // Where (position) `entry` is in `log`; log.size() if absent.
 std::size_t position_of(const std::vector<std::string>& log, const std::string& entry) {
@@ -184,6 +190,59 @@ TEST(SynchronousBus, StatsBalanceAsSoonAsPostReturns) {
   EXPECT_EQ(stats.dead, 1u);
   EXPECT_EQ(stats.queued, 0u);
   EXPECT_EQ(stats.subscriptions, 2u);
+}
+
+// A Serial subscriber's lock, contended: a second posting thread must wait
+// (asleep, once its spin is over) until the running invocation returns.
+TEST(SynchronousBus, APostFromAnotherThreadWaitsForTheRunningSerialInvocation) {
+  Gate first_started;
+  Gate release_first;
+  ConcurrencyProbe probe;
+  SharedLog<int> finished;
+  EventBus bus(Options{.synchronous = true});
+  const auto open_on_exit = release_first.open_on_exit();
+  bus.subscribe<int>("jobs", [&](const Event<int>& event) {
+    const ConcurrencyProbe::Inside inside(probe);
+    if (event.data() == 1) {
+      first_started.open();
+      release_first.wait();
+    }
+    finished.add(event.data());
+  });
+
+  auto first = run_on_thread([&] { bus.post(Event<int>("jobs", 1)); });
+  ASSERT_TRUE(first_started.wait_for(courier_test::kBoundedWait));
+  auto second = run_on_thread([&] { bus.post(Event<int>("jobs", 2)); });
+
+  EXPECT_TRUE(still_blocked(second)) << "the second post did not wait for the first invocation";
+  release_first.open();
+  ASSERT_TRUE(finishes_promptly(first));
+  ASSERT_TRUE(finishes_promptly(second));
+  EXPECT_EQ(finished.entries(), (std::vector{1, 2}));
+  EXPECT_EQ(probe.max_running(), 1);
+}
+
+TEST(SynchronousBus, UnsubscribeFromAnotherThreadWaitsForTheRunningInvocation) {
+  Gate gate;
+  auto subscriber = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(Options{.synchronous = true});
+  const auto open_on_exit = gate.open_on_exit();
+  bus.subscribe(subscriber, "jobs");
+
+  auto posting = run_on_thread([&] { bus.post(Event<int>("jobs", 1)); });
+  ASSERT_TRUE(subscriber->wait_until_started());
+  auto unsubscribing = run_on_thread([&] {
+    bus.unsubscribe(subscriber);
+    return subscriber->received().size();  // invocations finished when it returned
+  });
+
+  EXPECT_TRUE(still_blocked(unsubscribing)) << "returned while the subscriber was running";
+  gate.open();
+  ASSERT_TRUE(finishes_promptly(unsubscribing));
+  EXPECT_EQ(unsubscribing.get(), 1u);
+  ASSERT_TRUE(finishes_promptly(posting));
+  bus.post(Event<int>("jobs", 2));
+  EXPECT_EQ(subscriber->received(), std::vector{1});
 }
 
 }  // namespace
