@@ -180,13 +180,23 @@ class EventBus {
 
   // post() and try_post() through a topic handle: the same contract.
   template <class T>
-  void post(const Topic& topic, T data, std::string ordering_key = {}) {
+  void post(const Topic& topic, T data) {
+    post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data)),
+               detail::BusCore::Admission::Wait, topic.id_);
+  }
+  template <class T>
+  void post(const Topic& topic, T data, std::string ordering_key) {
     post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data),
                         std::move(ordering_key)),
                detail::BusCore::Admission::Wait, topic.id_);
   }
   template <class T>
-  bool try_post(const Topic& topic, T data, std::string ordering_key = {}) {
+  bool try_post(const Topic& topic, T data) {
+    return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data)),
+                      detail::BusCore::Admission::Try, topic.id_);
+  }
+  template <class T>
+  bool try_post(const Topic& topic, T data, std::string ordering_key) {
     return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data),
                                std::move(ordering_key)),
                       detail::BusCore::Admission::Try, topic.id_);
