@@ -29,6 +29,113 @@ std::string readable_type_name(const std::type_info& type) {
 // ---------------------------------------------------------------------------
 // Synchronous delivery (Guava's per-thread queued dispatch)
 
+namespace {
+
+// The guarded call both paths share: an exception is counted and handed to
+// `report` (BusCore::report_error).
+template <class Report>
+[[gnu::always_inline]] inline void guarded_invoke(const BusCore* bus,
+                                                  SubscriptionCore& subscription, const void* event,
+                                                  CounterBlock& counters, Report&& report) {
+  const InvocationScope scope(bus, &subscription);
+  counters.delivered.increment();
+  try {
+    subscription.invoke(event);
+  } catch (...) {
+    counters.failed.increment();
+    report(std::current_exception());
+  }
+}
+
+}  // namespace
+
+// The steps of a synchronous post. A post makes one call into the library,
+// post_sync; the steps of its common path (no handler posting) are inlined
+// into it, up to the handler's own virtual call. A nested class of BusCore,
+// defined here only, so that they see its members and are inline.
+struct BusCore::SyncPath {
+  [[gnu::always_inline]] static void deliver_now(BusCore& bus, const void* event,
+                                                 const EventOps& ops, std::size_t topic_id) {
+    SyncFrame frame(&bus);
+    // The entry's counter block stays this thread's for the whole frame: if
+    // a handler evicts the entry, the cache parks it instead of dropping it.
+    // The entry itself is not used once handlers have run: they may evict it.
+    ThreadEntry* cached = last_entry_of(bus.id_);
+    ThreadEntry& entry = cached != nullptr ? *cached : bus.thread_entry();
+    CounterBlock& counters = *entry.counters;
+    counters.posted.increment();
+    const bool routes_current =
+        entry.routes_version == bus.routing_version_.load(std::memory_order_acquire);
+    deliver_one(bus, event, ops, topic_id, routes_current ? *entry.routes : bus.routes(entry),
+                counters);
+    if (frame.holds_events()) deliver_held(bus, frame, counters);
+  }
+
+  static void hold(BusCore& bus, SyncFrame& frame, std::unique_ptr<HeldEvent> held,
+                   std::size_t topic_id) {
+    ThreadEntry& entry = bus.thread_entry();
+    bus.routes(entry);  // brings entry.routes up to date
+    held->routes = entry.routes;
+    held->topic_id = topic_id;
+    entry.counters->posted.increment();
+    frame.hold(std::move(held));
+  }
+
+  // Handlers may hold more events while these are delivered.
+  [[gnu::noinline]] static void deliver_held(BusCore& bus, SyncFrame& frame,
+                                             CounterBlock& counters) {
+    while (const std::unique_ptr<HeldEvent> held = frame.take_held()) {
+      deliver_one(bus, held->event, *held->ops, held->topic_id, *held->routes, counters);
+    }
+  }
+
+  [[gnu::always_inline]] static void deliver_one(BusCore& bus, const void* event,
+                                                 const EventOps& ops, std::size_t topic_id,
+                                                 const RoutingTable& table,
+                                                 CounterBlock& counters) {
+    bool reached = false;
+    table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
+      reached |= invoke(bus, subscription, event, ops, counters);
+    });
+    if (reached) {
+      counters.delivered_events.increment();
+    } else {
+      bus.report_dead(event, ops, counters);
+    }
+  }
+
+  // Serial subscribers, and keyed events to Concurrent ones, run under their
+  // lane's lock. The lock alone also serves the invocation protocol there: an
+  // invoker checks `closed` under it, and wait_until_quiet() takes it once
+  // after closing, so one lock and one unlock per call and no counter traffic
+  // (the counter protocol would add two more read-modify-writes per call).
+  [[gnu::always_inline]] static bool invoke(BusCore& bus, SubscriptionCore& subscription,
+                                            const void* event, const EventOps& ops,
+                                            CounterBlock& counters) {
+    Lane* exclusive_lane = nullptr;
+    if (subscription.concurrency() == Concurrency::Serial) {
+      exclusive_lane = &subscription.lane_for_key_hash(0);
+    } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
+      exclusive_lane = &subscription.lane_for_key_hash(std::hash<std::string>{}(key));
+    }
+    if (exclusive_lane != nullptr) {
+      const std::lock_guard lock(exclusive_lane->exclusive);
+      if (subscription.closed()) return false;
+      guarded_invoke(&bus, subscription, event, counters, [&](std::exception_ptr error) {
+        bus.report_error(subscription, event, ops, std::move(error));
+      });
+      return true;
+    }
+    if (!subscription.enter()) return false;
+    struct Leave {
+      SubscriptionCore& subscription;
+      ~Leave() { subscription.leave(); }
+    } leave{subscription};
+    bus.invoke(subscription, event, ops, counters);
+    return true;
+  }
+};
+
 bool BusCore::post_sync(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
                         Admission admission) {
   if (closed()) {
@@ -37,83 +144,11 @@ bool BusCore::post_sync(void* event, const EventOps& ops, HoldEvent hold, std::s
   }
   for (SyncFrame* frame = this_thread.innermost_frame; frame != nullptr; frame = frame->outer) {
     if (frame->bus == this) {
-      defer(*frame, hold(event), topic_id);
+      SyncPath::hold(*this, *frame, hold(event), topic_id);
       return true;
     }
   }
-  deliver_now(event, ops, topic_id);
-  return true;
-}
-
-void BusCore::deliver_now(const void* event, const EventOps& ops, std::size_t topic_id) {
-  SyncFrame frame(this);
-  // The entry's counter block stays this thread's for the whole frame: if a
-  // handler evicts the entry, the cache parks it instead of dropping it. The
-  // entry itself is not used once handlers have run: they may evict it.
-  ThreadEntry* cached = last_entry_of(id_);
-  ThreadEntry& entry = cached != nullptr ? *cached : thread_entry();
-  CounterBlock& counters = *entry.counters;
-  counters.posted.increment();
-  const bool routes_current =
-      entry.routes_version == routing_version_.load(std::memory_order_acquire);
-  deliver_one(event, ops, topic_id, routes_current ? *entry.routes : routes(entry), counters);
-  if (frame.holds_events()) deliver_deferred(frame, counters);
-}
-
-void BusCore::defer(SyncFrame& frame, std::unique_ptr<HeldEvent> held, std::size_t topic_id) {
-  ThreadEntry& entry = thread_entry();
-  routes(entry);  // brings entry.routes up to date
-  held->routes = entry.routes;
-  held->topic_id = topic_id;
-  entry.counters->posted.increment();
-  frame.hold(std::move(held));
-}
-
-// Handlers may hold more events while these are delivered.
-void BusCore::deliver_deferred(SyncFrame& frame, CounterBlock& counters) {
-  while (const std::unique_ptr<HeldEvent> held = frame.take_held()) {
-    deliver_one(held->event, *held->ops, held->topic_id, *held->routes, counters);
-  }
-}
-
-void BusCore::deliver_one(const void* event, const EventOps& ops, std::size_t topic_id,
-                          const RoutingTable& table, CounterBlock& counters) {
-  bool reached = false;
-  table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
-    reached |= invoke_synchronously(subscription, event, ops, counters);
-  });
-  if (reached) {
-    counters.delivered_events.increment();
-  } else {
-    report_dead(event, ops, counters);
-  }
-}
-
-// Serial subscribers, and keyed events to Concurrent ones, run under their
-// lane's mutex. The mutex alone also serves the invocation protocol there: an
-// invoker checks `closed` under it, and wait_until_quiet() takes it once after
-// closing, so one lock and one unlock per call and no counter traffic (the
-// counter protocol would add two more read-modify-writes per call).
-bool BusCore::invoke_synchronously(SubscriptionCore& subscription, const void* event,
-                                   const EventOps& ops, CounterBlock& counters) {
-  Lane* exclusive_lane = nullptr;
-  if (subscription.concurrency() == Concurrency::Serial) {
-    exclusive_lane = &subscription.lane_for_key_hash(0);
-  } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
-    exclusive_lane = &subscription.lane_for_key_hash(std::hash<std::string>{}(key));
-  }
-  if (exclusive_lane != nullptr) {
-    const std::lock_guard lock(exclusive_lane->exclusive);
-    if (subscription.closed()) return false;
-    invoke(subscription, event, ops, counters);
-    return true;
-  }
-  if (!subscription.enter()) return false;
-  struct Leave {
-    SubscriptionCore& subscription;
-    ~Leave() { subscription.leave(); }
-  } leave{subscription};
-  invoke(subscription, event, ops, counters);
+  SyncPath::deliver_now(*this, event, ops, topic_id);
   return true;
 }
 
@@ -122,14 +157,9 @@ bool BusCore::invoke_synchronously(SubscriptionCore& subscription, const void* e
 
 void BusCore::invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
                      CounterBlock& counters) {
-  const InvocationScope scope(this, &subscription);
-  counters.delivered.increment();
-  try {
-    subscription.invoke(event);
-  } catch (...) {
-    counters.failed.increment();
-    report_error(subscription, event, ops, std::current_exception());
-  }
+  guarded_invoke(this, subscription, event, counters, [&](std::exception_ptr error) {
+    report_error(subscription, event, ops, std::move(error));
+  });
 }
 
 void BusCore::report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,

@@ -79,7 +79,7 @@ struct HeldEvent {
   const void* event = nullptr;
   const EventOps* ops = nullptr;
   // Routing as it was when the event was posted: a subscription made by the
-  // handler after its post must not see the event (set by BusCore::defer).
+  // handler after its post must not see the event (set when it is held).
   std::shared_ptr<const RoutingTable> routes;
   std::size_t topic_id = RoutingTable::kNoTopic;
   HeldEvent* next = nullptr;  // the next event held by the same SyncFrame
@@ -103,7 +103,6 @@ std::unique_ptr<HeldEvent> hold_event(void* event) {
 }
 
 struct ThreadEntry;  // lib/thread_state.hpp
-class SyncFrame;     // lib/thread_state.hpp
 
 class BusCore {
  public:
@@ -194,13 +193,7 @@ class BusCore {
   void drain(Lane& lane, CounterBlock& counters);
   void finish_lane(Lane& lane, bool made_progress);
 
-  void deliver_now(const void* event, const EventOps& ops, std::size_t topic_id);
-  void defer(SyncFrame& frame, std::unique_ptr<HeldEvent> held, std::size_t topic_id);
-  void deliver_deferred(SyncFrame& frame, CounterBlock& counters);
-  void deliver_one(const void* event, const EventOps& ops, std::size_t topic_id,
-                   const RoutingTable& table, CounterBlock& counters);
-  bool invoke_synchronously(SubscriptionCore& subscription, const void* event, const EventOps& ops,
-                            CounterBlock& counters);
+  struct SyncPath;  // lib/delivery.cpp
   void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
               CounterBlock& counters);
   void report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
