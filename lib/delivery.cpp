@@ -64,10 +64,13 @@ struct BusCore::SyncPath {
     ThreadEntry& entry = cached != nullptr ? *cached : bus.thread_entry();
     CounterBlock& counters = *entry.counters;
     counters.posted.increment();
-    const bool routes_current =
-        entry.routes_version == bus.routing_version_.load(std::memory_order_acquire);
-    deliver_one(bus, event, ops, topic_id, routes_current ? *entry.routes : bus.routes(entry),
-                counters);
+    if (entry.routes_version != bus.routing_version_.load(std::memory_order_acquire)) {
+      bus.routes(entry);
+    }
+    const std::span<SubscriptionCore* const> matches =
+        entry.last_route.matches(*entry.routes, entry.routes_version, ops.type, topic_id,
+                                 [&] { return std::string_view(ops.topic(event)); });
+    deliver_to(bus, matches, event, ops, counters);
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
 
@@ -89,14 +92,28 @@ struct BusCore::SyncPath {
     }
   }
 
-  [[gnu::always_inline]] static void deliver_one(BusCore& bus, const void* event,
-                                                 const EventOps& ops, std::size_t topic_id,
-                                                 const RoutingTable& table,
-                                                 CounterBlock& counters) {
+  static void deliver_one(BusCore& bus, const void* event, const EventOps& ops,
+                          std::size_t topic_id, const RoutingTable& table, CounterBlock& counters) {
     bool reached = false;
     table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
       reached |= invoke(bus, subscription, event, ops, counters);
     });
+    count_delivery(bus, reached, event, ops, counters);
+  }
+
+  [[gnu::always_inline]] static void deliver_to(BusCore& bus,
+                                                std::span<SubscriptionCore* const> matches,
+                                                const void* event, const EventOps& ops,
+                                                CounterBlock& counters) {
+    bool reached = false;
+    for (SubscriptionCore* subscription : matches) {
+      reached |= invoke(bus, *subscription, event, ops, counters);
+    }
+    count_delivery(bus, reached, event, ops, counters);
+  }
+
+  [[gnu::always_inline]] static void count_delivery(BusCore& bus, bool reached, const void* event,
+                                                    const EventOps& ops, CounterBlock& counters) {
     if (reached) {
       counters.delivered_events.increment();
     } else {

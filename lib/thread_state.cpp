@@ -4,6 +4,19 @@ namespace courier::detail {
 
 constinit thread_local ThreadState this_thread;
 
+void LastRoute::fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
+                     std::size_t topic_id, std::string_view topic) {
+  version_ = 0;  // until filled: push_back and assign may throw
+  matches_.clear();
+  table.for_each_match(type, topic_id, topic, [this](SubscriptionCore& subscription) {
+    matches_.push_back(&subscription);
+  });
+  if (topic_id == RoutingTable::kNoTopic) topic_.assign(topic);
+  type_ = &type;
+  topic_id_ = topic_id;
+  version_ = version;
+}
+
 ThreadCache::~ThreadCache() {
   // A post from a later thread_local destructor must not find a dead entry.
   this_thread.last_entry = nullptr;
@@ -14,7 +27,7 @@ ThreadEntry& ThreadCache::install(std::uint64_t bus_id, std::shared_ptr<CounterB
   ThreadEntry& victim = entries_[next_victim_];
   next_victim_ = (next_victim_ + 1) % kEntries;
   if (victim.bus_id != 0) retire(std::move(victim));
-  victim = ThreadEntry{bus_id, 0, nullptr, std::move(counters)};
+  victim = ThreadEntry{bus_id, 0, nullptr, std::move(counters), {}};
   return *remember(victim);
 }
 
@@ -28,7 +41,7 @@ void ThreadCache::retire(ThreadEntry&& entry) {
 
 void ThreadCache::retire(std::shared_ptr<const RoutingTable>&& routes) {
   if (this_thread.innermost_frame != nullptr) {
-    retired_.push_back(ThreadEntry{0, 0, std::move(routes), {}});
+    retired_.push_back(ThreadEntry{0, 0, std::move(routes), {}, {}});
     this_thread.has_retired = true;
   }
   routes.reset();

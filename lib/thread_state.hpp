@@ -3,10 +3,11 @@
 //  - ThreadState: the few pointers a post reads, in one constant-initialised,
 //    trivially destructible thread_local, so that reading them costs one TLS
 //    access and no initialisation guard.
-//  - ThreadCache: per bus, the routing snapshot this thread last used and this
-//    thread's CounterBlock. A post looks its bus up here (ThreadState keeps the
-//    entry used last, so usually no scan at all), compares one version number
-//    and is done: no lock, no shared reference count.
+//  - ThreadCache: per bus, the routing snapshot this thread last used, the
+//    matches of the topic it posted last (LastRoute) and this thread's
+//    CounterBlock. A post looks its bus up here (ThreadState keeps the entry
+//    used last, so usually no scan at all), compares one version number and
+//    is done: no lock, no shared reference count.
 //  - SyncFrame: the synchronous deliveries running on this thread, innermost
 //    first; a post to a bus that has a frame here is deferred to that frame.
 //  - InvocationScope: the handlers running on this thread, innermost first, so
@@ -21,6 +22,10 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <typeinfo>
 #include <vector>
 
 #include "courier/detail/bus_core.hpp"
@@ -30,11 +35,43 @@ namespace courier::detail {
 class SyncFrame;
 struct InvocationScope;
 
+// The subscriptions that the snapshot of `version` routes the topic (and
+// payload type) of this thread's last post on a bus to, so that a post
+// repeating the previous one's topic skips the routing table's hashing and
+// matching. The pointers are valid while that snapshot is: a span handed out
+// stays readable while handlers run even if they make this thread evict or
+// refresh the entry, because the cache then parks the entry (and so this
+// buffer) or the snapshot until the outermost synchronous frame ends.
+class LastRoute {
+ public:
+  template <class TopicOf>
+  std::span<SubscriptionCore* const> matches(const RoutingTable& table, std::uint64_t version,
+                                             const std::type_info& type, std::size_t topic_id,
+                                             TopicOf&& topic_of) {
+    if (version_ != version || topic_id_ != topic_id || *type_ != type ||
+        (topic_id == RoutingTable::kNoTopic && topic_ != topic_of())) {
+      fill(table, version, type, topic_id, topic_of());
+    }
+    return matches_;
+  }
+
+ private:
+  void fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
+            std::size_t topic_id, std::string_view topic);
+
+  std::uint64_t version_ = 0;  // 0: nothing yet (bus routing versions start at 1)
+  const std::type_info* type_ = nullptr;
+  std::size_t topic_id_ = RoutingTable::kNoTopic;
+  std::string topic_;  // for posts without a topic handle
+  std::vector<SubscriptionCore*> matches_;
+};
+
 struct ThreadEntry {
   std::uint64_t bus_id = 0;
   std::uint64_t routes_version = 0;  // routes->version(), 0 while routes is null
   std::shared_ptr<const RoutingTable> routes;
   std::shared_ptr<CounterBlock> counters;
+  LastRoute last_route;  // of `routes`
 };
 
 struct ThreadState {

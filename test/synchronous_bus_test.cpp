@@ -245,4 +245,80 @@ TEST(SynchronousBus, UnsubscribeFromAnotherThreadWaitsForTheRunningInvocation) {
   EXPECT_EQ(subscriber->received(), std::vector{1});
 }
 
+// A post repeating the previous one's topic reuses its routing (per thread):
+// whatever changes between posts (topic, payload type, handle, subscriptions)
+// must still route each post afresh.
+TEST(SynchronousBus, EachPostReachesTheSubscribersOfItsOwnTopicTypeAndRouting) {
+  using Got = std::vector<std::string>;
+  Got got;
+  EventBus bus(Options{.synchronous = true});
+  const auto note = [&got](std::string who) {
+    return [&got, who](const auto&) { got.push_back(who); };
+  };
+  // Who got the post(s) `action` made, sorted: subscribers have no order.
+  const auto deliveries = [&got](const auto& action) {
+    got.clear();
+    action();
+    std::sort(got.begin(), got.end());
+    return got;
+  };
+  bus.subscribe<int>("a", note("int a"));
+  bus.subscribe<int>("b", note("int b"));
+  bus.subscribe<std::string>("a", note("string a"));
+  const auto a = bus.topic("a");
+  const auto b = bus.topic("b");
+
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), Got{"int a"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), Got{"int a"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("b", 0)); }), Got{"int b"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), Got{"int a"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<std::string>("a", "")); }), Got{"string a"});
+  EXPECT_EQ(deliveries([&] { bus.post(a, 0); }), Got{"int a"});
+  EXPECT_EQ(deliveries([&] { bus.post(a, std::string()); }), Got{"string a"});
+  EXPECT_EQ(deliveries([&] { bus.post(b, 0); }), Got{"int b"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), Got{"int a"});
+  bus.subscribe<int>("a", note("late int a"));
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), (Got{"int a", "late int a"}));
+  EXPECT_EQ(deliveries([&] { bus.post(a, 0); }), (Got{"int a", "late int a"}));
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("c", 0)); }), Got{});
+}
+
+// The handler called first for each event makes this thread use more buses
+// than it keeps routing for, and changes the routing of the bus it runs on,
+// while that bus still has a subscriber to call for the same event (ASan:
+// nothing the delivery reads has been freed).
+TEST(SynchronousBus, AHandlerUsingManyOtherBusesDoesNotDisturbTheDeliveryItRunsIn) {
+  constexpr int kOtherBuses = 9;
+  std::vector<std::unique_ptr<EventBus>> others;
+  int other_deliveries = 0;
+  for (int i = 0; i < kOtherBuses; ++i) {
+    others.push_back(std::make_unique<EventBus>(Options{.synchronous = true}));
+    others.back()->subscribe<int>("t", [&](const Event<int>&) { ++other_deliveries; });
+  }
+  std::vector<std::string> log;
+  EventBus bus(Options{.synchronous = true});
+  int disturbed_for = 0;
+  const auto disturb_once_per_event = [&](int event) {
+    if (disturbed_for == event) return;
+    disturbed_for = event;
+    for (const auto& other : others) other->post(Event<int>("t", 0));
+    bus.subscribe<int>("t", [&log, event](const Event<int>& late) {
+      log.push_back("late@" + std::to_string(event) + " " + std::to_string(late.data()));
+    });
+  };
+  for (const std::string name : {"x", "y"}) {
+    bus.subscribe<int>("t", [&, name](const Event<int>& event) {
+      disturb_once_per_event(event.data());
+      log.push_back(name + " " + std::to_string(event.data()));
+    });
+  }
+
+  bus.post(Event<int>("t", 1));
+  bus.post(Event<int>("t", 2));
+
+  std::sort(log.begin(), log.end());
+  EXPECT_EQ(log, (std::vector<std::string>{"late@1 2", "x 1", "x 2", "y 1", "y 2"}));
+  EXPECT_EQ(other_deliveries, 2 * kOtherBuses);
+}
+
 }  // namespace
