@@ -42,9 +42,7 @@ class Event {
   Event(std::string topic, T data) : topic_(std::move(topic)), data_(std::move(data)) {
     validate_topic(topic_);
   }
-  Event(const char* topic, T data) : topic_(topic), data_(std::move(data)) {
-    validate_topic(topic_);
-  }
+  Event(const char* topic, T data) : topic_(detail::checked_topic(topic)), data_(std::move(data)) {}
 
   // For the bus: `topic` was validated when its Topic handle was made.
   Event(detail::ValidatedTopic, const std::string& topic, T data, std::string ordering_key)

@@ -26,6 +26,12 @@ bool is_valid_topic(std::string_view topic) noexcept;
 // Throws std::invalid_argument, naming `topic`, if it is not a valid topic.
 void validate_topic(std::string_view topic);
 
+namespace detail {
+// The C string `topic` as a view, validated in the same pass that finds its
+// end; throws as validate_topic does (and for a null pointer).
+std::string_view checked_topic(const char* topic);
+}  // namespace detail
+
 class TopicPattern {
  public:
   // Throws std::invalid_argument, naming `pattern`, if it is not a valid pattern.
