@@ -29,26 +29,6 @@ std::string readable_type_name(const std::type_info& type) {
 // ---------------------------------------------------------------------------
 // Synchronous delivery (Guava's per-thread queued dispatch)
 
-namespace {
-
-// The guarded call both paths share: an exception is counted and handed to
-// `report` (BusCore::report_error).
-template <class Report>
-[[gnu::always_inline]] inline void guarded_invoke(const BusCore* bus,
-                                                  SubscriptionCore& subscription, const void* event,
-                                                  CounterBlock& counters, Report&& report) {
-  const InvocationScope scope(bus, &subscription);
-  counters.delivered.increment();
-  try {
-    subscription.invoke(event);
-  } catch (...) {
-    counters.failed.increment();
-    report(std::current_exception());
-  }
-}
-
-}  // namespace
-
 // The steps of a synchronous post. A post makes one call into the library,
 // post_sync; the steps of its common path (no handler posting) are inlined
 // into it, up to the handler's own virtual call. A nested class of BusCore,
@@ -138,9 +118,7 @@ struct BusCore::SyncPath {
     if (exclusive_lane != nullptr) {
       const std::lock_guard lock(exclusive_lane->exclusive);
       if (subscription.closed()) return false;
-      guarded_invoke(&bus, subscription, event, counters, [&](std::exception_ptr error) {
-        bus.report_error(subscription, event, ops, std::move(error));
-      });
+      invoke_guarded(bus, subscription, event, ops, counters);
       return true;
     }
     if (!subscription.enter()) return false;
@@ -148,8 +126,22 @@ struct BusCore::SyncPath {
       SubscriptionCore& subscription;
       ~Leave() { subscription.leave(); }
     } leave{subscription};
-    bus.invoke(subscription, event, ops, counters);
+    invoke_guarded(bus, subscription, event, ops, counters);
     return true;
+  }
+
+  // The guarded call both paths share: an exception is counted and reported.
+  [[gnu::always_inline]] static void invoke_guarded(BusCore& bus, SubscriptionCore& subscription,
+                                                    const void* event, const EventOps& ops,
+                                                    CounterBlock& counters) {
+    const InvocationScope scope(&bus, &subscription);
+    counters.delivered.increment();
+    try {
+      subscription.invoke(event);
+    } catch (...) {
+      counters.failed.increment();
+      bus.report_error(subscription, event, ops, std::current_exception());
+    }
   }
 };
 
@@ -174,9 +166,7 @@ bool BusCore::post_sync(void* event, const EventOps& ops, HoldEvent hold, std::s
 
 void BusCore::invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
                      CounterBlock& counters) {
-  guarded_invoke(this, subscription, event, counters, [&](std::exception_ptr error) {
-    report_error(subscription, event, ops, std::move(error));
-  });
+  SyncPath::invoke_guarded(*this, subscription, event, ops, counters);
 }
 
 void BusCore::report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,

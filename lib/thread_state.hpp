@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -49,13 +50,30 @@ class LastRoute {
                                              const std::type_info& type, std::size_t topic_id,
                                              TopicOf&& topic_of) {
     if (version_ != version || topic_id_ != topic_id || *type_ != type ||
-        (topic_id == RoutingTable::kNoTopic && topic_ != topic_of())) {
+        (topic_id == RoutingTable::kNoTopic && !same_text(topic_, topic_of()))) {
       fill(table, version, type, topic_id, topic_of());
     }
     return matches_;
   }
 
  private:
+  // Inline, a word at a time: memcmp is a call into glibc that costs more
+  // than comparing a short topic.
+  static bool same_text(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    std::size_t i = 0;
+    for (; i + sizeof(std::uint64_t) <= a.size(); i += sizeof(std::uint64_t)) {
+      std::uint64_t word_a, word_b;
+      std::memcpy(&word_a, a.data() + i, sizeof word_a);
+      std::memcpy(&word_b, b.data() + i, sizeof word_b);
+      if (word_a != word_b) return false;
+    }
+    for (; i < a.size(); ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+
   void fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
             std::size_t topic_id, std::string_view topic);
 

@@ -281,6 +281,18 @@ TEST(SynchronousBus, EachPostReachesTheSubscribersOfItsOwnTopicTypeAndRouting) {
   EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), (Got{"int a", "late int a"}));
   EXPECT_EQ(deliveries([&] { bus.post(a, 0); }), (Got{"int a", "late int a"}));
   EXPECT_EQ(deliveries([&] { bus.post(Event<int>("c", 0)); }), Got{});
+
+  // Same length, differing past the first eight characters, then within them.
+  bus.subscribe<int>("metrics.cpu.a", note("int metrics.cpu.a"));
+  bus.subscribe<int>("metrics.cpu.b", note("int metrics.cpu.b"));
+  bus.subscribe<int>("metricsA.cpu.b", note("int metricsA.cpu.b"));
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("metrics.cpu.a", 0)); }),
+            Got{"int metrics.cpu.a"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("metrics.cpu.b", 0)); }),
+            Got{"int metrics.cpu.b"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("metricsB.cpu.b", 0)); }), Got{});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("metricsA.cpu.b", 0)); }),
+            Got{"int metricsA.cpu.b"});
 }
 
 // The handler called first for each event makes this thread use more buses
