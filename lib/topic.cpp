@@ -1,33 +1,12 @@
 #include "courier/topic.hpp"
 
-#include <array>
-#include <cstddef>
 #include <stdexcept>
 
 namespace courier {
 namespace {
 
-constexpr bool is_token_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
-}
-
-// What each byte is to a topic: one table load per character on the hot path
-// (every post validates its topic) instead of five range tests.
-enum CharKind : unsigned char { kOther, kTokenChar, kDot };
-
-constexpr std::array<unsigned char, 256> kCharKinds = [] {
-  std::array<unsigned char, 256> kinds{};
-  for (int c = 0; c < 256; ++c) {
-    const char as_char = static_cast<char>(c);
-    kinds[static_cast<std::size_t>(c)] = is_token_char(as_char) ? kTokenChar
-                                         : as_char == '.'       ? kDot
-                                                                : kOther;
-  }
-  return kinds;
-}();
-
-unsigned char kind_of(char c) noexcept { return kCharKinds[static_cast<unsigned char>(c)]; }
+using detail::is_token_char;
+using detail::topic_char_kind;
 
 bool is_plain_token(std::string_view token) noexcept {
   if (token.empty()) return false;
@@ -61,11 +40,6 @@ bool next_token(std::string_view& rest, std::string_view& token, bool& more) noe
 
 constexpr const char* kTokenRule = "expected dot-separated tokens of [A-Za-z0-9_-]";
 
-[[noreturn, gnu::cold, gnu::noinline]] void reject_c_topic(const char* topic) {
-  if (topic == nullptr) throw std::invalid_argument("courier: a topic must not be a null pointer");
-  reject("topic", topic, kTokenRule);
-}
-
 }  // namespace
 
 // One pass, no token splitting: every post validates its topic, so this is on
@@ -73,10 +47,10 @@ constexpr const char* kTokenRule = "expected dot-separated tokens of [A-Za-z0-9_
 bool is_valid_topic(std::string_view topic) noexcept {
   bool after_token_char = false;
   for (const char c : topic) {
-    const unsigned char kind = kind_of(c);
-    if (kind == kTokenChar) {
+    const unsigned char kind = topic_char_kind(c);
+    if (kind == detail::kTokenChar) {
       after_token_char = true;
-    } else if (kind == kDot && after_token_char) {
+    } else if (kind == detail::kDotChar && after_token_char) {
       after_token_char = false;
     } else {
       return false;
@@ -91,23 +65,9 @@ void validate_topic(std::string_view topic) {
 
 namespace detail {
 
-// is_valid_topic's loop, finding the end of the C string as it goes.
-std::string_view checked_topic(const char* topic) {
-  if (topic == nullptr) reject_c_topic(topic);
-  const char* end = topic;
-  bool after_token_char = false;
-  for (;; ++end) {
-    const unsigned char kind = kind_of(*end);
-    if (kind == kTokenChar) {
-      after_token_char = true;
-    } else if (kind == kDot && after_token_char) {
-      after_token_char = false;
-    } else {
-      break;
-    }
-  }
-  if (*end != '\0' || !after_token_char) reject_c_topic(topic);
-  return {topic, static_cast<std::size_t>(end - topic)};
+void reject_c_topic(const char* topic) {
+  if (topic == nullptr) throw std::invalid_argument("courier: a topic must not be a null pointer");
+  reject("topic", topic, kTokenRule);
 }
 
 }  // namespace detail
