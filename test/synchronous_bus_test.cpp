@@ -333,4 +333,32 @@ TEST(SynchronousBus, AHandlerUsingManyOtherBusesDoesNotDisturbTheDeliveryItRunsI
   EXPECT_EQ(other_deliveries, 2 * kOtherBuses);
 }
 
+// The handler called first cancels the other subscriber, then posts again
+// (which refreshes this thread's routing) while the delivery still has the
+// cancelled subscriber to visit: it must skip it, and nothing the delivery
+// reads may have been freed (ASan) although only the old routing holds it.
+TEST(SynchronousBus, AHandlerCancellingTheNextSubscriberAndPostingAgainMidDelivery) {
+  std::vector<std::string> log;
+  EventBus bus(Options{.synchronous = true});
+  courier::Subscription x, y;
+  const auto handler = [&](const std::string& name) {
+    return [&, name](const Event<int>& event) {
+      log.push_back(name + " " + std::to_string(event.data()));
+      if (event.data() == 1) {
+        (name == "x" ? y : x).cancel();
+        bus.post(Event<int>("t", 2));
+      }
+    };
+  };
+  x = bus.subscribe<int>("t", handler("x"));
+  y = bus.subscribe<int>("t", handler("y"));
+
+  bus.post(Event<int>("t", 1));
+
+  ASSERT_EQ(log.size(), 2u);
+  const std::string first = log.front().substr(0, 1);
+  EXPECT_EQ(log, (std::vector<std::string>{first + " 1", first + " 2"}));
+  EXPECT_EQ(bus.stats().subscriptions, 1u);
+}
+
 }  // namespace
