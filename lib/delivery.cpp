@@ -37,9 +37,10 @@ struct BusCore::SyncPath {
   [[gnu::always_inline]] static void deliver_now(BusCore& bus, const void* event,
                                                  const EventOps& ops, std::size_t topic_id) {
     SyncFrame frame(&bus);
-    // The entry's counter block stays this thread's for the whole frame: if
-    // a handler evicts the entry, the cache parks it instead of dropping it.
-    // The entry itself is not used once handlers have run: they may evict it.
+    // The entry's counter block and its LastRoute's list stay readable for
+    // the whole frame: if a handler evicts or refreshes the entry, the cache
+    // parks what it held instead of dropping it. The entry itself is not used
+    // once handlers have run: they may reassign it to another bus.
     ThreadEntry* cached = last_entry_of(bus.id_);
     ThreadEntry& entry = cached != nullptr ? *cached : bus.thread_entry();
     CounterBlock& counters = *entry.counters;
