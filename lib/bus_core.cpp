@@ -464,6 +464,7 @@ Stats BusCore::stats() const {
 // Per-thread state
 
 ThreadEntry& BusCore::thread_entry() {
+  if (ThreadEntry* entry = last_entry_of(id_)) return *entry;
   ThreadCache& cache = thread_cache();
   if (ThreadEntry* entry = cache.find(id_)) return *entry;
   return cache.install(id_, register_counters());
@@ -471,10 +472,11 @@ ThreadEntry& BusCore::thread_entry() {
 
 const RoutingTable& BusCore::routes(ThreadEntry& entry) {
   const std::uint64_t version = routing_version_.load(std::memory_order_acquire);
-  if (entry.routes == nullptr || entry.routes->version() != version) {
+  if (entry.routes_version != version) {
     auto fresh = current_routes();
     thread_cache().retire(std::move(entry.routes));
     entry.routes = std::move(fresh);
+    entry.routes_version = entry.routes->version();
   }
   return *entry.routes;
 }

@@ -29,91 +29,136 @@ std::string readable_type_name(const std::type_info& type) {
 // ---------------------------------------------------------------------------
 // Synchronous delivery (Guava's per-thread queued dispatch)
 
-namespace {
-
-SyncFrame* frame_of(const BusCore* bus) noexcept {
-  for (SyncFrame* frame = innermost_sync_frame(); frame; frame = frame->outer) {
-    if (frame->bus == bus) return frame;
-  }
-  return nullptr;
-}
-
-}  // namespace
-
-bool BusCore::dispatching_on_this_thread() const noexcept { return frame_of(this) != nullptr; }
-
-void BusCore::defer(std::unique_ptr<HeldEvent> held) {
-  if (closed()) throw BusClosed();
-  ThreadEntry& entry = thread_entry();
-  routes(entry);                // brings entry.routes up to date
-  held->routes = entry.routes;  // held->topic_id was set by the caller
-  entry.counters->posted.increment();
-  frame_of(this)->deferred.push_back(std::move(held));
-}
-
-void BusCore::deliver_now(const void* event, const EventOps& ops, std::size_t topic_id) {
-  if (closed()) throw BusClosed();
-  SyncFrame frame{this, innermost_sync_frame(), {}, 0};
-  innermost_sync_frame() = &frame;
-  struct PopFrame {
-    SyncFrame& frame;
-    ~PopFrame() {
-      innermost_sync_frame() = frame.outer;
-      if (frame.outer == nullptr) thread_cache().clear_retired();
+// The steps of a synchronous post. A post makes one call into the library,
+// post_sync; the steps of its common path (no handler posting) are inlined
+// into it, up to the handler's own virtual call. A nested class of BusCore,
+// defined here only, so that they see its members and are inline.
+struct BusCore::SyncPath {
+  [[gnu::always_inline]] static void deliver_now(BusCore& bus, const void* event,
+                                                 const EventOps& ops, std::size_t topic_id) {
+    SyncFrame frame(&bus);
+    // The entry's counter block and its LastRoute's list stay readable for
+    // the whole frame: if a handler evicts or refreshes the entry, the cache
+    // parks what it held instead of dropping it. The entry itself is not used
+    // once handlers have run: they may reassign it to another bus.
+    ThreadEntry* cached = last_entry_of(bus.id_);
+    ThreadEntry& entry = cached != nullptr ? *cached : bus.thread_entry();
+    CounterBlock& counters = *entry.counters;
+    counters.posted.increment();
+    if (entry.routes_version != bus.routing_version_.load(std::memory_order_acquire)) {
+      bus.routes(entry);
     }
-  } pop{frame};
-
-  // The entry's counter block stays this thread's for the whole frame: if a
-  // handler evicts the entry, the cache parks it instead of dropping it.
-  ThreadEntry& entry = thread_entry();  // not used once handlers have run: they may evict it
-  CounterBlock& counters = *entry.counters;
-  counters.posted.increment();
-  deliver_one(event, ops, topic_id, routes(entry), counters);
-  while (frame.next_deferred < frame.deferred.size()) {
-    // Moved out first: handlers may append to `deferred` while it is delivered.
-    const std::unique_ptr<HeldEvent> held = std::move(frame.deferred[frame.next_deferred++]);
-    deliver_one(held->event, *held->ops, held->topic_id, *held->routes, counters);
+    const std::span<SubscriptionCore* const> matches =
+        entry.last_route.matches(*entry.routes, entry.routes_version, ops.type, topic_id,
+                                 [&] { return std::string_view(ops.topic(event)); });
+    deliver_to(bus, matches, event, ops, counters);
+    if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
-}
 
-void BusCore::deliver_one(const void* event, const EventOps& ops, std::size_t topic_id,
-                          const RoutingTable& table, CounterBlock& counters) {
-  bool reached = false;
-  table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
-    reached |= invoke_synchronously(subscription, event, ops, counters);
-  });
-  if (reached) {
-    counters.delivered_events.increment();
-  } else {
-    report_dead(event, ops, counters);
+  static void hold(BusCore& bus, SyncFrame& frame, std::unique_ptr<HeldEvent> held,
+                   std::size_t topic_id) {
+    ThreadEntry& entry = bus.thread_entry();
+    bus.routes(entry);  // brings entry.routes up to date
+    held->routes = entry.routes;
+    held->topic_id = topic_id;
+    entry.counters->posted.increment();
+    frame.hold(std::move(held));
   }
-}
 
-// Serial subscribers, and keyed events to Concurrent ones, run under their
-// lane's mutex. The mutex alone also serves the invocation protocol there: an
-// invoker checks `closed` under it, and wait_until_quiet() takes it once after
-// closing, so one lock and one unlock per call and no counter traffic (the
-// counter protocol would add two more read-modify-writes per call).
-bool BusCore::invoke_synchronously(SubscriptionCore& subscription, const void* event,
-                                   const EventOps& ops, CounterBlock& counters) {
-  Lane* exclusive_lane = nullptr;
-  if (subscription.concurrency() == Concurrency::Serial) {
-    exclusive_lane = &subscription.lane_for_key_hash(0);
-  } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
-    exclusive_lane = &subscription.lane_for_key_hash(std::hash<std::string>{}(key));
+  // Handlers may hold more events while these are delivered.
+  [[gnu::noinline]] static void deliver_held(BusCore& bus, SyncFrame& frame,
+                                             CounterBlock& counters) {
+    while (const std::unique_ptr<HeldEvent> held = frame.take_held()) {
+      deliver_one(bus, held->event, *held->ops, held->topic_id, *held->routes, counters);
+    }
   }
-  if (exclusive_lane != nullptr) {
-    const std::lock_guard lock(exclusive_lane->exclusive);
-    if (subscription.closed()) return false;
-    invoke(subscription, event, ops, counters);
+
+  static void deliver_one(BusCore& bus, const void* event, const EventOps& ops,
+                          std::size_t topic_id, const RoutingTable& table, CounterBlock& counters) {
+    bool reached = false;
+    table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
+      reached |= invoke(bus, subscription, event, ops, counters);
+    });
+    count_delivery(bus, reached, event, ops, counters);
+  }
+
+  [[gnu::always_inline]] static void deliver_to(BusCore& bus,
+                                                std::span<SubscriptionCore* const> matches,
+                                                const void* event, const EventOps& ops,
+                                                CounterBlock& counters) {
+    bool reached = false;
+    for (SubscriptionCore* subscription : matches) {
+      reached |= invoke(bus, *subscription, event, ops, counters);
+    }
+    count_delivery(bus, reached, event, ops, counters);
+  }
+
+  [[gnu::always_inline]] static void count_delivery(BusCore& bus, bool reached, const void* event,
+                                                    const EventOps& ops, CounterBlock& counters) {
+    if (reached) {
+      counters.delivered_events.increment();
+    } else {
+      bus.report_dead(event, ops, counters);
+    }
+  }
+
+  // Serial subscribers, and keyed events to Concurrent ones, run under their
+  // lane's lock. The lock alone also serves the invocation protocol there: an
+  // invoker checks `closed` under it, and wait_until_quiet() takes it once
+  // after closing, so one lock and one unlock per call and no counter traffic
+  // (the counter protocol would add two more read-modify-writes per call).
+  [[gnu::always_inline]] static bool invoke(BusCore& bus, SubscriptionCore& subscription,
+                                            const void* event, const EventOps& ops,
+                                            CounterBlock& counters) {
+    Lane* exclusive_lane = nullptr;
+    if (subscription.concurrency() == Concurrency::Serial) {
+      exclusive_lane = &subscription.lane_for_key_hash(0);
+    } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
+      exclusive_lane = &subscription.lane_for_key_hash(std::hash<std::string>{}(key));
+    }
+    if (exclusive_lane != nullptr) {
+      const std::lock_guard lock(exclusive_lane->exclusive);
+      if (subscription.closed()) return false;
+      invoke_guarded(bus, subscription, event, ops, counters);
+      return true;
+    }
+    if (!subscription.enter()) return false;
+    struct Leave {
+      SubscriptionCore& subscription;
+      ~Leave() { subscription.leave(); }
+    } leave{subscription};
+    invoke_guarded(bus, subscription, event, ops, counters);
     return true;
   }
-  if (!subscription.enter()) return false;
-  struct Leave {
-    SubscriptionCore& subscription;
-    ~Leave() { subscription.leave(); }
-  } leave{subscription};
-  invoke(subscription, event, ops, counters);
+
+  // The guarded call both paths share: an exception is counted and reported.
+  [[gnu::always_inline]] static void invoke_guarded(BusCore& bus, SubscriptionCore& subscription,
+                                                    const void* event, const EventOps& ops,
+                                                    CounterBlock& counters) {
+    const InvocationScope scope(&bus, &subscription);
+    counters.delivered.increment();
+    try {
+      subscription.invoke(event);
+    } catch (...) {
+      counters.failed.increment();
+      bus.report_error(subscription, event, ops, std::current_exception());
+    }
+  }
+};
+
+bool BusCore::post_sync(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
+                        Admission admission) {
+  if (closed()) {
+    if (admission == Admission::Try) return false;
+    throw BusClosed();
+  }
+  for (SyncFrame* frame = this_thread.innermost_frame; frame != nullptr; frame = frame->outer) {
+    if (frame->bus == this) {
+      SyncPath::hold(*this, *frame, hold(event), topic_id);
+      return true;
+    }
+  }
+  SyncPath::deliver_now(*this, event, ops, topic_id);
   return true;
 }
 
@@ -122,14 +167,7 @@ bool BusCore::invoke_synchronously(SubscriptionCore& subscription, const void* e
 
 void BusCore::invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
                      CounterBlock& counters) {
-  const InvocationScope scope(this, &subscription);
-  counters.delivered.increment();
-  try {
-    subscription.invoke(event);
-  } catch (...) {
-    counters.failed.increment();
-    report_error(subscription, event, ops, std::current_exception());
-  }
+  SyncPath::invoke_guarded(*this, subscription, event, ops, counters);
 }
 
 void BusCore::report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,

@@ -2,21 +2,48 @@
 
 namespace courier::detail {
 
+constinit thread_local ThreadState this_thread;
+
+void LastRoute::fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
+                     std::size_t topic_id, std::string_view topic) {
+  version_ = 0;  // until filled: push_back and assign may throw
+  matches_.clear();
+  table.for_each_match(type, topic_id, topic, [this](SubscriptionCore& subscription) {
+    matches_.push_back(&subscription);
+  });
+  if (topic_id == RoutingTable::kNoTopic) topic_.assign(topic);
+  type_ = &type;
+  topic_id_ = topic_id;
+  version_ = version;
+}
+
+ThreadCache::~ThreadCache() {
+  // A post from a later thread_local destructor must not find a dead entry.
+  this_thread.last_entry = nullptr;
+  this_thread.last_bus_id = 0;
+}
+
 ThreadEntry& ThreadCache::install(std::uint64_t bus_id, std::shared_ptr<CounterBlock> counters) {
   ThreadEntry& victim = entries_[next_victim_];
   next_victim_ = (next_victim_ + 1) % kEntries;
   if (victim.bus_id != 0) retire(std::move(victim));
-  victim = ThreadEntry{bus_id, nullptr, std::move(counters)};
-  return victim;
+  victim = ThreadEntry{bus_id, 0, nullptr, std::move(counters), {}};
+  return *remember(victim);
 }
 
 void ThreadCache::retire(ThreadEntry&& entry) {
-  if (innermost_sync_frame() != nullptr) retired_.push_back(std::move(entry));
+  if (this_thread.innermost_frame != nullptr) {
+    retired_.push_back(std::move(entry));
+    this_thread.has_retired = true;
+  }
   entry = ThreadEntry{};
 }
 
 void ThreadCache::retire(std::shared_ptr<const RoutingTable>&& routes) {
-  if (innermost_sync_frame() != nullptr) retired_.push_back(ThreadEntry{0, std::move(routes), {}});
+  if (this_thread.innermost_frame != nullptr) {
+    retired_.push_back(ThreadEntry{0, 0, std::move(routes), {}, {}});
+    this_thread.has_retired = true;
+  }
   routes.reset();
 }
 
@@ -25,31 +52,9 @@ ThreadCache& thread_cache() noexcept {
   return cache;
 }
 
-SyncFrame*& innermost_sync_frame() noexcept {
-  thread_local SyncFrame* frame = nullptr;
-  return frame;
-}
-
-InvocationScope*& innermost_invocation() noexcept {
-  thread_local InvocationScope* scope = nullptr;
-  return scope;
-}
-
-const BusCore*& executor_of_this_thread() noexcept {
-  thread_local const BusCore* bus = nullptr;
-  return bus;
-}
-
-InvocationScope::InvocationScope(const BusCore* running_bus,
-                                 const SubscriptionCore* running_subscription) noexcept
-    : bus(running_bus), subscription(running_subscription), outer(innermost_invocation()) {
-  innermost_invocation() = this;
-}
-
-InvocationScope::~InvocationScope() { innermost_invocation() = outer; }
-
 bool inside_invocation_of(const SubscriptionCore& subscription) noexcept {
-  for (const InvocationScope* scope = innermost_invocation(); scope; scope = scope->outer) {
+  for (const InvocationScope* scope = this_thread.innermost_invocation; scope;
+       scope = scope->outer) {
     if (scope->subscription == &subscription) return true;
   }
   return false;

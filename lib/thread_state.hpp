@@ -1,9 +1,13 @@
 // What each thread remembers about the buses it uses (private to lib/).
 //
-//  - ThreadCache: per bus, the routing snapshot this thread last used and this
-//    thread's CounterBlock. A post looks its bus up here (a scan of a few
-//    entries), compares one version number and is done: no lock, no shared
-//    reference count.
+//  - ThreadState: the few pointers a post reads, in one constant-initialised,
+//    trivially destructible thread_local, so that reading them costs one TLS
+//    access and no initialisation guard.
+//  - ThreadCache: per bus, the routing snapshot this thread last used, the
+//    matches of the topic it posted last (LastRoute) and this thread's
+//    CounterBlock. A post looks its bus up here (ThreadState keeps the entry
+//    used last, so usually no scan at all), compares one version number and
+//    is done: no lock, no shared reference count.
 //  - SyncFrame: the synchronous deliveries running on this thread, innermost
 //    first; a post to a bus that has a frame here is deferred to that frame.
 //  - InvocationScope: the handlers running on this thread, innermost first, so
@@ -17,24 +21,101 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <typeinfo>
 #include <vector>
 
 #include "courier/detail/bus_core.hpp"
 
 namespace courier::detail {
 
+class SyncFrame;
+struct InvocationScope;
+
+// The subscriptions that the snapshot of `version` routes the topic (and
+// payload type) of this thread's last post on a bus to, so that a post
+// repeating the previous one's topic skips the routing table's hashing and
+// matching. The pointers are valid while that snapshot is: a span handed out
+// stays readable while handlers run even if they make this thread evict or
+// refresh the entry, because the cache then parks the entry (and so this
+// buffer) or the snapshot until the outermost synchronous frame ends.
+class LastRoute {
+ public:
+  template <class TopicOf>
+  std::span<SubscriptionCore* const> matches(const RoutingTable& table, std::uint64_t version,
+                                             const std::type_info& type, std::size_t topic_id,
+                                             TopicOf&& topic_of) {
+    if (version_ != version || topic_id_ != topic_id || *type_ != type ||
+        (topic_id == RoutingTable::kNoTopic && !same_text(topic_, topic_of()))) {
+      fill(table, version, type, topic_id, topic_of());
+    }
+    return matches_;
+  }
+
+ private:
+  // Inline, a word at a time: memcmp is a call into glibc that costs more
+  // than comparing a short topic.
+  static bool same_text(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    std::size_t i = 0;
+    for (; i + sizeof(std::uint64_t) <= a.size(); i += sizeof(std::uint64_t)) {
+      std::uint64_t word_a, word_b;
+      std::memcpy(&word_a, a.data() + i, sizeof word_a);
+      std::memcpy(&word_b, b.data() + i, sizeof word_b);
+      if (word_a != word_b) return false;
+    }
+    for (; i < a.size(); ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+
+  void fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
+            std::size_t topic_id, std::string_view topic);
+
+  std::uint64_t version_ = 0;  // 0: nothing yet (bus routing versions start at 1)
+  const std::type_info* type_ = nullptr;
+  std::size_t topic_id_ = RoutingTable::kNoTopic;
+  std::string topic_;  // for posts without a topic handle
+  std::vector<SubscriptionCore*> matches_;
+};
+
 struct ThreadEntry {
   std::uint64_t bus_id = 0;
+  std::uint64_t routes_version = 0;  // routes->version(), 0 while routes is null
   std::shared_ptr<const RoutingTable> routes;
   std::shared_ptr<CounterBlock> counters;
+  LastRoute last_route;  // of `routes`
 };
+
+struct ThreadState {
+  SyncFrame* innermost_frame = nullptr;
+  InvocationScope* innermost_invocation = nullptr;
+  const BusCore* executor = nullptr;
+  // The entry of thread_cache() this thread used last, and its bus's id (0:
+  // none). Every change of an entry's bus goes through ThreadCache, which
+  // keeps these two in step.
+  ThreadEntry* last_entry = nullptr;
+  std::uint64_t last_bus_id = 0;
+  bool has_retired = false;  // thread_cache() has parked entries to let go of
+};
+
+extern constinit thread_local ThreadState this_thread;
 
 class ThreadCache {
  public:
+  ThreadCache() = default;
+  ThreadCache(const ThreadCache&) = delete;
+  ThreadCache& operator=(const ThreadCache&) = delete;
+  ~ThreadCache();
+
   ThreadEntry* find(std::uint64_t bus_id) noexcept {
     for (ThreadEntry& entry : entries_) {
-      if (entry.bus_id == bus_id) return &entry;
+      if (entry.bus_id == bus_id) return remember(entry);
     }
     return nullptr;
   }
@@ -45,28 +126,87 @@ class ThreadCache {
   // thread may still be reading it.
   void retire(ThreadEntry&& entry);
   void retire(std::shared_ptr<const RoutingTable>&& routes);
-  void clear_retired() noexcept { retired_.clear(); }
+  void clear_retired() noexcept {
+    retired_.clear();
+    this_thread.has_retired = false;
+  }
 
  private:
+  static ThreadEntry* remember(ThreadEntry& entry) noexcept {
+    this_thread.last_entry = &entry;
+    this_thread.last_bus_id = entry.bus_id;
+    return &entry;
+  }
+
   static constexpr std::size_t kEntries = 4;
   std::array<ThreadEntry, kEntries> entries_;
   std::size_t next_victim_ = 0;
   std::vector<ThreadEntry> retired_;
 };
 
-struct SyncFrame {
-  const BusCore* bus;
-  SyncFrame* outer;
-  // Posts made by handlers during this frame, delivered in order; a vector
-  // (not a deque, whose empty state allocates) read from `next_deferred`.
-  std::vector<std::unique_ptr<HeldEvent>> deferred;
-  std::size_t next_deferred = 0;
+// The entry of `bus_id` if this thread used that bus last, else null.
+inline ThreadEntry* last_entry_of(std::uint64_t bus_id) noexcept {
+  return this_thread.last_bus_id == bus_id ? this_thread.last_entry : nullptr;
+}
+
+ThreadCache& thread_cache() noexcept;
+
+// One synchronous delivery running on this thread: constructing it pushes it
+// on the thread's stack of frames, destroying it pops it (and frees the events
+// still held if an exception cut the delivery short). Posts made by handlers
+// during the frame are held in an intrusive list, so that a frame nobody
+// posts from costs a few stores and no allocation.
+class SyncFrame {
+ public:
+  explicit SyncFrame(const BusCore* delivering_bus) noexcept
+      : bus(delivering_bus), outer(this_thread.innermost_frame) {
+    this_thread.innermost_frame = this;
+  }
+  ~SyncFrame() {
+    this_thread.innermost_frame = outer;
+    if (first_held_ != nullptr) drop_held();
+    if (outer == nullptr && this_thread.has_retired) thread_cache().clear_retired();
+  }
+  SyncFrame(const SyncFrame&) = delete;
+  SyncFrame& operator=(const SyncFrame&) = delete;
+
+  bool holds_events() const noexcept { return first_held_ != nullptr; }
+  void hold(std::unique_ptr<HeldEvent> held) noexcept {
+    HeldEvent* raw = held.release();
+    (last_held_ != nullptr ? last_held_->next : first_held_) = raw;
+    last_held_ = raw;
+  }
+  // The event held longest, or null.
+  std::unique_ptr<HeldEvent> take_held() noexcept {
+    HeldEvent* first = first_held_;
+    if (first != nullptr) {
+      first_held_ = first->next;
+      if (first_held_ == nullptr) last_held_ = nullptr;
+    }
+    return std::unique_ptr<HeldEvent>(first);
+  }
+
+  const BusCore* const bus;
+  SyncFrame* const outer;
+
+ private:
+  void drop_held() noexcept {
+    while (take_held() != nullptr) {
+    }
+  }
+
+  HeldEvent* first_held_ = nullptr;
+  HeldEvent* last_held_ = nullptr;
 };
 
 struct InvocationScope {
-  InvocationScope(const BusCore* running_bus,
-                  const SubscriptionCore* running_subscription) noexcept;
-  ~InvocationScope();
+  InvocationScope(const BusCore* running_bus, const SubscriptionCore* running_subscription) noexcept
+      : bus(running_bus),
+        subscription(running_subscription),
+        outer(this_thread.innermost_invocation) {
+    this_thread.innermost_invocation = this;
+  }
+  ~InvocationScope() { this_thread.innermost_invocation = outer; }
   InvocationScope(const InvocationScope&) = delete;
   InvocationScope& operator=(const InvocationScope&) = delete;
 
@@ -75,11 +215,12 @@ struct InvocationScope {
   InvocationScope* outer;
 };
 
-// This thread's state. Each is a function-local thread_local.
-ThreadCache& thread_cache() noexcept;
-SyncFrame*& innermost_sync_frame() noexcept;
-InvocationScope*& innermost_invocation() noexcept;
-const BusCore*& executor_of_this_thread() noexcept;
+// This thread's state.
+inline SyncFrame*& innermost_sync_frame() noexcept { return this_thread.innermost_frame; }
+inline InvocationScope*& innermost_invocation() noexcept {
+  return this_thread.innermost_invocation;
+}
+inline const BusCore*& executor_of_this_thread() noexcept { return this_thread.executor; }
 
 // True if this thread is running `subscription`'s handler (anywhere up its stack).
 bool inside_invocation_of(const SubscriptionCore& subscription) noexcept;

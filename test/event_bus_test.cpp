@@ -559,9 +559,19 @@ std::string invalid_argument_message(Action&& action) {
 }
 
 TEST(EventBus, InvalidTopicIsRejectedByNameWhenTheEventIsMade) {
-  EXPECT_TRUE(
-      mentions(invalid_argument_message([] { (void)Event<int>("bad topic", 1); }), "bad topic"));
-  EXPECT_TRUE(mentions(invalid_argument_message([] { (void)Event<int>("a.*", 1); }), "a.*"));
+  // Every constructor: C string (validated as its end is found), std::string,
+  // with an ordering key.
+  for (const char* topic : {"bad topic", "a.*", "a.", ".a", "a..b", ""}) {
+    EXPECT_TRUE(mentions(invalid_argument_message([&] { (void)Event<int>(topic, 1); }), topic));
+    EXPECT_TRUE(mentions(invalid_argument_message([&] { (void)Event<int>(std::string(topic), 1); }),
+                         topic));
+    EXPECT_TRUE(
+        mentions(invalid_argument_message([&] { (void)Event<int>(topic, 1, "key"); }), topic));
+  }
+  EXPECT_TRUE(mentions(
+      invalid_argument_message([] { (void)Event<int>(static_cast<const char*>(nullptr), 1); }),
+      "null"));
+  EXPECT_EQ(Event<int>("metrics.cpu-0", 1).topic(), "metrics.cpu-0");
 }
 
 TEST(EventBus, InvalidPatternIsRejectedByName) {

@@ -22,9 +22,15 @@ using courier::Event;
 using courier::EventBus;
 using courier::Options;
 using courier::Stats;
+using courier_test::ConcurrencyProbe;
+using courier_test::finishes_promptly;
+using courier_test::Gate;
+using courier_test::GatedSubscriber;
 using courier_test::iota_vector;
 using courier_test::RecordingSubscriber;
 using courier_test::run_on_thread;
+using courier_test::SharedLog;
+using courier_test::still_blocked;
 
 // Where (position) `entry` is in `log`; log.size() if absent.
 std::size_t position_of(const std::vector<std::string>& log, const std::string& entry) {
@@ -184,6 +190,175 @@ TEST(SynchronousBus, StatsBalanceAsSoonAsPostReturns) {
   EXPECT_EQ(stats.dead, 1u);
   EXPECT_EQ(stats.queued, 0u);
   EXPECT_EQ(stats.subscriptions, 2u);
+}
+
+// A Serial subscriber's lock, contended: a second posting thread must wait
+// (asleep, once its spin is over) until the running invocation returns.
+TEST(SynchronousBus, APostFromAnotherThreadWaitsForTheRunningSerialInvocation) {
+  Gate first_started;
+  Gate release_first;
+  ConcurrencyProbe probe;
+  SharedLog<int> finished;
+  EventBus bus(Options{.synchronous = true});
+  const auto open_on_exit = release_first.open_on_exit();
+  bus.subscribe<int>("jobs", [&](const Event<int>& event) {
+    const ConcurrencyProbe::Inside inside(probe);
+    if (event.data() == 1) {
+      first_started.open();
+      release_first.wait();
+    }
+    finished.add(event.data());
+  });
+
+  auto first = run_on_thread([&] { bus.post(Event<int>("jobs", 1)); });
+  ASSERT_TRUE(first_started.wait_for(courier_test::kBoundedWait));
+  auto second = run_on_thread([&] { bus.post(Event<int>("jobs", 2)); });
+
+  EXPECT_TRUE(still_blocked(second)) << "the second post did not wait for the first invocation";
+  release_first.open();
+  ASSERT_TRUE(finishes_promptly(first));
+  ASSERT_TRUE(finishes_promptly(second));
+  EXPECT_EQ(finished.entries(), (std::vector{1, 2}));
+  EXPECT_EQ(probe.max_running(), 1);
+}
+
+TEST(SynchronousBus, UnsubscribeFromAnotherThreadWaitsForTheRunningInvocation) {
+  Gate gate;
+  auto subscriber = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(Options{.synchronous = true});
+  const auto open_on_exit = gate.open_on_exit();
+  bus.subscribe(subscriber, "jobs");
+
+  auto posting = run_on_thread([&] { bus.post(Event<int>("jobs", 1)); });
+  ASSERT_TRUE(subscriber->wait_until_started());
+  auto unsubscribing = run_on_thread([&] {
+    bus.unsubscribe(subscriber);
+    return subscriber->received().size();  // invocations finished when it returned
+  });
+
+  EXPECT_TRUE(still_blocked(unsubscribing)) << "returned while the subscriber was running";
+  gate.open();
+  ASSERT_TRUE(finishes_promptly(unsubscribing));
+  EXPECT_EQ(unsubscribing.get(), 1u);
+  ASSERT_TRUE(finishes_promptly(posting));
+  bus.post(Event<int>("jobs", 2));
+  EXPECT_EQ(subscriber->received(), std::vector{1});
+}
+
+// A post repeating the previous one's topic reuses its routing (per thread):
+// whatever changes between posts (topic, payload type, handle, subscriptions)
+// must still route each post afresh.
+TEST(SynchronousBus, EachPostReachesTheSubscribersOfItsOwnTopicTypeAndRouting) {
+  using Got = std::vector<std::string>;
+  Got got;
+  EventBus bus(Options{.synchronous = true});
+  const auto note = [&got](std::string who) {
+    return [&got, who](const auto&) { got.push_back(who); };
+  };
+  // Who got the post(s) `action` made, sorted: subscribers have no order.
+  const auto deliveries = [&got](const auto& action) {
+    got.clear();
+    action();
+    std::sort(got.begin(), got.end());
+    return got;
+  };
+  bus.subscribe<int>("a", note("int a"));
+  bus.subscribe<int>("b", note("int b"));
+  bus.subscribe<std::string>("a", note("string a"));
+  const auto a = bus.topic("a");
+  const auto b = bus.topic("b");
+
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), Got{"int a"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), Got{"int a"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("b", 0)); }), Got{"int b"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), Got{"int a"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<std::string>("a", "")); }), Got{"string a"});
+  EXPECT_EQ(deliveries([&] { bus.post(a, 0); }), Got{"int a"});
+  EXPECT_EQ(deliveries([&] { bus.post(a, std::string()); }), Got{"string a"});
+  EXPECT_EQ(deliveries([&] { bus.post(b, 0); }), Got{"int b"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), Got{"int a"});
+  bus.subscribe<int>("a", note("late int a"));
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("a", 0)); }), (Got{"int a", "late int a"}));
+  EXPECT_EQ(deliveries([&] { bus.post(a, 0); }), (Got{"int a", "late int a"}));
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("c", 0)); }), Got{});
+
+  // Same length, differing past the first eight characters, then within them.
+  bus.subscribe<int>("metrics.cpu.a", note("int metrics.cpu.a"));
+  bus.subscribe<int>("metrics.cpu.b", note("int metrics.cpu.b"));
+  bus.subscribe<int>("metricsA.cpu.b", note("int metricsA.cpu.b"));
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("metrics.cpu.a", 0)); }),
+            Got{"int metrics.cpu.a"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("metrics.cpu.b", 0)); }),
+            Got{"int metrics.cpu.b"});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("metricsB.cpu.b", 0)); }), Got{});
+  EXPECT_EQ(deliveries([&] { bus.post(Event<int>("metricsA.cpu.b", 0)); }),
+            Got{"int metricsA.cpu.b"});
+}
+
+// The handler called first for each event makes this thread use more buses
+// than it keeps routing for, and changes the routing of the bus it runs on,
+// while that bus still has a subscriber to call for the same event (ASan:
+// nothing the delivery reads has been freed).
+TEST(SynchronousBus, AHandlerUsingManyOtherBusesDoesNotDisturbTheDeliveryItRunsIn) {
+  constexpr int kOtherBuses = 9;
+  std::vector<std::unique_ptr<EventBus>> others;
+  int other_deliveries = 0;
+  for (int i = 0; i < kOtherBuses; ++i) {
+    others.push_back(std::make_unique<EventBus>(Options{.synchronous = true}));
+    others.back()->subscribe<int>("t", [&](const Event<int>&) { ++other_deliveries; });
+  }
+  std::vector<std::string> log;
+  EventBus bus(Options{.synchronous = true});
+  int disturbed_for = 0;
+  const auto disturb_once_per_event = [&](int event) {
+    if (disturbed_for == event) return;
+    disturbed_for = event;
+    for (const auto& other : others) other->post(Event<int>("t", 0));
+    bus.subscribe<int>("t", [&log, event](const Event<int>& late) {
+      log.push_back("late@" + std::to_string(event) + " " + std::to_string(late.data()));
+    });
+  };
+  for (const std::string name : {"x", "y"}) {
+    bus.subscribe<int>("t", [&, name](const Event<int>& event) {
+      disturb_once_per_event(event.data());
+      log.push_back(name + " " + std::to_string(event.data()));
+    });
+  }
+
+  bus.post(Event<int>("t", 1));
+  bus.post(Event<int>("t", 2));
+
+  std::sort(log.begin(), log.end());
+  EXPECT_EQ(log, (std::vector<std::string>{"late@1 2", "x 1", "x 2", "y 1", "y 2"}));
+  EXPECT_EQ(other_deliveries, 2 * kOtherBuses);
+}
+
+// The handler called first cancels the other subscriber, then posts again
+// (which refreshes this thread's routing) while the delivery still has the
+// cancelled subscriber to visit: it must skip it, and nothing the delivery
+// reads may have been freed (ASan) although only the old routing holds it.
+TEST(SynchronousBus, AHandlerCancellingTheNextSubscriberAndPostingAgainMidDelivery) {
+  std::vector<std::string> log;
+  EventBus bus(Options{.synchronous = true});
+  courier::Subscription x, y;
+  const auto handler = [&](const std::string& name) {
+    return [&, name](const Event<int>& event) {
+      log.push_back(name + " " + std::to_string(event.data()));
+      if (event.data() == 1) {
+        (name == "x" ? y : x).cancel();
+        bus.post(Event<int>("t", 2));
+      }
+    };
+  };
+  x = bus.subscribe<int>("t", handler("x"));
+  y = bus.subscribe<int>("t", handler("y"));
+
+  bus.post(Event<int>("t", 1));
+
+  ASSERT_EQ(log.size(), 2u);
+  const std::string first = log.front().substr(0, 1);
+  EXPECT_EQ(log, (std::vector<std::string>{first + " 1", first + " 2"}));
+  EXPECT_EQ(bus.stats().subscriptions, 1u);
 }
 
 }  // namespace

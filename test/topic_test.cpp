@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -13,6 +14,7 @@ TEST(Topic, AcceptsDotSeparatedTokens) {
   for (const char* topic : {"a", "metrics", "metrics.cpu", "orders.eu-west.created", "A_1.b-2"}) {
     EXPECT_TRUE(courier::is_valid_topic(topic)) << topic;
     EXPECT_NO_THROW(courier::validate_topic(topic)) << topic;
+    EXPECT_EQ(courier::detail::checked_topic(topic), std::string_view(topic));
   }
 }
 
@@ -20,7 +22,9 @@ TEST(Topic, RejectsEmptyTokensWildcardsAndOtherCharacters) {
   for (const char* topic : {"", ".", "a.", ".a", "a..b", "a b", "a.*", "a.>", "é", "a/b"}) {
     EXPECT_FALSE(courier::is_valid_topic(topic)) << topic;
     EXPECT_THROW(courier::validate_topic(topic), std::invalid_argument) << topic;
+    EXPECT_THROW((void)courier::detail::checked_topic(topic), std::invalid_argument) << topic;
   }
+  EXPECT_THROW((void)courier::detail::checked_topic(nullptr), std::invalid_argument);
 }
 
 TEST(Topic, ErrorNamesTheBadTopic) {

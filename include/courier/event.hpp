@@ -32,14 +32,23 @@ class Event {
   using data_type = T;
 
   // Throws std::invalid_argument, naming the topic, if `topic` is not valid.
-  Event(std::string topic, T data, std::string ordering_key = {})
+  Event(std::string topic, T data, std::string ordering_key)
       : topic_(std::move(topic)), ordering_key_(std::move(ordering_key)), data_(std::move(data)) {
     validate_topic(topic_);
   }
+  // The same without an ordering key. Each constructor builds its members in
+  // place (no default argument to move in, no string to move when the topic
+  // is a C string): an Event is made for every post.
+  Event(std::string topic, T data) : topic_(std::move(topic)), data_(std::move(data)) {
+    validate_topic(topic_);
+  }
+  Event(const char* topic, T data) : topic_(detail::checked_topic(topic)), data_(std::move(data)) {}
 
   // For the bus: `topic` was validated when its Topic handle was made.
-  Event(detail::ValidatedTopic, std::string topic, T data, std::string ordering_key = {})
-      : topic_(std::move(topic)), ordering_key_(std::move(ordering_key)), data_(std::move(data)) {}
+  Event(detail::ValidatedTopic, const std::string& topic, T data, std::string ordering_key)
+      : topic_(topic), ordering_key_(std::move(ordering_key)), data_(std::move(data)) {}
+  Event(detail::ValidatedTopic, const std::string& topic, T data)
+      : topic_(topic), data_(std::move(data)) {}
 
   const std::string& topic() const noexcept { return topic_; }
   const T& data() const noexcept { return data_; }

@@ -182,13 +182,23 @@ class EventBus {
 
   // post() and try_post() through a topic handle: the same contract.
   template <class T>
-  void post(const Topic& topic, T data, std::string ordering_key = {}) {
+  void post(const Topic& topic, T data) {
+    post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data)),
+               detail::BusCore::Admission::Wait, topic.id_);
+  }
+  template <class T>
+  void post(const Topic& topic, T data, std::string ordering_key) {
     post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data),
                         std::move(ordering_key)),
                detail::BusCore::Admission::Wait, topic.id_);
   }
   template <class T>
-  bool try_post(const Topic& topic, T data, std::string ordering_key = {}) {
+  bool try_post(const Topic& topic, T data) {
+    return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data)),
+                      detail::BusCore::Admission::Try, topic.id_);
+  }
+  template <class T>
+  bool try_post(const Topic& topic, T data, std::string ordering_key) {
     return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data),
                                std::move(ordering_key)),
                       detail::BusCore::Admission::Try, topic.id_);
@@ -238,15 +248,8 @@ class EventBus {
                   std::size_t topic_id = detail::RoutingTable::kNoTopic) {
     detail::BusCore& core = *core_;
     if (core.synchronous()) {
-      if (admission == detail::BusCore::Admission::Try && core.closed()) return false;
-      if (core.dispatching_on_this_thread()) {
-        auto held = std::make_unique<detail::HeldEventOf<T>>(std::move(event));
-        held->topic_id = topic_id;
-        core.defer(std::move(held));
-      } else {
-        core.deliver_now(&event, detail::event_ops<T>, topic_id);
-      }
-      return true;
+      return core.post_sync(&event, detail::event_ops<T>, &detail::hold_event<T>, topic_id,
+                            admission);
     }
     detail::Envelope* envelope = core.acquire(admission);
     if (envelope == nullptr) return false;

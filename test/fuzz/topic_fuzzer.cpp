@@ -31,8 +31,24 @@ namespace {
 }
 
 void check_topic_validity(std::string_view text) {
-  if (courier::is_valid_topic(text) != courier_reference::is_valid_topic(text)) {
+  const bool valid = courier_reference::is_valid_topic(text);
+  if (courier::is_valid_topic(text) != valid) {
     disagree("is_valid_topic disagrees with the reference", text, text);
+  }
+  // The C-string validation (Event's constructor), up to the first NUL.
+  const std::string c_string(text);
+  const std::string_view up_to_nul(c_string.c_str());
+  try {
+    if (courier::detail::checked_topic(c_string.c_str()) != up_to_nul) {
+      disagree("checked_topic returned another view", text, text);
+    }
+    if (!courier_reference::is_valid_topic(up_to_nul)) {
+      disagree("checked_topic accepted an invalid topic", text, text);
+    }
+  } catch (const std::invalid_argument&) {
+    if (courier_reference::is_valid_topic(up_to_nul)) {
+      disagree("checked_topic rejected a valid topic", text, text);
+    }
   }
 }
 

@@ -24,7 +24,7 @@
 // drainer calls each member (see concurrent_group.hpp).
 //
 // A synchronous bus has no pool and no slots: post() walks the same routing
-// snapshot and calls each subscriber on the posting thread (see deliver_now).
+// snapshot and calls each subscriber on the posting thread (see post_sync).
 //
 // Thread safety: every public member is safe from any thread unless it says
 // otherwise; what may be called from inside a handler is stated per member.
@@ -84,9 +84,10 @@ struct HeldEvent {
   const void* event = nullptr;
   const EventOps* ops = nullptr;
   // Routing as it was when the event was posted: a subscription made by the
-  // handler after its post must not see the event (set by BusCore::defer).
+  // handler after its post must not see the event (set when it is held).
   std::shared_ptr<const RoutingTable> routes;
   std::size_t topic_id = RoutingTable::kNoTopic;
+  HeldEvent* next = nullptr;  // the next event held by the same SyncFrame
 };
 
 template <class T>
@@ -97,6 +98,14 @@ struct HeldEventOf final : HeldEvent {
   }
   Event<T> value;
 };
+
+// Moves the Event<T> at `event` into a new HeldEvent.
+using HoldEvent = std::unique_ptr<HeldEvent> (*)(void* event);
+
+template <class T>
+std::unique_ptr<HeldEvent> hold_event(void* event) {
+  return std::make_unique<HeldEventOf<T>>(std::move(*static_cast<Event<T>*>(event)));
+}
 
 struct ThreadEntry;  // lib/thread_state.hpp
 
@@ -128,14 +137,13 @@ class BusCore {
 
   // --- Synchronous posting. ---
 
-  // True if this thread is inside a synchronous delivery of this bus, where a
-  // post must be deferred rather than delivered recursively.
-  bool dispatching_on_this_thread() const noexcept;
-  void defer(std::unique_ptr<HeldEvent> held);
-  // Delivers `event` to every match on this thread, then whatever the handlers
-  // posted meanwhile. Throws BusClosed if closed.
-  void deliver_now(const void* event, const EventOps& ops,
-                   std::size_t topic_id = RoutingTable::kNoTopic);
+  // Delivers the Event at `event` (described by `ops`) to every match on this
+  // thread, then whatever the handlers posted meanwhile. From inside a
+  // synchronous delivery of this bus, it moves the event out (through `hold`)
+  // and queues it, to be delivered once the current event is done. Once
+  // closed: returns false (Try) or throws BusClosed (Wait).
+  bool post_sync(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
+                 Admission admission);
 
   // --- Topic handles. ---
 
@@ -206,10 +214,7 @@ class BusCore {
   std::size_t drain_group(Lane& lane, CounterBlock& counters);
   void finish_lane(Lane& lane, bool made_progress);
 
-  void deliver_one(const void* event, const EventOps& ops, std::size_t topic_id,
-                   const RoutingTable& table, CounterBlock& counters);
-  bool invoke_synchronously(SubscriptionCore& subscription, const void* event, const EventOps& ops,
-                            CounterBlock& counters);
+  struct SyncPath;  // lib/delivery.cpp
   void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
               CounterBlock& counters);
   void report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
