@@ -55,8 +55,11 @@ class RoutingTable {
   void for_each_match(const std::type_info& type, std::string_view topic, Visit&& visit) const {
     const TypeRoutes* routes = find(type);
     if (routes == nullptr) return;
-    if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
-      for (SubscriptionCore* subscription : exact->second) visit(*subscription);
+    // Each index is skipped when empty: a lookup hashes even an empty map.
+    if (!routes->exact.empty()) {
+      if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
+        for (SubscriptionCore* subscription : exact->second) visit(*subscription);
+      }
     }
     if (routes->wildcards.empty()) return;
     routes->wildcard_trie.for_each_match(
