@@ -61,8 +61,11 @@ class RoutingTable {
   void for_each_match(const std::type_info& type, std::string_view topic, Visit&& visit) const {
     const TypeRoutes* routes = find(type);
     if (routes == nullptr) return;
-    if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
-      for (SubscriptionCore* subscription : exact->second.subscriptions) visit(*subscription);
+    // Each index is skipped when empty: a lookup hashes even an empty map.
+    if (!routes->exact.empty()) {
+      if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
+        for (SubscriptionCore* subscription : exact->second.subscriptions) visit(*subscription);
+      }
     }
     for_each_wildcard_match(*routes, topic, visit);
   }
