@@ -105,8 +105,8 @@ struct BusCore::SyncPath {
   // Serial subscribers, and keyed events to Concurrent ones, run under their
   // lane's lock. The lock alone also serves the invocation protocol there: an
   // invoker checks `closed` under it, and wait_until_quiet() takes it once
-  // after closing, so one lock and one unlock per call and no counter traffic
-  // (the counter protocol would add two more read-modify-writes per call).
+  // after closing (which also ends its bias), so no counter traffic (the
+  // counter protocol would add two read-modify-writes per call).
   [[gnu::always_inline]] static bool invoke(BusCore& bus, SubscriptionCore& subscription,
                                             const void* event, const EventOps& ops,
                                             CounterBlock& counters) {
@@ -116,17 +116,35 @@ struct BusCore::SyncPath {
     } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
       exclusive_lane = &subscription.lane_for_key_hash(std::hash<std::string>{}(key));
     }
-    if (exclusive_lane != nullptr) {
-      const std::lock_guard lock(exclusive_lane->exclusive);
-      if (subscription.closed()) return false;
-      invoke_guarded(bus, subscription, event, ops, counters);
-      return true;
-    }
+    if (exclusive_lane != nullptr)
+      return invoke_exclusively(bus, *exclusive_lane, subscription, event, ops, counters);
     if (!subscription.enter()) return false;
     struct Leave {
       SubscriptionCore& subscription;
       ~Leave() { subscription.leave(); }
     } leave{subscription};
+    invoke_guarded(bus, subscription, event, ops, counters);
+    return true;
+  }
+
+  // Under the lane's lock: through its bias when this thread owns it (plain
+  // stores), else taken (see exclusive_lock.hpp).
+  [[gnu::always_inline]] static bool invoke_exclusively(BusCore& bus, Lane& lane,
+                                                        SubscriptionCore& subscription,
+                                                        const void* event, const EventOps& ops,
+                                                        CounterBlock& counters) {
+    BiasedLock& lock = lane.exclusive;
+    if (lock.try_enter_biased(this_thread_number())) {
+      struct Leave {
+        BiasedLock& lock;
+        ~Leave() { lock.leave_biased(); }
+      } leave{lock};
+      if (subscription.closed()) return false;
+      invoke_guarded(bus, subscription, event, ops, counters);
+      return true;
+    }
+    const std::lock_guard guard(lock);
+    if (subscription.closed()) return false;
     invoke_guarded(bus, subscription, event, ops, counters);
     return true;
   }

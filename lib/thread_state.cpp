@@ -1,8 +1,15 @@
 #include "thread_state.hpp"
 
+#include <atomic>
+
 namespace courier::detail {
 
 constinit thread_local ThreadState this_thread;
+
+std::uint64_t next_thread_number() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 void LastRoute::fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
                      std::size_t topic_id, std::string_view topic) {

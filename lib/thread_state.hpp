@@ -102,9 +102,20 @@ struct ThreadState {
   ThreadEntry* last_entry = nullptr;
   std::uint64_t last_bus_id = 0;
   bool has_retired = false;  // thread_cache() has parked entries to let go of
+  std::uint64_t number = 0;  // see this_thread_number(); 0 until first asked
 };
 
 extern constinit thread_local ThreadState this_thread;
+
+std::uint64_t next_thread_number() noexcept;
+
+// A number for this thread, unique for the process's lifetime (unlike an
+// address, which a later thread may reuse): a BiasedLock's owner.
+inline std::uint64_t this_thread_number() noexcept {
+  if (this_thread.number == 0) [[unlikely]]
+    this_thread.number = next_thread_number();
+  return this_thread.number;
+}
 
 class ThreadCache {
  public:

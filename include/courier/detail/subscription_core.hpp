@@ -36,9 +36,9 @@
 
 #include "courier/detail/cache_line.hpp"
 #include "courier/detail/envelope.hpp"
+#include "courier/detail/exclusive_lock.hpp"
 #include "courier/detail/handler.hpp"
 #include "courier/detail/mailbox.hpp"
-#include "courier/detail/spin.hpp"
 #include "courier/subscriber.hpp"
 #include "courier/topic.hpp"
 
@@ -46,47 +46,6 @@ namespace courier::detail {
 
 class SubscriptionCore;
 class ConcurrentGroup;
-
-// A mutex of one word (a Lockable): taking it free is one compare-exchange and
-// releasing it one exchange, both inline, where std::mutex adds two calls
-// into glibc. A thread that finds it taken spins briefly, then sleeps on the
-// word; only a release that finds a sleeper (kContended) wakes one.
-class ExclusiveLock {
- public:
-  void lock() noexcept {
-    std::uint32_t expected = kFree;
-    if (!state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
-                                        std::memory_order_relaxed)) {
-      lock_contended();
-    }
-  }
-  // Sequentially consistent, like the sleepers' registration inside
-  // atomic::wait, so that a release either sees a sleeper or the sleeper sees
-  // the lock free (on x86 the same instruction as a release exchange).
-  void unlock() noexcept {
-    if (state_.exchange(kFree, std::memory_order_seq_cst) == kContended) state_.notify_one();
-  }
-
- private:
-  static constexpr std::uint32_t kFree = 0, kLocked = 1, kContended = 2;
-
-  [[gnu::noinline]] void lock_contended() noexcept {
-    const bool taken = spin_until([&] {
-      std::uint32_t expected = kFree;
-      return state_.load(std::memory_order_relaxed) == kFree &&
-             state_.compare_exchange_weak(expected, kLocked, std::memory_order_acquire,
-                                          std::memory_order_relaxed);
-    });
-    if (taken) return;
-    // Whoever takes it from here marks it contended: it cannot tell whether
-    // other sleepers remain, so its release wakes one to find out.
-    while (state_.exchange(kContended, std::memory_order_seq_cst) != kFree) {
-      state_.wait(kContended, std::memory_order_relaxed);
-    }
-  }
-
-  std::atomic<std::uint32_t> state_{kFree};
-};
 
 struct alignas(kCacheLine) Lane {
   Mailbox mailbox;
@@ -98,7 +57,7 @@ struct alignas(kCacheLine) Lane {
   // Keeps the owner alive while the lane has work; written only by the
   // thread that set `scheduled`, and moved out before it is cleared.
   std::shared_ptr<const void> keep_alive;
-  ExclusiveLock exclusive;  // synchronous bus only: one invocation at a time on this lane
+  BiasedLock exclusive;  // synchronous bus only: one invocation at a time on this lane
 };
 
 class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {

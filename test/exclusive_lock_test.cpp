@@ -1,0 +1,102 @@
+// BiasedLock (include/courier/detail/exclusive_lock.hpp): the owner's plain-store
+// fast path and the revoking slow path must still exclude each other. The
+// counters below are plain ints: a broken exclusion shows as a wrong total,
+// and under ThreadSanitizer as a data race.
+#include "courier/detail/exclusive_lock.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <future>
+#include <mutex>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using courier::detail::BiasedLock;
+using courier_test::ConcurrencyProbe;
+using courier_test::Gate;
+using courier_test::run_on_thread;
+
+constexpr std::uint64_t kOwner = 1;
+constexpr std::uint64_t kOther = 2;
+
+// Enters through the bias when it can, as a synchronous post does.
+template <class Work>
+bool run_exclusively(BiasedLock& lock, std::uint64_t thread, Work work) {
+  if (lock.try_enter_biased(thread)) {
+    work();
+    lock.leave_biased();
+    return true;
+  }
+  const std::lock_guard guard(lock);
+  work();
+  return false;
+}
+
+TEST(BiasedLock, TheFirstTakerOwnsItUntilAnotherThreadLocks) {
+  BiasedLock lock;
+  int runs = 0;
+  const bool biased_first = run_exclusively(lock, kOwner, [&] { ++runs; });
+  const bool biased_again = run_exclusively(lock, kOwner, [&] { ++runs; });
+  const bool other_biased = run_exclusively(lock, kOther, [&] { ++runs; });
+  const bool biased_after = run_exclusively(lock, kOwner, [&] { ++runs; });
+
+  EXPECT_EQ(biased_first, courier::detail::asymmetric_fence_available());
+  EXPECT_EQ(biased_again, biased_first);
+  EXPECT_FALSE(other_biased);
+  EXPECT_FALSE(biased_after) << "a revoked bias came back";
+  EXPECT_EQ(runs, 4);
+}
+
+TEST(BiasedLock, LockWaitsForTheOwnerInsideItsFastPath) {
+  BiasedLock lock;
+  Gate owner_inside;
+  Gate release_owner;
+  const auto open_on_exit = release_owner.open_on_exit();
+  int value = 0;
+  auto owner = run_on_thread([&] {
+    return run_exclusively(lock, kOwner, [&] {
+      owner_inside.open();
+      release_owner.wait();
+      value = 1;
+    });
+  });
+  ASSERT_TRUE(owner_inside.wait_for(courier_test::kBoundedWait));
+  auto other = run_on_thread([&] {
+    const std::lock_guard guard(lock);
+    return value;  // must see the owner's write: it waited for the owner to leave
+  });
+  EXPECT_EQ(other.wait_for(courier_test::kStillBlocked), std::future_status::timeout)
+      << "lock() did not wait for the owner inside its fast path";
+  release_owner.open();
+  ASSERT_EQ(other.wait_for(courier_test::kBoundedWait), std::future_status::ready);
+  EXPECT_EQ(other.get(), 1);
+  owner.get();
+}
+
+TEST(BiasedLock, ManyThreadsOneAtATime) {
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 20000;
+  BiasedLock lock;
+  ConcurrencyProbe probe;
+  int counter = 0;
+  std::vector<std::future<void>> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.push_back(run_on_thread([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        run_exclusively(lock, kOwner + static_cast<std::uint64_t>(t), [&] {
+          const ConcurrencyProbe::Inside inside(probe);
+          ++counter;
+        });
+      }
+    }));
+  }
+  for (auto& thread : threads) thread.get();
+  EXPECT_EQ(counter, kThreads * kRounds);
+  EXPECT_EQ(probe.max_running(), 1);
+}
+
+}  // namespace
