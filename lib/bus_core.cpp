@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "courier/detail/exclusive_lock.hpp"
 #include "courier/detail/spin.hpp"
 #include "courier/errors.hpp"
 #include "thread_state.hpp"
@@ -42,6 +43,8 @@ const Options& validated(const Options& options) {
 BusCore::BusCore(const Options& options)
     : id_(next_bus_id.fetch_add(1, std::memory_order_relaxed)),
       synchronous_(validated(options).synchronous),
+      slot_publication_(asymmetric_fence_available() ? std::memory_order_release
+                                                     : std::memory_order_seq_cst),
       slot_count_(synchronous_ ? 0 : options.queue_capacity),
       concurrent_lanes_(std::clamp<std::size_t>(options.threads, 1, kMaxConcurrentLanes)),
       free_slots_(std::max<std::size_t>(slot_count_, 1)) {
@@ -92,14 +95,20 @@ Envelope* BusCore::acquire(Admission admission) {
 }
 
 // The sleeping side of the wake-up protocol (notify_waiters is the other):
-//   poster:   e = epoch;  poster_asleep = true;  try to take a slot;  sleep while epoch == e
-//   releaser: push the slot back;  if (poster_asleep.exchange(false)) { epoch++;  wake all }
-// All sequentially consistent: either the releaser sees the flag, or the
-// poster's attempt sees the slot. Only the first release after a poster falls
-// asleep pays for the wake-up (libstdc++ 12's atomic notify always makes a
-// system call), and posters raise the flag only after a spin, so a saturated
-// bus whose slots free within microseconds makes no system calls at all. A
-// woken poster that still finds no slot raises the flag again.
+//   poster:   e = epoch;  poster_asleep = true;  fence;  try to take a slot;  sleep while epoch ==
+//   e releaser: push the slot back;  if (poster_asleep.exchange(false)) { epoch++;  wake all }
+// Either the releaser sees the flag, or the poster's attempt sees the slot.
+// That needs a full barrier on both sides between the store and the load;
+// the releaser's side runs once per event, the poster's only before it
+// sleeps, so where it can the poster pays for both: an asymmetric fence
+// (exclusive_lock.hpp) lets the releaser publish the slot with a plain
+// release store. Without one, the publication is sequentially consistent
+// (an exchange) and the poster's flag store suffices. Only the first release
+// after a poster falls asleep pays for the wake-up (libstdc++ 12's atomic
+// notify always makes a system call), and posters raise the flag only after
+// a spin, so a saturated bus whose slots free within microseconds makes no
+// system calls at all. A woken poster that still finds no slot raises the
+// flag again.
 Envelope* BusCore::wait_for_slot() {
   Envelope* envelope = nullptr;
   for (;;) {
@@ -113,6 +122,7 @@ Envelope* BusCore::wait_for_slot() {
     // read, so this poster cannot sleep on a cleared flag.
     const std::uint32_t epoch = release_epoch_.load(std::memory_order_seq_cst);
     poster_asleep_.store(true, std::memory_order_seq_cst);
+    if (slot_publication_ != std::memory_order_seq_cst) asymmetric_fence();
     if ((envelope = try_take_slot()) != nullptr) return envelope;
     if (!closed_.load(std::memory_order_seq_cst)) {
       release_epoch_.wait(epoch, std::memory_order_seq_cst);
@@ -249,14 +259,14 @@ void BusCore::release_all(std::span<Envelope* const> envelopes, std::span<const 
     }
     recycled = true;
   }
-  free_slots_.push_all({freed.data(), freed_count});
+  free_slots_.push_all({freed.data(), freed_count}, slot_publication_);
   if (recycled) notify_waiters();
 }
 
 void BusCore::recycle(Envelope& envelope) noexcept {
   envelope.clear();
   if (const std::uint32_t index = slot_index(envelope); index != kNotASlot) {
-    free_slots_.push(index);
+    free_slots_.push(index, slot_publication_);
   } else {
     delete &envelope;
     overflow_in_flight_.fetch_sub(1, std::memory_order_seq_cst);

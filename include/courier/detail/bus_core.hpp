@@ -226,6 +226,8 @@ class BusCore {
 
   const std::uint64_t id_;
   const bool synchronous_;
+  // See wait_for_slot: whether sleepers fence for the releasers.
+  const std::memory_order slot_publication_;
   const std::size_t slot_count_;
   const std::size_t concurrent_lanes_;
 

@@ -59,7 +59,8 @@ class IndexRing {
   // waits for that consumer rather than report a full ring, which would lose
   // the index. Waits are rare and short, but not bounded when the consumer's
   // thread is descheduled, so it yields after a while.
-  void push(std::uint32_t value) noexcept {
+  // `publish`: the order of the store that hands the cell to consumers.
+  void push(std::uint32_t value, std::memory_order publish = std::memory_order_seq_cst) noexcept {
     std::size_t position = enqueue_position_.load(std::memory_order_relaxed);
     for (;;) {
       Cell& cell = cells_[position & mask_];
@@ -67,7 +68,7 @@ class IndexRing {
       if (lag == 0) {
         if (enqueue_position_.compare_exchange_weak(position, position + 1)) {
           cell.value = value;
-          cell.sequence.store(sequence_of(position + 1), std::memory_order_seq_cst);
+          cell.sequence.store(sequence_of(position + 1), publish);
           return;
         }
       } else {
@@ -81,9 +82,9 @@ class IndexRing {
   // their cells with one atomic operation. The claim may run ahead of the
   // consumers of those cells' previous lap: the ring never holds more indices
   // than it has cells, so each such consumer has claimed its cell already, and
-  // is waited for as push() waits. The last publication is sequentially
-  // consistent, as push()'s is.
-  void push_all(std::span<const std::uint32_t> values) noexcept {
+  // is waited for as push() waits. The last publication has push()'s order.
+  void push_all(std::span<const std::uint32_t> values,
+                std::memory_order publish = std::memory_order_seq_cst) noexcept {
     if (values.empty()) return;
     const std::size_t first = enqueue_position_.fetch_add(values.size(), std::memory_order_seq_cst);
     for (std::size_t i = 0; i < values.size(); ++i) {
@@ -93,9 +94,8 @@ class IndexRing {
         wait_for_turn(cell, position);
       }
       cell.value = values[i];
-      cell.sequence.store(sequence_of(position + 1), i + 1 == values.size()
-                                                         ? std::memory_order_seq_cst
-                                                         : std::memory_order_release);
+      cell.sequence.store(sequence_of(position + 1),
+                          i + 1 == values.size() ? publish : std::memory_order_release);
     }
   }
 
