@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "courier/detail/subscription_core.hpp"

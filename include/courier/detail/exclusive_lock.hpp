@@ -85,8 +85,8 @@ class ExclusiveLock {
 class BiasedLock {
  public:
   // The owner's fast path: true if the calling thread (`thread`: a number
-  // unique to it for the process's lifetime) now holds the lock through its bias; it must then
-  // call leave_biased(). False: take it with lock() instead.
+  // unique to it for the process's lifetime) now holds the lock through its
+  // bias; it must then call leave_biased(). False: take it with lock().
   bool try_enter_biased(std::uint64_t thread) noexcept {
     const std::uint64_t owner = owner_.load(std::memory_order_relaxed);
     if (owner != thread && (owner != kNoOwner || !claim(thread))) return false;
