@@ -248,14 +248,9 @@ void BusCore::release_all(std::span<Envelope* const> envelopes, std::span<const 
   std::size_t freed_count = 0;
   bool recycled = false;
   for (std::size_t i = 0; i < envelopes.size(); ++i) {
-    Envelope& envelope = *envelopes[i];
-    if (!finish_delivery(envelope, invoked[i], counters)) continue;
-    envelope.clear();
-    if (const std::uint32_t index = slot_index(envelope); index != kNotASlot) {
+    if (!finish_delivery(*envelopes[i], invoked[i], counters)) continue;
+    if (const std::uint32_t index = vacate(*envelopes[i]); index != kNotASlot) {
       freed[freed_count++] = index;
-    } else {
-      delete &envelope;
-      overflow_in_flight_.fetch_sub(1, std::memory_order_seq_cst);
     }
     recycled = true;
   }
@@ -264,14 +259,20 @@ void BusCore::release_all(std::span<Envelope* const> envelopes, std::span<const 
 }
 
 void BusCore::recycle(Envelope& envelope) noexcept {
-  envelope.clear();
-  if (const std::uint32_t index = slot_index(envelope); index != kNotASlot) {
+  if (const std::uint32_t index = vacate(envelope); index != kNotASlot) {
     free_slots_.push(index, slot_publication_);
-  } else {
+  }
+  notify_waiters();
+}
+
+std::uint32_t BusCore::vacate(Envelope& envelope) noexcept {
+  envelope.clear();
+  const std::uint32_t index = slot_index(envelope);
+  if (index == kNotASlot) {
     delete &envelope;
     overflow_in_flight_.fetch_sub(1, std::memory_order_seq_cst);
   }
-  notify_waiters();
+  return index;
 }
 
 std::uint32_t BusCore::slot_index(const Envelope& envelope) const noexcept {

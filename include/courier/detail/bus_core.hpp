@@ -192,6 +192,9 @@ class BusCore {
   // The index of `envelope` among slots_, or kNotASlot for an overflow one.
   std::uint32_t slot_index(const Envelope& envelope) const noexcept;
   void recycle(Envelope& envelope) noexcept;
+  // Destroys the event; an overflow envelope is freed (kNotASlot), a slot's
+  // index is returned for the caller to give back to free_slots_.
+  std::uint32_t vacate(Envelope& envelope) noexcept;
   // The end of one delivery of `envelope`; `invoked`: its subscriber ran.
   void release(Envelope& envelope, bool invoked, CounterBlock& counters) noexcept;
   void release_all(std::span<Envelope* const> envelopes, std::span<const bool> invoked,
