@@ -235,11 +235,7 @@ std::uint64_t check_recorder(const Recorder& recorder, const RoundPlan& plan) {
   EXPECT_EQ(missing, 0u) << "events lost";
   EXPECT_EQ(extra, 0u) << "events duplicated or delivered to a non-matching subscriber";
   EXPECT_EQ(recorder.overlaps(), 0u) << "invocations that must be exclusive overlapped";
-  for (const auto& log : recorder.ordered_logs()) {
-    const auto violation =
-        courier_stress::find_order_violation(log, plan.post_start, plan.post_end);
-    EXPECT_FALSE(violation.has_value()) << "post order broken: " << *violation;
-  }
+  courier_stress::expect_post_order(recorder.ordered_logs(), plan.post_start, plan.post_end);
   return missing;
 }
 

@@ -24,6 +24,7 @@ namespace {
 using courier::Concurrency;
 using courier_stress::Figures;
 using courier_stress::Rounds;
+using courier_stress::Victim;
 
 struct Payload {
   std::uint32_t producer;
@@ -69,20 +70,13 @@ class Tracker {
   courier_stress::Tally invocations_;
 };
 
-// Memory a handler writes to, destroyed by its owner as soon as cancel
-// returns: a late invocation is a use after free that ASan reports.
-struct Victim {
-  std::array<std::atomic<std::uint64_t>, 8> scratch{};
-  void touch(const Payload& payload) { scratch[payload.sequence % scratch.size()] += 1; }
-};
-
 class ChurnSubscriber final : public courier::Subscriber<Payload> {
  public:
   ChurnSubscriber(Concurrency concurrency, std::shared_ptr<Tracker> tracker)
       : Subscriber(concurrency), tracker_(std::move(tracker)) {}
   void process(const Event& event) override {
     tracker_->on_invocation();
-    victim_.touch(event.data());
+    victim_.touch(event.data().sequence);
   }
 
  private:
@@ -120,7 +114,7 @@ void churn_once(courier::EventBus& bus, Violations& violations, std::mt19937_64&
           pattern,
           [tracker, target = victim.get()](const Event& event) {
             tracker->on_invocation();
-            target->touch(event.data());
+            target->touch(event.data().sequence);
           },
           concurrency);
       tracker->let_some_arrive(wanted);
@@ -149,7 +143,7 @@ void churn_once(courier::EventBus& bus, Violations& violations, std::mt19937_64&
             pattern,
             [tracker, target = victim.get()](const Event& event) {
               tracker->on_invocation();
-              target->touch(event.data());
+              target->touch(event.data().sequence);
             },
             concurrency));
         tracker->let_some_arrive(wanted);

@@ -43,6 +43,7 @@ namespace {
 using courier::Concurrency;
 using courier_stress::Figures;
 using courier_stress::Rounds;
+using courier_stress::Victim;
 
 struct Payload {
   std::uint32_t id;
@@ -240,20 +241,13 @@ class Tracker {
   courier_stress::Tally invocations_;
 };
 
-// Memory a handler writes to, destroyed by its owner as soon as cancel
-// returns: a late invocation is a use after free that ASan reports.
-struct Victim {
-  std::array<std::atomic<std::uint64_t>, 8> scratch{};
-  void touch(const Payload& payload) { scratch[payload.id % scratch.size()] += 1; }
-};
-
 class ChurnedMember final : public courier::Subscriber<Payload> {
  public:
   explicit ChurnedMember(std::shared_ptr<Tracker> tracker)
       : Subscriber(Concurrency::Concurrent), tracker_(std::move(tracker)) {}
   void process(const Event& event) override {
     tracker_->on_invocation();
-    victim_.touch(event.data());
+    victim_.touch(event.data().id);
     tracker_->maybe_fail();
   }
 
@@ -267,7 +261,7 @@ class ChurnedMember final : public courier::Subscriber<Payload> {
 auto churned_callable(std::shared_ptr<Tracker> tracker, Victim* victim) {
   return [tracker = std::move(tracker), victim](const Event& event) {
     tracker->on_invocation();
-    victim->touch(event.data());
+    victim->touch(event.data().id);
     tracker->maybe_fail();
   };
 }
@@ -490,11 +484,7 @@ std::uint64_t check_witness(const Witness& witness, const RoundPlan& plan) {
     EXPECT_EQ(witness.received_from(producer), expected_from[producer]) << "producer " << producer;
   }
   EXPECT_EQ(witness.overlaps(), 0u) << "invocations that must be exclusive overlapped";
-  for (const auto& log : witness.ordered_logs()) {
-    const auto violation =
-        courier_stress::find_order_violation(log, plan.post_start, plan.post_end);
-    EXPECT_FALSE(violation.has_value()) << "post order broken: " << *violation;
-  }
+  courier_stress::expect_post_order(witness.ordered_logs(), plan.post_start, plan.post_end);
   return missing;
 }
 

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -278,6 +279,13 @@ inline bool drain_or_abandon(std::unique_ptr<courier::EventBus>& owned_bus) {
 
 // --- Post order --------------------------------------------------------------------
 
+// Memory a handler writes to, destroyed by its owner as soon as cancel
+// returns: a late invocation is a use after free that ASan reports.
+struct Victim {
+  std::array<std::atomic<std::uint64_t>, 8> scratch{};
+  void touch(std::uint64_t seed) { scratch[seed % scratch.size()] += 1; }
+};
+
 // Stamps taken from one sequentially consistent counter just before a post
 // starts and just after it returns: end(a) < start(b) proves that post(a)
 // returned before post(b) started, so a must be delivered before b.
@@ -316,6 +324,16 @@ inline std::optional<std::string> find_order_violation(const std::vector<std::ui
     }
   }
   return std::nullopt;
+}
+
+// Expects every log (event ids in delivery order) to follow post order.
+inline void expect_post_order(const std::vector<std::vector<std::uint32_t>>& logs,
+                              const std::vector<std::uint64_t>& start,
+                              const std::vector<std::uint64_t>& end) {
+  for (const auto& log : logs) {
+    const auto violation = find_order_violation(log, start, end);
+    EXPECT_FALSE(violation.has_value()) << "post order broken: " << *violation;
+  }
 }
 
 // --- Memory ------------------------------------------------------------------------
