@@ -167,17 +167,16 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
     }
     ++targets;
   };
-  auto add_subscription = [&](SubscriptionCore& subscription) {
-    if (!subscription.closed()) add_target(subscription.lane_for(lane_hint));
-  };
   try {
-    if (key.empty()) {
-      table.for_each_route(ops.type, topic_id, ops.topic(event), add_subscription,
-                           [&](ConcurrentGroup& group) {
-                             if (group.any_member_open()) add_target(group.lane_for(lane_hint));
-                           });
-    } else {
-      table.for_each_match(ops.type, topic_id, ops.topic(event), add_subscription);
+    const CachedRoute route =
+        entry.last_route.route(table, entry.routes_version, ops.type, topic_id,
+                               key.empty() ? Grouping::Grouped : Grouping::Ungrouped,
+                               [&] { return std::string_view(ops.topic(event)); });
+    for (SubscriptionCore* subscription : route.subscriptions) {
+      if (!subscription->closed()) add_target(subscription->lane_for(lane_hint));
+    }
+    if (route.group != nullptr && route.group->any_member_open()) {
+      add_target(route.group->lane_for(lane_hint));
     }
   } catch (...) {
     recycle(envelope);

@@ -48,10 +48,10 @@ struct BusCore::SyncPath {
     if (entry.routes_version != bus.routing_version_.load(std::memory_order_acquire)) {
       bus.routes(entry);
     }
-    const std::span<SubscriptionCore* const> matches =
-        entry.last_route.matches(*entry.routes, entry.routes_version, ops.type, topic_id,
-                                 [&] { return std::string_view(ops.topic(event)); });
-    deliver_to(bus, matches, event, ops, counters);
+    const CachedRoute route = entry.last_route.route(
+        *entry.routes, entry.routes_version, ops.type, topic_id, Grouping::Ungrouped,
+        [&] { return std::string_view(ops.topic(event)); });
+    deliver_to(bus, route.subscriptions, event, ops, counters);
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
 

@@ -12,15 +12,21 @@ std::uint64_t next_thread_number() noexcept {
 }
 
 void LastRoute::fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
-                     std::size_t topic_id, std::string_view topic) {
+                     std::size_t topic_id, Grouping grouping, std::string_view topic) {
   version_ = 0;  // until filled: push_back and assign may throw
-  matches_.clear();
-  table.for_each_match(type, topic_id, topic, [this](SubscriptionCore& subscription) {
-    matches_.push_back(&subscription);
-  });
+  subscriptions_.clear();
+  group_ = nullptr;
+  auto add = [this](SubscriptionCore& subscription) { subscriptions_.push_back(&subscription); };
+  if (grouping == Grouping::Grouped) {
+    table.for_each_route(type, topic_id, topic, add,
+                         [this](ConcurrentGroup& group) { group_ = &group; });
+  } else {
+    table.for_each_match(type, topic_id, topic, add);
+  }
   if (topic_id == RoutingTable::kNoTopic) topic_.assign(topic);
   type_ = &type;
   topic_id_ = topic_id;
+  grouping_ = grouping;
   version_ = version;
 }
 

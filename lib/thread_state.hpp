@@ -36,24 +36,37 @@ namespace courier::detail {
 class SyncFrame;
 struct InvocationScope;
 
-// The subscriptions that the snapshot of `version` routes the topic (and
-// payload type) of this thread's last post on a bus to, so that a post
-// repeating the previous one's topic skips the routing table's hashing and
-// matching. The pointers are valid while that snapshot is: a span handed out
-// stays readable while handlers run even if they make this thread evict or
-// refresh the entry, because the cache then parks the entry (and so this
-// buffer) or the snapshot until the outermost synchronous frame ends.
+// Where a routing snapshot sends an event: subscriptions to deliver to one by
+// one and, for an unkeyed event on an asynchronous bus, the ConcurrentGroup
+// that stands for the topic's Concurrent subscriptions (null if none).
+struct CachedRoute {
+  std::span<SubscriptionCore* const> subscriptions;
+  ConcurrentGroup* group = nullptr;
+};
+
+// How an event is routed: Grouped for unkeyed events on an asynchronous bus
+// (RoutingTable::for_each_route), Ungrouped otherwise (for_each_match).
+enum class Grouping : bool { Ungrouped, Grouped };
+
+// The route that the snapshot of `version` gives the topic (and payload type)
+// of this thread's last post on a bus, so that a post repeating the previous
+// one's topic skips the routing table's hashing and matching. The pointers are
+// valid while that snapshot is: a route handed out stays readable while
+// handlers run even if they make this thread evict or refresh the entry,
+// because the cache then parks the entry (and so this buffer) or the snapshot
+// until the outermost synchronous frame ends.
 class LastRoute {
  public:
+  // `topic_of()` gives the event's topic; it is called only for an event
+  // posted without a topic handle.
   template <class TopicOf>
-  std::span<SubscriptionCore* const> matches(const RoutingTable& table, std::uint64_t version,
-                                             const std::type_info& type, std::size_t topic_id,
-                                             TopicOf&& topic_of) {
-    if (version_ != version || topic_id_ != topic_id || *type_ != type ||
+  CachedRoute route(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
+                    std::size_t topic_id, Grouping grouping, TopicOf&& topic_of) {
+    if (version_ != version || topic_id_ != topic_id || grouping_ != grouping || *type_ != type ||
         (topic_id == RoutingTable::kNoTopic && !same_text(topic_, topic_of()))) {
-      fill(table, version, type, topic_id, topic_of());
+      fill(table, version, type, topic_id, grouping, topic_of());
     }
-    return matches_;
+    return {subscriptions_, group_};
   }
 
  private:
@@ -75,13 +88,15 @@ class LastRoute {
   }
 
   void fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
-            std::size_t topic_id, std::string_view topic);
+            std::size_t topic_id, Grouping grouping, std::string_view topic);
 
   std::uint64_t version_ = 0;  // 0: nothing yet (bus routing versions start at 1)
   const std::type_info* type_ = nullptr;
   std::size_t topic_id_ = RoutingTable::kNoTopic;
+  Grouping grouping_ = Grouping::Ungrouped;
   std::string topic_;  // for posts without a topic handle
-  std::vector<SubscriptionCore*> matches_;
+  std::vector<SubscriptionCore*> subscriptions_;
+  ConcurrentGroup* group_ = nullptr;
 };
 
 struct ThreadEntry {

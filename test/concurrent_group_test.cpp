@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -137,6 +138,49 @@ TEST(ConcurrentGroup, KeyedEventsKeepTheirOrderForEveryMember) {
   bus.wait_idle();
 
   for (const auto& member : members) EXPECT_EQ(member->received(), iota_vector(kEvents));
+}
+
+// Each posting thread remembers the route of its last topic (thread_state.hpp):
+// posts that switch topic and keyed-ness at every step must each be routed
+// afresh, to the right subscribers, through the group only when unkeyed.
+TEST(ConcurrentGroup, PostsSwitchingTopicAndKeyAtEveryStepAreEachRoutedAfresh) {
+  constexpr int kEvents = 4000;
+  EventBus bus(pool_of_two());
+  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
+  for (int i = 0; i < kMembers; ++i) {
+    members.push_back(concurrent_recorder());
+    bus.subscribe(members.back(), "jobs");
+  }
+  auto neighbour = std::make_shared<RecordingSubscriber<int>>();
+  bus.subscribe(neighbour, "jobz");  // as long as "jobs", one letter apart
+
+  std::vector<int> to_jobs, keyed, to_jobz;
+  for (int i = 0; i < kEvents; ++i) {
+    if (i % 3 == 2) {
+      bus.post(Event<int>("jobz", i));
+      to_jobz.push_back(i);
+      continue;
+    }
+    if (i % 2 == 0) {
+      bus.post(Event<int>("jobs", i, "one key"));
+      keyed.push_back(i);
+    } else {
+      bus.post(Event<int>("jobs", i));
+    }
+    to_jobs.push_back(i);
+  }
+  bus.wait_idle();
+
+  for (const auto& member : members) {
+    const std::vector<int> received = member->received();
+    EXPECT_EQ(sorted(received), to_jobs);
+    std::vector<int> keyed_received;
+    std::copy_if(received.begin(), received.end(), std::back_inserter(keyed_received),
+                 [](int value) { return value % 2 == 0; });
+    EXPECT_EQ(keyed_received, keyed) << "keyed events out of order";
+  }
+  EXPECT_EQ(neighbour->received(), to_jobz);
+  EXPECT_EQ(bus.stats().dead, 0u);
 }
 
 TEST(ConcurrentGroup, UnsubscribingAMemberDoesNotWaitForAnotherMembersHandler) {
