@@ -68,7 +68,7 @@ class IndexRing {
       if (lag == 0) {
         if (enqueue_position_.compare_exchange_weak(position, position + 1)) {
           cell.value = value;
-          cell.sequence.store(sequence_of(position + 1), publish);
+          publish_cell(cell, position, publish);
           return;
         }
       } else {
@@ -94,8 +94,7 @@ class IndexRing {
         wait_for_turn(cell, position);
       }
       cell.value = values[i];
-      cell.sequence.store(sequence_of(position + 1),
-                          i + 1 == values.size() ? publish : std::memory_order_release);
+      publish_cell(cell, position, i + 1 == values.size() ? publish : std::memory_order_release);
     }
   }
 
@@ -143,6 +142,17 @@ class IndexRing {
   // How far `sequence` is ahead of `position` (negative: behind).
   static std::int32_t lag_of(std::uint32_t sequence, std::size_t position) noexcept {
     return static_cast<std::int32_t>(sequence - sequence_of(position));
+  }
+
+  // Hands `cell`, filled for `position`, to consumers. Each order is spelled
+  // out: given an order known only at run time, g++ makes every store
+  // sequentially consistent (an xchg on x86), whatever the order says.
+  static void publish_cell(Cell& cell, std::size_t position, std::memory_order order) noexcept {
+    if (order == std::memory_order_seq_cst) {
+      cell.sequence.store(sequence_of(position + 1), std::memory_order_seq_cst);
+    } else {
+      cell.sequence.store(sequence_of(position + 1), std::memory_order_release);
+    }
   }
 
   // Waits until the consumer of `cell`'s previous lap has released it for
