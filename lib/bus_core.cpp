@@ -473,8 +473,7 @@ Stats BusCore::stats() const {
 // ---------------------------------------------------------------------------
 // Per-thread state
 
-ThreadEntry& BusCore::thread_entry() {
-  if (ThreadEntry* entry = last_entry_of(id_)) return *entry;
+ThreadEntry& BusCore::find_thread_entry() {
   ThreadCache& cache = thread_cache();
   if (ThreadEntry* entry = cache.find(id_)) return *entry;
   return cache.install(id_, register_counters());

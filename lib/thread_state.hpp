@@ -177,6 +177,13 @@ inline ThreadEntry* last_entry_of(std::uint64_t bus_id) noexcept {
 
 ThreadCache& thread_cache() noexcept;
 
+// Inline: every post starts here, and nearly always returns at once.
+inline ThreadEntry& BusCore::thread_entry() {
+  if (ThreadEntry* entry = last_entry_of(id_)) [[likely]]
+    return *entry;
+  return find_thread_entry();
+}
+
 // One synchronous delivery running on this thread: constructing it pushes it
 // on the thread's stack of frames, destroying it pops it (and frees the events
 // still held if an exception cut the delivery short). Posts made by handlers

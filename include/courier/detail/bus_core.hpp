@@ -180,7 +180,10 @@ class BusCore {
   static constexpr std::size_t kBatch = 256;
   static constexpr std::size_t kGroupBatch = 32;
 
+  // This thread's entry for this bus (inline, in lib/thread_state.hpp), and
+  // the way to it when this thread last posted to another bus.
   ThreadEntry& thread_entry();
+  ThreadEntry& find_thread_entry();
   const RoutingTable& routes(ThreadEntry& entry);
   std::shared_ptr<const RoutingTable> current_routes();
   std::shared_ptr<CounterBlock> register_counters();
