@@ -377,20 +377,20 @@ std::size_t BusCore::drain_group(Lane& lane, CounterBlock& counters) {
   const auto& members = lane.group->members();
   std::size_t handled = 0;
   std::array<Envelope*, kGroupBatch> batch;
+  std::array<const void*, kGroupBatch> events;
   std::array<bool, kGroupBatch> invoked;
   while (DeliveryNode* first = next_node(lane)) {
     std::size_t count = 0;
     for (DeliveryNode* node = first; node != nullptr;
          node = count < kGroupBatch ? lane.mailbox.pop() : nullptr) {
       batch[count] = node->envelope;
+      events[count] = node->envelope->event();
       invoked[count++] = false;
     }
     for (const auto& member : members) {
       if (!member->enter()) continue;
-      for (std::size_t i = 0; i < count && !member->closed(); ++i) {
-        invoke(*member, batch[i]->event(), batch[i]->ops(), counters);
-        invoked[i] = true;
-      }
+      invoke_each(*member, {batch.data(), count}, {events.data(), count}, {invoked.data(), count},
+                  counters);
       member->leave();
     }
     release_all({batch.data(), count}, {invoked.data(), count}, counters);

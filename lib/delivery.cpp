@@ -188,6 +188,28 @@ void BusCore::invoke(SubscriptionCore& subscription, const void* event, const Ev
   SyncPath::invoke_guarded(*this, subscription, event, ops, counters);
 }
 
+// One scope and one try block for the whole run of calls: on a throw, the
+// error is reported and the run resumes with the next event.
+void BusCore::invoke_each(SubscriptionCore& subscription, std::span<Envelope* const> envelopes,
+                          std::span<const void* const> events, std::span<bool> invoked,
+                          CounterBlock& counters) {
+  const InvocationScope scope(this, &subscription);
+  std::size_t i = 0;
+  while (i < events.size() && !subscription.closed()) {
+    try {
+      for (; i < events.size() && !subscription.closed(); ++i) {
+        invoked[i] = true;
+        subscription.invoke(events[i]);
+      }
+    } catch (...) {
+      counters.failed.increment();
+      report_error(subscription, events[i], envelopes[i]->ops(), std::current_exception());
+      ++i;
+    }
+  }
+  counters.delivered.add(i);
+}
+
 void BusCore::report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
                            std::exception_ptr error) noexcept {
   try {

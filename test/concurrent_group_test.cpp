@@ -11,6 +11,7 @@
 #include <future>
 #include <iterator>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -181,6 +182,39 @@ TEST(ConcurrentGroup, PostsSwitchingTopicAndKeyAtEveryStepAreEachRoutedAfresh) {
   }
   EXPECT_EQ(neighbour->received(), to_jobz);
   EXPECT_EQ(bus.stats().dead, 0u);
+}
+
+// A group lane calls each member for a run of events under one try block: a
+// throw is reported for its own event and the run goes on with the next.
+TEST(ConcurrentGroup, AMemberThatThrowsIsReportedPerEventAndStillGetsTheRest) {
+  constexpr int kEvents = 2000;
+  EventBus bus(pool_of_two());
+  auto quiet = concurrent_recorder();
+  bus.subscribe(quiet, "jobs");
+  SharedLog<int> reached_thrower;
+  bus.subscribe<int>(
+      "jobs",
+      [&](const Event<int>& event) {
+        reached_thrower.add(event.data());
+        if (event.data() % 3 == 0) throw std::runtime_error("no multiples of three");
+      },
+      Concurrency::Concurrent);
+  SharedLog<std::string> errors;
+  const auto connection =
+      bus.on_error([&](const courier::DeliveryError& error) { errors.add(error.message()); });
+
+  for (int i = 0; i < kEvents; ++i) bus.post(Event<int>("jobs", i));
+  bus.wait_idle();
+
+  EXPECT_EQ(sorted(quiet->received()), iota_vector(kEvents));
+  EXPECT_EQ(sorted(reached_thrower.entries()), iota_vector(kEvents));
+  const std::size_t multiples_of_three = (kEvents + 2) / 3;
+  EXPECT_EQ(errors.entries(),
+            std::vector<std::string>(multiples_of_three, "no multiples of three"));
+  const courier::Stats stats = bus.stats();
+  EXPECT_EQ(stats.delivered, 2u * kEvents);
+  EXPECT_EQ(stats.failed, multiples_of_three);
+  EXPECT_EQ(stats.delivered_events, static_cast<std::uint64_t>(kEvents));
 }
 
 TEST(ConcurrentGroup, UnsubscribingAMemberDoesNotWaitForAnotherMembersHandler) {

@@ -63,8 +63,9 @@ namespace courier::detail {
 // nothing it would share with another.
 class OwnedCounter {
  public:
-  void increment() noexcept {
-    value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  void increment() noexcept { add(1); }
+  void add(std::uint64_t amount) noexcept {
+    value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
   }
   std::uint64_t read() const noexcept { return value_.load(std::memory_order_relaxed); }
 
@@ -223,6 +224,12 @@ class BusCore {
   struct SyncPath;  // lib/delivery.cpp
   void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
               CounterBlock& counters);
+  // As invoke() for each of `events` (those of `envelopes`) in turn, until
+  // the subscription is closed; sets invoked[i] for each call made. The
+  // caller has entered the subscription.
+  void invoke_each(SubscriptionCore& subscription, std::span<Envelope* const> envelopes,
+                   std::span<const void* const> events, std::span<bool> invoked,
+                   CounterBlock& counters);
   void report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
                     std::exception_ptr error) noexcept;
   void report_dead(const void* event, const EventOps& ops, CounterBlock& counters) noexcept;
