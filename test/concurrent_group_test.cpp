@@ -43,6 +43,16 @@ std::shared_ptr<RecordingSubscriber<int>> concurrent_recorder() {
   return std::make_shared<RecordingSubscriber<int>>(Concurrency::Concurrent);
 }
 
+// kMembers Concurrent recorders subscribed to "jobs": a group of that topic.
+std::vector<std::shared_ptr<RecordingSubscriber<int>>> subscribe_members(EventBus& bus) {
+  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
+  for (int i = 0; i < kMembers; ++i) {
+    members.push_back(concurrent_recorder());
+    bus.subscribe(members.back(), "jobs");
+  }
+  return members;
+}
+
 std::vector<int> sorted(std::vector<int> values) {
   std::sort(values.begin(), values.end());
   return values;
@@ -52,11 +62,7 @@ TEST(ConcurrentGroup, EveryMemberGetsEachUnkeyedEventOnceBesideASerialSubscriber
   constexpr int kProducers = 2;
   constexpr int kEventsPerProducer = 3000;
   EventBus bus(pool_of_two());
-  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
-  for (int i = 0; i < kMembers; ++i) {
-    members.push_back(concurrent_recorder());
-    bus.subscribe(members.back(), "jobs");
-  }
+  const auto members = subscribe_members(bus);
   auto serial = std::make_shared<RecordingSubscriber<int>>();
   bus.subscribe(serial, "jobs");
 
@@ -129,11 +135,7 @@ TEST(ConcurrentGroup, MembersRunOnSeveralThreadsAtOnce) {
 TEST(ConcurrentGroup, KeyedEventsKeepTheirOrderForEveryMember) {
   constexpr int kEvents = 4000;
   EventBus bus(pool_of_two());
-  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
-  for (int i = 0; i < kMembers; ++i) {
-    members.push_back(concurrent_recorder());
-    bus.subscribe(members.back(), "jobs");
-  }
+  const auto members = subscribe_members(bus);
 
   for (int i = 0; i < kEvents; ++i) bus.post(Event<int>("jobs", i, "one key"));
   bus.wait_idle();
@@ -147,11 +149,7 @@ TEST(ConcurrentGroup, KeyedEventsKeepTheirOrderForEveryMember) {
 TEST(ConcurrentGroup, PostsSwitchingTopicAndKeyAtEveryStepAreEachRoutedAfresh) {
   constexpr int kEvents = 4000;
   EventBus bus(pool_of_two());
-  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
-  for (int i = 0; i < kMembers; ++i) {
-    members.push_back(concurrent_recorder());
-    bus.subscribe(members.back(), "jobs");
-  }
+  const auto members = subscribe_members(bus);
   auto neighbour = std::make_shared<RecordingSubscriber<int>>();
   bus.subscribe(neighbour, "jobz");  // as long as "jobs", one letter apart
 
@@ -264,17 +262,13 @@ TEST(ConcurrentGroup, UnsubscribeWaitsOutTheMembersOwnRunningCall) {
 TEST(ConcurrentGroup, AnEventWhoseMembersWereAllCancelledBeforeDeliveryIsDead) {
   Gate gate;
   auto blocker = std::make_shared<GatedSubscriber<int>>(gate);
-  std::vector<std::shared_ptr<RecordingSubscriber<int>>> members;
   EventBus bus(Options{.threads = 1, .queue_capacity = 16});
   const auto open_gate = gate.open_on_exit();
   SharedLog<std::string> dead;
   const auto connection =
       bus.on_dead_event([&](const DeadEvent& event) { dead.add(std::string(event.topic())); });
   bus.subscribe(blocker, "block");
-  for (int i = 0; i < kMembers; ++i) {
-    members.push_back(concurrent_recorder());
-    bus.subscribe(members.back(), "jobs");
-  }
+  const auto members = subscribe_members(bus);
 
   bus.post(Event<int>("block", 0));  // holds the only executor thread
   ASSERT_TRUE(blocker->wait_until_started());
