@@ -35,10 +35,15 @@ Lane* RunQueue::pop_locked() noexcept {
 }
 
 Lane* RunQueue::pop_wait() {
-  // A short spin catches the next hand-off without a sleep and a wake-up, which
-  // cost microseconds each; it is bounded, so an idle bus still sleeps.
-  spinning_.fetch_add(1, std::memory_order_relaxed);
-  spin_until([this] { return has_waiting(); });
+  // A spin catches the next hand-off without a sleep and a wake-up, which cost
+  // microseconds each (8 us on a virtual machine of the benchmarks). The first
+  // worker to run out of work spins for up to kLeadSpin, long enough to catch
+  // events that come tens of microseconds apart; the others stop after a short
+  // spin, so that at most one core spins. Both are bounded: a bus at rest
+  // sleeps.
+  const bool lead = spinning_.fetch_add(1, std::memory_order_relaxed) == 0;
+  const auto waiting = [this] { return has_waiting(); };
+  if (!spin_until(waiting) && lead) spin_for(kLeadSpin, waiting);
   spinning_.fetch_sub(1, std::memory_order_relaxed);
   std::unique_lock lock(mutex_);
   for (;;) {

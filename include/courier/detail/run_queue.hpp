@@ -6,7 +6,9 @@
 // back here, and a busy lane stays scheduled, so posters reach this mutex only
 // when a lane goes from idle to busy.
 //
-// Idle workers spin briefly on `size_` before they sleep, and a push notifies
+// Idle workers spin on `size_` before they sleep: the first of them for up to
+// kLeadSpin (20 us), the others briefly, so that at most one core spins while
+// events come at least every 20 us and none once they stop. A push notifies
 // only when someone sleeps and no spinner will take the lane: a bus under load
 // makes no system calls to wake threads, and a bus at rest sleeps.
 //
@@ -14,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -38,6 +41,9 @@ class RunQueue {
   void stop();
 
  private:
+  // How long the first idle worker spins before it sleeps (see pop_wait).
+  static constexpr std::chrono::microseconds kLeadSpin{20};
+
   Lane* pop_locked() noexcept;
 
   std::mutex mutex_;
