@@ -199,6 +199,9 @@ void BusCore::invoke_each(SubscriptionCore& subscription, std::span<Envelope* co
     try {
       for (; i < events.size() && !subscription.closed(); ++i) {
         invoked[i] = true;
+        // Per call, before it, as invoke() counts: stats() read by a handler
+        // or the error hook includes the call under way.
+        counters.delivered.increment();
         subscription.invoke(events[i]);
       }
     } catch (...) {
@@ -207,7 +210,6 @@ void BusCore::invoke_each(SubscriptionCore& subscription, std::span<Envelope* co
       ++i;
     }
   }
-  counters.delivered.add(i);
 }
 
 void BusCore::report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,

@@ -39,8 +39,8 @@ Lane* RunQueue::pop_wait() {
   // microseconds each (8 us on a virtual machine of the benchmarks). The first
   // worker to run out of work spins for up to kLeadSpin, long enough to catch
   // events that come tens of microseconds apart; the others stop after a short
-  // spin, so that at most one core spins. Both are bounded: a bus at rest
-  // sleeps.
+  // spin, so that at most one of this bus's workers spins long. Both are
+  // bounded: a bus at rest sleeps.
   const bool lead = spinning_.fetch_add(1, std::memory_order_relaxed) == 0;
   const auto waiting = [this] { return has_waiting(); };
   if (!spin_until(waiting) && lead) spin_for(kLeadSpin, waiting);

@@ -215,6 +215,50 @@ TEST(ConcurrentGroup, AMemberThatThrowsIsReportedPerEventAndStillGetsTheRest) {
   EXPECT_EQ(stats.delivered_events, static_cast<std::uint64_t>(kEvents));
 }
 
+// A group lane hands a run of events to each member in turn; the counters must
+// still be exact at every moment, as stats.hpp promises: read from inside a
+// call, `delivered` counts that call and every earlier one, `failed` every
+// earlier throw.
+TEST(ConcurrentGroup, StatsReadInsideARunCountEveryCallMadeSoFar) {
+  Gate gate;
+  auto blocker = std::make_shared<GatedSubscriber<int>>(gate);
+  EventBus bus(Options{.threads = 1, .queue_capacity = 16});
+  const auto open_gate = gate.open_on_exit();
+  const auto connection = bus.on_error([](const courier::DeliveryError&) {});
+  std::atomic<int> member_calls{0};
+  SharedLog<std::string> mismatches;
+  auto check = [&](const char* where) {
+    const courier::Stats stats = bus.stats();
+    const auto calls = static_cast<std::uint64_t>(member_calls.load()) + 1;  // + the blocker
+    if (stats.delivered != calls || stats.failed != 1) {
+      mismatches.add(std::string(where) + ": delivered " + std::to_string(stats.delivered) +
+                     " of " + std::to_string(calls) + " calls, failed " +
+                     std::to_string(stats.failed));
+    }
+  };
+  bus.subscribe(blocker, "block");
+  bus.subscribe<int>(
+      "jobs",
+      [&](const Event<int>& event) {
+        ++member_calls;
+        if (event.data() == 0) throw std::runtime_error("first");
+        check("thrower");
+      },
+      Concurrency::Concurrent);
+  bus.subscribe<int>(
+      "jobs", [&](const Event<int>&) { ++member_calls; }, Concurrency::Concurrent);
+
+  bus.post(Event<int>("block", 0));  // holds the only executor thread
+  ASSERT_TRUE(blocker->wait_until_started());
+  for (int i = 0; i < 3; ++i) bus.post(Event<int>("jobs", i));  // one run: all queued
+  gate.open();
+  bus.wait_idle();
+
+  EXPECT_EQ(member_calls.load(), 6);
+  EXPECT_TRUE(mismatches.entries().empty()) << mismatches.entries().front();
+  EXPECT_EQ(bus.stats().delivered, 7u);
+}
+
 TEST(ConcurrentGroup, UnsubscribingAMemberDoesNotWaitForAnotherMembersHandler) {
   Gate gate;
   auto slow = std::make_shared<GatedSubscriber<int>>(gate, Concurrency::Concurrent);

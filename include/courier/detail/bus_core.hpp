@@ -63,9 +63,8 @@ namespace courier::detail {
 // nothing it would share with another.
 class OwnedCounter {
  public:
-  void increment() noexcept { add(1); }
-  void add(std::uint64_t amount) noexcept {
-    value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+  void increment() noexcept {
+    value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   std::uint64_t read() const noexcept { return value_.load(std::memory_order_relaxed); }
 
@@ -183,7 +182,7 @@ class BusCore {
 
   // This thread's entry for this bus (inline, in lib/thread_state.hpp), and
   // the way to it when this thread last posted to another bus.
-  ThreadEntry& thread_entry();
+  inline ThreadEntry& thread_entry();
   ThreadEntry& find_thread_entry();
   const RoutingTable& routes(ThreadEntry& entry);
   std::shared_ptr<const RoutingTable> current_routes();

@@ -18,12 +18,14 @@
 // push time can only be one whose consumer is still finishing its pop: push()
 // waits for it instead of failing (failing would lose a slot for good).
 //
-// Memory order: the claiming CAS, the publishing store and the reading load of a
-// cell's sequence are sequentially consistent. The bus relies on that for its
-// wake-up protocol (a releaser pushes, then reads the waiter count; a waiter
-// counts itself, then pops or reads size()): with both sides sequentially
-// consistent, one of them sees the other. On x86 this costs nothing extra for
-// the CAS and turns the publishing store into an xchg.
+// Memory order: the claiming CAS and the reading load of a cell's sequence are
+// sequentially consistent; so is the publishing store unless the pusher asks
+// for release. The bus relies on that for its wake-up protocol (a releaser
+// pushes, then reads the waiter flag; a waiter raises it, then pops): one of
+// the two must see the other. With a sequentially consistent publication
+// (an xchg on x86) both sides are ordered; where the system has an asymmetric
+// fence, the bus publishes with a plain release store and the waiter runs the
+// fence instead, before it pops (see BusCore::wait_for_slot).
 //
 // Thread safety: distinct objects: safe. Shared objects: safe. Never blocks,
 // never allocates after construction.

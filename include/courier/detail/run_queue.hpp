@@ -7,8 +7,9 @@
 // when a lane goes from idle to busy.
 //
 // Idle workers spin on `size_` before they sleep: the first of them for up to
-// kLeadSpin (20 us), the others briefly, so that at most one core spins while
-// events come at least every 20 us and none once they stop. A push notifies
+// kLeadSpin (20 us), the others briefly, so that a bus keeps at most one core
+// spinning while its events come at least every 20 us, and none once they
+// stop. A push notifies
 // only when someone sleeps and no spinner will take the lane: a bus under load
 // makes no system calls to wake threads, and a bus at rest sleeps.
 //
