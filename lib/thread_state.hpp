@@ -4,10 +4,11 @@
 //    trivially destructible thread_local, so that reading them costs one TLS
 //    access and no initialisation guard.
 //  - ThreadCache: per bus, the routing snapshot this thread last used, the
-//    matches of the topic it posted last (LastRoute) and this thread's
-//    CounterBlock. A post looks its bus up here (ThreadState keeps the entry
-//    used last, so usually no scan at all), compares one version number and
-//    is done: no lock, no shared reference count.
+//    route of the topic it posted last (LastRoute, for synchronous and
+//    asynchronous posts alike) and this thread's CounterBlock. A post looks
+//    its bus up here (ThreadState keeps the entry used last, so usually no
+//    scan at all), compares one version number and is done: no lock, no
+//    shared reference count.
 //  - SyncFrame: the synchronous deliveries running on this thread, innermost
 //    first; a post to a bus that has a frame here is deferred to that frame.
 //  - InvocationScope: the handlers running on this thread, innermost first, so

@@ -12,9 +12,11 @@
 //      lane was idle, put the lane on the  │         destroys the event and pushes the
 //      RunQueue                            ┘         slot index back to free_slots_
 //
-// Routing happens on the posting thread, so a lane's mailbox receives events in
-// the order their posts happened; a lane is drained by one thread at a time, in
-// mailbox order; hence post order per Serial subscriber and per ordering key.
+// Routing happens on the posting thread (a thread posting to the same topic
+// as its previous post reuses that post's route, see lib/thread_state.hpp),
+// so a lane's mailbox receives events in the order their posts happened; a
+// lane is drained by one thread at a time, in mailbox order; hence post order
+// per Serial subscriber and per ordering key.
 // The bound on the queue is the number of slots: an event holds its slot from
 // acceptance until its last delivery, so `queue_capacity` bounds everything the
 // bus holds, however many subscribers an event fans out to.

@@ -9,9 +9,9 @@
 // Idle workers spin on `size_` before they sleep: the first of them for up to
 // kLeadSpin (20 us), the others briefly, so that a bus keeps at most one core
 // spinning while its events come at least every 20 us, and none once they
-// stop. A push notifies
-// only when someone sleeps and no spinner will take the lane: a bus under load
-// makes no system calls to wake threads, and a bus at rest sleeps.
+// stop. A push notifies only when someone sleeps and no spinner will take the
+// lane: a bus under load makes no system calls to wake threads, and a bus at
+// rest sleeps.
 //
 // Thread safety: distinct objects: safe. Shared objects: safe.
 #pragma once
