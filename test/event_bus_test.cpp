@@ -159,9 +159,9 @@ struct Point {
 };
 
 // A posting thread reuses the route of its previous topic when the new one has
-// the same text (lib/thread_state.hpp compares them a few bytes at a time):
-// topics of every length up to 20 that differ in a single character, wherever
-// it is, must still be told apart, posted in turn from one thread.
+// the same text (lib/thread_state.hpp compares them word by word, then the
+// tail byte by byte): topics of every length up to 20 that differ in a single
+// character, wherever it is, must still be told apart, posted in turn.
 TEST(EventBus, TopicsDifferingInOneCharacterAreToldApartWhenPostedInTurn) {
   for (const bool synchronous : {true, false}) {
     EventBus bus(synchronous ? Options{.synchronous = true} : Options{.threads = 1});
