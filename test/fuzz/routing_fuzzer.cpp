@@ -156,6 +156,33 @@ class Trial {
   std::map<std::string, courier::Topic> handles_;
 };
 
+// The post steps of a script: what each posts, and how.
+struct PostStep {
+  char step;
+  Payload payload;
+  Trial::Via via;
+};
+constexpr PostStep kPostSteps[] = {
+    {'p', Payload::Int, Trial::Via::String},
+    {'k', Payload::Int, Trial::Via::Keyed},
+    {'h', Payload::Int, Trial::Via::Handle},
+    {'f', Payload::Double, Trial::Via::String},
+};
+
+void play(Trial& trial, char step, std::string_view argument, int post) {
+  if (step == 's' || step == 'c' || step == 'd') {
+    if (trial.subscriptions() >= kMaxSubscriptions) return;
+    trial.subscribe(argument, step == 'd' ? Payload::Double : Payload::Int,
+                    step == 'c' ? courier::Concurrency::Concurrent : courier::Concurrency::Serial);
+  } else if (step == 'x') {
+    trial.cancel(argument.empty() ? 0 : static_cast<unsigned char>(argument[0]));
+  } else {
+    for (const PostStep& post_step : kPostSteps) {
+      if (post_step.step == step) trial.post(argument, post_step.payload, post_step.via, post);
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -168,36 +195,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view line = script.substr(0, end);
     script = end == std::string_view::npos ? std::string_view() : script.substr(end + 1);
     if (line.empty()) continue;
-    const std::string_view argument = line.substr(1);
-    for (Trial* trial : {&synchronous, &asynchronous}) {
-      switch (line[0]) {
-        case 's':
-        case 'c':
-        case 'd':
-          if (trial->subscriptions() >= kMaxSubscriptions) break;
-          trial->subscribe(
-              argument, line[0] == 'd' ? Payload::Double : Payload::Int,
-              line[0] == 'c' ? courier::Concurrency::Concurrent : courier::Concurrency::Serial);
-          break;
-        case 'x':
-          trial->cancel(argument.empty() ? 0 : static_cast<unsigned char>(argument[0]));
-          break;
-        case 'p':
-          trial->post(argument, Payload::Int, Trial::Via::String, post);
-          break;
-        case 'k':
-          trial->post(argument, Payload::Int, Trial::Via::Keyed, post);
-          break;
-        case 'h':
-          trial->post(argument, Payload::Int, Trial::Via::Handle, post);
-          break;
-        case 'f':
-          trial->post(argument, Payload::Double, Trial::Via::String, post);
-          break;
-        default:
-          break;
-      }
-    }
+    for (Trial* trial : {&synchronous, &asynchronous}) play(*trial, line[0], line.substr(1), post);
     ++post;
   }
   return 0;
