@@ -147,12 +147,12 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
   const RoutingTable& table = routes(entry);
   const void* event = envelope.event();
   const EventOps& ops = envelope.ops();
-  const std::string& key = ops.ordering_key(event);
+  const std::string_view key = ops.ordering_key(event);
   // Unkeyed events spread over a Concurrent subscriber's lanes by address:
   // neighbouring slots, neighbouring lanes.
   const std::size_t lane_hint = key.empty()
                                     ? reinterpret_cast<std::uintptr_t>(&envelope) / sizeof(Envelope)
-                                    : std::hash<std::string>{}(key);
+                                    : std::hash<std::string_view>{}(key);
 
   // Every target is found before any node is pushed: `pending` must be
   // final before the first delivery can count it down.
@@ -168,10 +168,9 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
     ++targets;
   };
   try {
-    const CachedRoute route =
-        entry.last_route.route(table, entry.routes_version, ops.type, topic_id,
-                               key.empty() ? Grouping::Grouped : Grouping::Ungrouped,
-                               [&] { return std::string_view(ops.topic(event)); });
+    const CachedRoute route = entry.last_route.route(
+        table, entry.routes_version, ops.type, topic_id,
+        key.empty() ? Grouping::Grouped : Grouping::Ungrouped, [&] { return ops.topic(event); });
     for (SubscriptionCore* subscription : route.subscriptions) {
       if (!subscription->closed()) add_target(subscription->lane_for(lane_hint));
     }

@@ -48,9 +48,9 @@ struct BusCore::SyncPath {
     if (entry.routes_version != bus.routing_version_.load(std::memory_order_acquire)) {
       bus.routes(entry);
     }
-    const CachedRoute route = entry.last_route.route(
-        *entry.routes, entry.routes_version, ops.type, topic_id, Grouping::Ungrouped,
-        [&] { return std::string_view(ops.topic(event)); });
+    const CachedRoute route =
+        entry.last_route.route(*entry.routes, entry.routes_version, ops.type, topic_id,
+                               Grouping::Ungrouped, [&] { return ops.topic(event); });
     deliver_to(bus, route.subscriptions, event, ops, counters);
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
@@ -113,8 +113,8 @@ struct BusCore::SyncPath {
     Lane* exclusive_lane = nullptr;
     if (subscription.concurrency() == Concurrency::Serial) {
       exclusive_lane = &subscription.lane_for_key_hash(0);
-    } else if (const std::string& key = ops.ordering_key(event); !key.empty()) {
-      exclusive_lane = &subscription.lane_for_key_hash(std::hash<std::string>{}(key));
+    } else if (const std::string_view key = ops.ordering_key(event); !key.empty()) {
+      exclusive_lane = &subscription.lane_for_key_hash(std::hash<std::string_view>{}(key));
     }
     if (exclusive_lane != nullptr)
       return invoke_exclusively(bus, *exclusive_lane, subscription, event, ops, counters);
@@ -218,9 +218,10 @@ void BusCore::report_error(SubscriptionCore& subscription, const void* event, co
     DeliveryError report{ops.topic(event), subscription.pattern().str(), subscription.describe(),
                          error};
     if (error_hook.empty()) {
-      std::fprintf(stderr, "courier: %s (pattern \"%s\") threw on topic \"%s\": %s\n",
+      const std::string_view topic = ops.topic(event);
+      std::fprintf(stderr, "courier: %s (pattern \"%s\") threw on topic \"%.*s\": %s\n",
                    report.subscriber.c_str(), subscription.pattern().str().c_str(),
-                   ops.topic(event).c_str(), report.message().c_str());
+                   static_cast<int>(topic.size()), topic.data(), report.message().c_str());
     } else {
       error_hook(report);
     }

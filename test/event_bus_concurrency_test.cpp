@@ -170,7 +170,8 @@ class KeyedChecker : public courier::Subscriber<Tagged> {
   static std::string key(int index) { return "key-" + std::to_string(index); }
 
   void process(const Event<Tagged>& event) override {
-    KeyState& state = keys_[static_cast<std::size_t>(std::stoi(event.ordering_key().substr(4)))];
+    KeyState& state =
+        keys_[static_cast<std::size_t>(std::stoi(std::string(event.ordering_key().substr(4))))];
     const ConcurrencyProbe::Inside inside(state.probe);
     state.order.record(event.data());
     state.sequences.push_back(event.data().sequence);

@@ -91,11 +91,11 @@ TEST(SynchronousBus, AllSubscribersSeeEventsInOneOrder) {
   std::vector<std::string> seen_by_y;
   EventBus bus(Options{.synchronous = true});
   bus.subscribe<int>("step.*", [&](const Event<int>& event) {
-    seen_by_x.push_back(event.topic());
+    seen_by_x.emplace_back(event.topic());
     if (event.topic() == "step.one") bus.post(Event<int>("step.x", 0));
   });
   bus.subscribe<int>("step.*", [&](const Event<int>& event) {
-    seen_by_y.push_back(event.topic());
+    seen_by_y.emplace_back(event.topic());
     if (event.topic() == "step.one") bus.post(Event<int>("step.y", 0));
   });
 

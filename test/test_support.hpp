@@ -191,7 +191,7 @@ class RecordingSubscriber : public courier::Subscriber<T> {
   void process(const courier::Event<T>& event) override {
     std::lock_guard lock(mutex_);
     received_.push_back(event.data());
-    topics_.push_back(event.topic());
+    topics_.emplace_back(event.topic());
   }
 
   std::vector<T> received() const {

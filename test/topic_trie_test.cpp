@@ -196,12 +196,12 @@ TEST(TopicTrie, BusDeliversEachEventOnceToEverySubscriptionWhosePatternMatches) 
   std::vector<Patterns> received(patterns.size());  // topics, by subscription
   for (std::size_t i = 0; i < patterns.size(); ++i) {
     bus.subscribe<int>(patterns[i], [&received, i](const courier::Event<int>& event) {
-      received[i].push_back(event.topic());
+      received[i].emplace_back(event.topic());
     });
   }
   Patterns received_texts;
   bus.subscribe<std::string>("a.*", [&](const courier::Event<std::string>& event) {
-    received_texts.push_back(event.topic());
+    received_texts.emplace_back(event.topic());
   });
   std::vector<courier::Topic> handles;  // resolved in the routing snapshot
   for (const std::string& topic : topics) handles.push_back(bus.topic(topic));

@@ -12,9 +12,10 @@
 // concurrently, as they are for every standard type).
 #pragma once
 
-#include <string>
+#include <string_view>
 #include <utility>
 
+#include "courier/detail/small_text.hpp"
 #include "courier/topic.hpp"
 
 namespace courier {
@@ -32,32 +33,34 @@ class Event {
   using data_type = T;
 
   // Throws std::invalid_argument, naming the topic, if `topic` is not valid.
-  Event(std::string topic, T data, std::string ordering_key)
-      : topic_(std::move(topic)), ordering_key_(std::move(ordering_key)), data_(std::move(data)) {
-    validate_topic(topic_);
-  }
-  // The same without an ordering key. Each constructor builds its members in
-  // place (no default argument to move in, no string to move when the topic
-  // is a C string): an Event is made for every post.
-  Event(std::string topic, T data) : topic_(std::move(topic)), data_(std::move(data)) {
-    validate_topic(topic_);
-  }
+  Event(std::string_view topic, T data, std::string_view ordering_key)
+      : topic_(checked(topic)), ordering_key_(ordering_key), data_(std::move(data)) {}
+  Event(std::string_view topic, T data) : topic_(checked(topic)), data_(std::move(data)) {}
+  // A C string (a literal, usually) is validated in the pass that finds its end.
   Event(const char* topic, T data) : topic_(detail::checked_topic(topic)), data_(std::move(data)) {}
 
   // For the bus: `topic` was validated when its Topic handle was made.
-  Event(detail::ValidatedTopic, const std::string& topic, T data, std::string ordering_key)
-      : topic_(topic), ordering_key_(std::move(ordering_key)), data_(std::move(data)) {}
-  Event(detail::ValidatedTopic, const std::string& topic, T data)
+  Event(detail::ValidatedTopic, const detail::SmallText& topic, T data,
+        std::string_view ordering_key)
+      : topic_(topic), ordering_key_(ordering_key), data_(std::move(data)) {}
+  Event(detail::ValidatedTopic, const detail::SmallText& topic, T data)
       : topic_(topic), data_(std::move(data)) {}
 
-  const std::string& topic() const noexcept { return topic_; }
+  // Views into the event: valid as long as it is.
+  std::string_view topic() const noexcept { return topic_.view(); }
   const T& data() const noexcept { return data_; }
   // Empty when no ordering is requested.
-  const std::string& ordering_key() const noexcept { return ordering_key_; }
+  std::string_view ordering_key() const noexcept { return ordering_key_.view(); }
 
  private:
-  std::string topic_;
-  std::string ordering_key_;
+  static std::string_view checked(std::string_view topic) {
+    validate_topic(topic);
+    return topic;
+  }
+
+  // Not std::string: see small_text.hpp for what that costs every post.
+  detail::SmallText topic_;
+  detail::SmallText ordering_key_;
   T data_;
 };
 

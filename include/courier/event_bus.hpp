@@ -162,8 +162,8 @@ class EventBus {
 
   // Shorthand for post(Event<T>(topic, data, ordering_key)).
   template <class T>
-  void post(std::string topic, T data, std::string ordering_key = {}) {
-    post(Event<T>(std::move(topic), std::move(data), std::move(ordering_key)));
+  void post(std::string_view topic, T data, std::string_view ordering_key = {}) {
+    post(Event<T>(topic, std::move(data), ordering_key));
   }
 
   // Like post(), but returns false at once instead of blocking when the queue
@@ -177,31 +177,32 @@ class EventBus {
   // topic_handle.hpp). Thread-safe. Throws std::invalid_argument, naming the
   // topic, if it is not valid.
   Topic topic(std::string_view name) {
-    return Topic(std::string(name), core_->register_topic(name), core_->id());
+    const std::size_t id = core_->register_topic(name);
+    return Topic(name, id, core_->id());
   }
 
   // post() and try_post() through a topic handle: the same contract.
   template <class T>
   void post(const Topic& topic, T data) {
-    post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data)),
+    post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data)),
                detail::BusCore::Admission::Wait, topic.id_);
   }
   template <class T>
-  void post(const Topic& topic, T data, std::string ordering_key) {
-    post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data),
-                        std::move(ordering_key)),
-               detail::BusCore::Admission::Wait, topic.id_);
+  void post(const Topic& topic, T data, std::string_view ordering_key) {
+    post_event(
+        Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data), ordering_key),
+        detail::BusCore::Admission::Wait, topic.id_);
   }
   template <class T>
   bool try_post(const Topic& topic, T data) {
-    return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data)),
+    return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data)),
                       detail::BusCore::Admission::Try, topic.id_);
   }
   template <class T>
-  bool try_post(const Topic& topic, T data, std::string ordering_key) {
-    return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name(), std::move(data),
-                               std::move(ordering_key)),
-                      detail::BusCore::Admission::Try, topic.id_);
+  bool try_post(const Topic& topic, T data, std::string_view ordering_key) {
+    return post_event(
+        Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data), ordering_key),
+        detail::BusCore::Admission::Try, topic.id_);
   }
 
   // Stops accepting events (later posts throw BusClosed, try_post returns
@@ -237,7 +238,7 @@ class EventBus {
 
   const Topic& checked(const Topic& topic) const {
     if (topic.bus_id_ != core_->id()) {
-      throw std::invalid_argument("courier: the handle for topic \"" + topic.name() +
+      throw std::invalid_argument("courier: the handle for topic \"" + std::string(topic.name()) +
                                   "\" was made by another bus");
     }
     return topic;

@@ -14,21 +14,22 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
-#include <utility>
+#include <string_view>
+
+#include "courier/detail/small_text.hpp"
 
 namespace courier {
 
 class Topic {
  public:
-  const std::string& name() const noexcept { return name_; }
+  std::string_view name() const noexcept { return name_.view(); }
 
  private:
   friend class EventBus;
-  Topic(std::string name, std::size_t id, std::uint64_t bus_id) noexcept
-      : name_(std::move(name)), id_(id), bus_id_(bus_id) {}
+  Topic(std::string_view name, std::size_t id, std::uint64_t bus_id)
+      : name_(name), id_(id), bus_id_(bus_id) {}
 
-  std::string name_;
+  detail::SmallText name_;  // copied into every event posted through the handle
   std::size_t id_;
   std::uint64_t bus_id_;
 };

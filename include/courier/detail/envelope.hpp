@@ -10,7 +10,7 @@
 // line by line, so an envelope is 112 bytes, under two cache lines:
 //
 //   bytes   0..71   the event itself, when it fits (Event<T> with sizeof(T) <= 8:
-//                   two std::strings and the payload); otherwise a pointer to it
+//                   two 32-byte texts and the payload); otherwise a pointer to it
 //   bytes  72..79   its EventOps (type, destroy, topic, ordering key)
 //   bytes  80..95   the first DeliveryNode (most events go to one lane)
 //   bytes  96..103  the Spill: storage this envelope grew once and keeps
@@ -34,7 +34,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
-#include <string>
+#include <string_view>
 #include <typeinfo>
 #include <utility>
 
@@ -49,8 +49,8 @@ struct Lane;
 struct EventOps {
   const std::type_info& type;
   void (*destroy)(void* event) noexcept;
-  const std::string& (*topic)(const void* event) noexcept;
-  const std::string& (*ordering_key)(const void* event) noexcept;
+  std::string_view (*topic)(const void* event) noexcept;
+  std::string_view (*ordering_key)(const void* event) noexcept;
   // Where an envelope keeps the event: in its own bytes, or behind a pointer
   // stored there (a retained block or a per-post allocation).
   bool stored_inline = true;
@@ -60,12 +60,8 @@ template <class T>
 inline constexpr EventOps event_ops{
     typeid(T),
     [](void* event) noexcept { static_cast<Event<T>*>(event)->~Event<T>(); },
-    [](const void* event) noexcept -> const std::string& {
-      return static_cast<const Event<T>*>(event)->topic();
-    },
-    [](const void* event) noexcept -> const std::string& {
-      return static_cast<const Event<T>*>(event)->ordering_key();
-    },
+    [](const void* event) noexcept { return static_cast<const Event<T>*>(event)->topic(); },
+    [](const void* event) noexcept { return static_cast<const Event<T>*>(event)->ordering_key(); },
 };
 
 // A node of a fan-out beyond the first lane, and the lane it goes to (kept for
