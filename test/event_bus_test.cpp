@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "courier/detail/envelope.hpp"
@@ -186,6 +187,53 @@ TEST(EventBus, TopicsDifferingInOneCharacterAreToldApartWhenPostedInTurn) {
   }
 }
 
+// An event keeps up to 24 bytes of topic or key in itself and more on the
+// heap (detail/small_text.hpp): texts past that limit, each way of posting.
+TEST(EventBus, TopicsAndKeysLongerThanTheInlineTextArriveIntact) {
+  const std::string topic = "metrics.host-0123456789.cpu-user";  // 32 bytes
+  const std::string key = "tenant-0123456789abcdefghij";         // 27 bytes
+  using Received = std::pair<std::string, std::string>;
+  courier_test::SharedLog<Received> received;
+  EventBus bus(pool_of_two());
+  bus.subscribe<int>(
+      "metrics.>",
+      [&](const Event<int>& event) {
+        received.add({std::string(event.topic()), std::string(event.ordering_key())});
+      },
+      courier::Concurrency::Concurrent);
+
+  bus.post(Event<int>(topic, 1, key));
+  bus.post(topic, 2, key);
+  bus.post(bus.topic(topic), 3, key);
+  bus.post(Event<int>(topic, 4));
+  bus.wait_idle();
+
+  std::vector<Received> entries = received.entries();
+  std::sort(entries.begin(), entries.end());
+  EXPECT_EQ(entries,
+            (std::vector<Received>{{topic, ""}, {topic, key}, {topic, key}, {topic, key}}));
+}
+
+TEST(EventBus, HooksReportTopicsLongerThanTheInlineText) {
+  const std::string dead_topic = "unclaimed.0123456789.0123456789";  // 31 bytes
+  const std::string failing_topic = "orders.0123456789.0123456789";  // 28 bytes
+  courier_test::SharedLog<std::string> reported;
+  EventBus bus(pool_of_two());
+  const auto dead_hook = bus.on_dead_event(
+      [&](const DeadEvent& dead) { reported.add("dead " + std::string(dead.topic())); });
+  const auto error_hook = bus.on_error(
+      [&](const DeliveryError& error) { reported.add("error " + std::string(error.topic)); });
+  bus.subscribe<int>("orders.>", [](const Event<int>&) { throw std::runtime_error("boom"); });
+
+  bus.post(Event<int>(dead_topic, 1));
+  bus.wait_idle();
+  bus.post(Event<int>(failing_topic, 2));
+  bus.wait_idle();
+
+  EXPECT_EQ(reported.entries(),
+            (std::vector<std::string>{"dead " + dead_topic, "error " + failing_topic}));
+}
+
 TEST(EventBus, EachPayloadTypeReachesOnlyItsOwnSubscribers) {
   auto numbers = std::make_shared<RecordingSubscriber<int>>();
   auto words = std::make_shared<RecordingSubscriber<std::string>>();
@@ -210,8 +258,9 @@ using Kilobyte = std::array<unsigned char, 1024>;
 static_assert(sizeof(Event<Kilobyte>) > courier::detail::Envelope::kInlineBytes,
               "the test needs a payload that does not fit the envelope's inline buffer");
 
-Kilobyte kilobyte_filled_from(unsigned seed) {
-  Kilobyte bytes;
+template <class Bytes>
+Bytes bytes_filled_from(unsigned seed) {
+  Bytes bytes;
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     bytes[i] = static_cast<unsigned char>((seed * 131 + i * 7) % 251);
   }
@@ -224,15 +273,44 @@ TEST(EventBus, DeliversAPayloadLargerThanTheInlineBufferIntact) {
   bus.subscribe(subscriber, "blobs");
 
   for (unsigned seed = 0; seed < 3; ++seed) {
-    bus.post(Event<Kilobyte>("blobs", kilobyte_filled_from(seed)));
+    bus.post(Event<Kilobyte>("blobs", bytes_filled_from<Kilobyte>(seed)));
   }
   bus.wait_idle();
 
   const std::vector<Kilobyte> received = subscriber->received();
   ASSERT_EQ(received.size(), 3u);
   for (unsigned seed = 0; seed < 3; ++seed) {
-    EXPECT_EQ(received[seed], kilobyte_filled_from(seed)) << "event " << seed;
+    EXPECT_EQ(received[seed], bytes_filled_from<Kilobyte>(seed)) << "event " << seed;
   }
+}
+
+// An envelope keeps an event inline up to kInlineBytes: with two 32-byte texts
+// in front, a 24-byte payload is the largest that fits, and 25 bytes go to the
+// slot's retained block.
+using InlineLimit = std::array<unsigned char, 24>;
+using PastInlineLimit = std::array<unsigned char, 25>;
+static_assert(courier::detail::Envelope::fits_inline<InlineLimit>);
+static_assert(!courier::detail::Envelope::fits_inline<PastInlineLimit>);
+
+template <class Bytes>
+void expect_payloads_arrive_intact() {
+  auto subscriber = std::make_shared<RecordingSubscriber<Bytes>>();
+  EventBus bus(pool_of_two());
+  bus.subscribe(subscriber, "bytes");
+  for (unsigned seed = 0; seed < 8; ++seed) {
+    bus.post(Event<Bytes>("bytes", bytes_filled_from<Bytes>(seed)));
+  }
+  bus.wait_idle();
+  const std::vector<Bytes> received = subscriber->received();
+  ASSERT_EQ(received.size(), 8u);
+  for (unsigned seed = 0; seed < 8; ++seed) {
+    EXPECT_EQ(received[seed], bytes_filled_from<Bytes>(seed)) << "event " << seed;
+  }
+}
+
+TEST(EventBus, PayloadsAtTheInlineLimitAndJustPastItArriveIntact) {
+  expect_payloads_arrive_intact<InlineLimit>();
+  expect_payloads_arrive_intact<PastInlineLimit>();
 }
 
 TEST(EventBus, DeliversAMoveOnlyPayloadIntact) {
@@ -600,6 +678,23 @@ TEST(EventBus, InvalidTopicIsRejectedByNameWhenTheEventIsMade) {
       invalid_argument_message([] { (void)Event<int>(static_cast<const char*>(nullptr), 1); }),
       "null"));
   EXPECT_EQ(Event<int>("metrics.cpu-0", 1).topic(), "metrics.cpu-0");
+}
+
+TEST(EventBus, NullCStringTopicOrKeyIsRejectedAndNothingIsAccepted) {
+  const char* const null_text = nullptr;
+  EXPECT_TRUE(
+      mentions(invalid_argument_message([&] { (void)Event<int>(null_text, 1, "key"); }), "null"));
+  EXPECT_TRUE(mentions(invalid_argument_message([&] { (void)Event<int>("a", 1, null_text); }),
+                       "ordering key"));
+  EventBus bus(pool_of_two());
+  const courier::Topic handle = bus.topic("a");
+  EXPECT_TRUE(mentions(invalid_argument_message([&] { bus.post(null_text, 1); }), "null"));
+  EXPECT_TRUE(
+      mentions(invalid_argument_message([&] { bus.post("a", 1, null_text); }), "ordering key"));
+  EXPECT_TRUE(
+      mentions(invalid_argument_message([&] { bus.post(handle, 1, null_text); }), "ordering key"));
+  bus.wait_idle();
+  EXPECT_EQ(bus.stats().posted, 0u);
 }
 
 TEST(EventBus, InvalidPatternIsRejectedByName) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "courier/event_bus.hpp"
@@ -104,6 +105,29 @@ TEST(SynchronousBus, AllSubscribersSeeEventsInOneOrder) {
   ASSERT_EQ(seen_by_x.size(), 3u);
   EXPECT_EQ(seen_by_x.front(), "step.one");
   EXPECT_EQ(seen_by_x, seen_by_y);
+}
+
+// A post from a handler is moved into the frame's queue and delivered later:
+// its topic and key, past the 24 bytes an event keeps in itself, must survive
+// the move.
+TEST(SynchronousBus, AHeldEventKeepsATopicAndKeyLongerThanTheInlineText) {
+  const std::string answer = "step.answer-0123456789abcdefghij";  // 31 bytes
+  const std::string key = "a-key-longer-than-twenty-four";        // 29 bytes
+  std::vector<std::pair<std::string, std::string>> seen;
+  EventBus bus(Options{.synchronous = true});
+  const courier::Topic answer_handle = bus.topic(answer);
+  bus.subscribe<int>("step.>", [&](const Event<int>& event) {
+    seen.emplace_back(event.topic(), event.ordering_key());
+    if (event.data() == 0) {
+      bus.post(Event<int>(answer, 1, key));
+      bus.post(answer_handle, 2, key);
+    }
+  });
+
+  bus.post(Event<int>("step.one", 0));
+
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{
+                      {"step.one", ""}, {answer, key}, {answer, key}}));
 }
 
 TEST(SynchronousBus, AHandlerPostingManyTimesDoesNotRecurse) {

@@ -12,6 +12,7 @@
 // concurrently, as they are for every standard type).
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -21,10 +22,46 @@
 namespace courier {
 
 namespace detail {
+
 // Tags a topic that was validated already (a Topic handle's name).
 struct ValidatedTopic {
   explicit ValidatedTopic() = default;
 };
+
+// A topic as Event's constructors and EventBus::post take it: any string, or a
+// C string, validated here, once. Throws std::invalid_argument, naming the
+// topic, if it is not valid (or is a null pointer). A C string (a literal,
+// usually) is validated in the pass that finds its end.
+class TopicArgument {
+ public:
+  TopicArgument(const char* topic) : text_(checked_topic(topic)) {}  // NOLINT: implicit by design
+  TopicArgument(std::string_view topic) : text_(topic) { validate_topic(topic); }      // NOLINT
+  TopicArgument(const std::string& topic) : TopicArgument(std::string_view(topic)) {}  // NOLINT
+
+  std::string_view text() const noexcept { return text_; }
+
+ private:
+  std::string_view text_;
+};
+
+// An ordering key as Event's constructors and EventBus::post take it: any
+// string, or a C string, which must not be null (std::string_view's own
+// constructor would read through it); throws std::invalid_argument if it is.
+class KeyArgument {
+ public:
+  KeyArgument() noexcept = default;
+  KeyArgument(const char* key) : text_(key != nullptr ? key : reject_null_key()) {}  // NOLINT
+  KeyArgument(std::string_view key) noexcept : text_(key) {}                         // NOLINT
+  KeyArgument(const std::string& key) noexcept : text_(key) {}                       // NOLINT
+
+  std::string_view text() const noexcept { return text_; }
+
+ private:
+  [[noreturn]] static const char* reject_null_key();
+
+  std::string_view text_;
+};
+
 }  // namespace detail
 
 template <class T>
@@ -33,31 +70,25 @@ class Event {
   using data_type = T;
 
   // Throws std::invalid_argument, naming the topic, if `topic` is not valid.
-  Event(std::string_view topic, T data, std::string_view ordering_key)
-      : topic_(checked(topic)), ordering_key_(ordering_key), data_(std::move(data)) {}
-  Event(std::string_view topic, T data) : topic_(checked(topic)), data_(std::move(data)) {}
-  // A C string (a literal, usually) is validated in the pass that finds its end.
-  Event(const char* topic, T data) : topic_(detail::checked_topic(topic)), data_(std::move(data)) {}
+  Event(detail::TopicArgument topic, T data) : topic_(topic.text()), data_(std::move(data)) {}
+  Event(detail::TopicArgument topic, T data, detail::KeyArgument ordering_key)
+      : topic_(topic.text()), ordering_key_(ordering_key.text()), data_(std::move(data)) {}
 
   // For the bus: `topic` was validated when its Topic handle was made.
-  Event(detail::ValidatedTopic, const detail::SmallText& topic, T data,
-        std::string_view ordering_key)
-      : topic_(topic), ordering_key_(ordering_key), data_(std::move(data)) {}
   Event(detail::ValidatedTopic, const detail::SmallText& topic, T data)
       : topic_(topic), data_(std::move(data)) {}
+  Event(detail::ValidatedTopic, const detail::SmallText& topic, T data,
+        detail::KeyArgument ordering_key)
+      : topic_(topic), ordering_key_(ordering_key.text()), data_(std::move(data)) {}
 
-  // Views into the event: valid as long as it is.
+  // Views into the event, valid as long as it is: a subscriber that keeps the
+  // topic or key beyond process() copies it (std::string(event.topic())).
   std::string_view topic() const noexcept { return topic_.view(); }
   const T& data() const noexcept { return data_; }
   // Empty when no ordering is requested.
   std::string_view ordering_key() const noexcept { return ordering_key_.view(); }
 
  private:
-  static std::string_view checked(std::string_view topic) {
-    validate_topic(topic);
-    return topic;
-  }
-
   // Not std::string: see small_text.hpp for what that costs every post.
   detail::SmallText topic_;
   detail::SmallText ordering_key_;

@@ -162,7 +162,7 @@ class EventBus {
 
   // Shorthand for post(Event<T>(topic, data, ordering_key)).
   template <class T>
-  void post(std::string_view topic, T data, std::string_view ordering_key = {}) {
+  void post(detail::TopicArgument topic, T data, detail::KeyArgument ordering_key = {}) {
     post(Event<T>(topic, std::move(data), ordering_key));
   }
 
@@ -188,7 +188,7 @@ class EventBus {
                detail::BusCore::Admission::Wait, topic.id_);
   }
   template <class T>
-  void post(const Topic& topic, T data, std::string_view ordering_key) {
+  void post(const Topic& topic, T data, detail::KeyArgument ordering_key) {
     post_event(
         Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data), ordering_key),
         detail::BusCore::Admission::Wait, topic.id_);
@@ -199,7 +199,7 @@ class EventBus {
                       detail::BusCore::Admission::Try, topic.id_);
   }
   template <class T>
-  bool try_post(const Topic& topic, T data, std::string_view ordering_key) {
+  bool try_post(const Topic& topic, T data, detail::KeyArgument ordering_key) {
     return post_event(
         Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data), ordering_key),
         detail::BusCore::Admission::Try, topic.id_);
