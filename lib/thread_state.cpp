@@ -4,7 +4,7 @@
 
 namespace courier::detail {
 
-constinit thread_local ThreadState this_thread;
+// this_thread is defined in delivery.cpp: see there why.
 
 std::uint64_t next_thread_number() noexcept {
   static std::atomic<std::uint64_t> next{1};

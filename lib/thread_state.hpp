@@ -63,7 +63,10 @@ class LastRoute {
   template <class TopicOf>
   CachedRoute route(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
                     std::size_t topic_id, Grouping grouping, TopicOf&& topic_of) {
-    if (version_ != version || topic_id_ != topic_id || grouping_ != grouping || *type_ != type ||
+    // The type's address first: the same type_info object is the common case,
+    // and comparing two of them by value reads their names.
+    if (version_ != version || topic_id_ != topic_id || grouping_ != grouping ||
+        (type_ != &type && *type_ != type) ||
         (topic_id == RoutingTable::kNoTopic && !same_text(topic_, topic_of()))) {
       fill(table, version, type, topic_id, grouping, topic_of());
     }
@@ -121,6 +124,7 @@ struct ThreadState {
   std::uint64_t number = 0;  // see this_thread_number(); 0 until first asked
 };
 
+// Defined in delivery.cpp (see there why).
 extern constinit thread_local ThreadState this_thread;
 
 std::uint64_t next_thread_number() noexcept;
