@@ -267,31 +267,7 @@ Bytes bytes_filled_from(unsigned seed) {
   return bytes;
 }
 
-TEST(EventBus, DeliversAPayloadLargerThanTheInlineBufferIntact) {
-  auto subscriber = std::make_shared<RecordingSubscriber<Kilobyte>>();
-  EventBus bus(pool_of_two());
-  bus.subscribe(subscriber, "blobs");
-
-  for (unsigned seed = 0; seed < 3; ++seed) {
-    bus.post(Event<Kilobyte>("blobs", bytes_filled_from<Kilobyte>(seed)));
-  }
-  bus.wait_idle();
-
-  const std::vector<Kilobyte> received = subscriber->received();
-  ASSERT_EQ(received.size(), 3u);
-  for (unsigned seed = 0; seed < 3; ++seed) {
-    EXPECT_EQ(received[seed], bytes_filled_from<Kilobyte>(seed)) << "event " << seed;
-  }
-}
-
-// An envelope keeps an event inline up to kInlineBytes: with two 32-byte texts
-// in front, a 24-byte payload is the largest that fits, and 25 bytes go to the
-// slot's retained block.
-using InlineLimit = std::array<unsigned char, 24>;
-using PastInlineLimit = std::array<unsigned char, 25>;
-static_assert(courier::detail::Envelope::fits_inline<InlineLimit>);
-static_assert(!courier::detail::Envelope::fits_inline<PastInlineLimit>);
-
+// Posts distinct payloads of `Bytes` and checks each arrives, in order, intact.
 template <class Bytes>
 void expect_payloads_arrive_intact() {
   auto subscriber = std::make_shared<RecordingSubscriber<Bytes>>();
@@ -307,6 +283,18 @@ void expect_payloads_arrive_intact() {
     EXPECT_EQ(received[seed], bytes_filled_from<Bytes>(seed)) << "event " << seed;
   }
 }
+
+TEST(EventBus, DeliversAPayloadLargerThanTheInlineBufferIntact) {
+  expect_payloads_arrive_intact<Kilobyte>();
+}
+
+// An envelope keeps an event inline up to kInlineBytes: with two 32-byte texts
+// in front, a 24-byte payload is the largest that fits, and 25 bytes go to the
+// slot's retained block.
+using InlineLimit = std::array<unsigned char, 24>;
+using PastInlineLimit = std::array<unsigned char, 25>;
+static_assert(courier::detail::Envelope::fits_inline<InlineLimit>);
+static_assert(!courier::detail::Envelope::fits_inline<PastInlineLimit>);
 
 TEST(EventBus, PayloadsAtTheInlineLimitAndJustPastItArriveIntact) {
   expect_payloads_arrive_intact<InlineLimit>();
