@@ -225,10 +225,10 @@ void BusCore::report_error(SubscriptionCore& subscription, const void* event, co
     DeliveryError report{ops.topic(event), subscription.pattern().str(), subscription.describe(),
                          error};
     if (error_hook.empty()) {
-      const std::string_view topic = ops.topic(event);
       std::fprintf(stderr, "courier: %s (pattern \"%s\") threw on topic \"%.*s\": %s\n",
                    report.subscriber.c_str(), subscription.pattern().str().c_str(),
-                   static_cast<int>(topic.size()), topic.data(), report.message().c_str());
+                   static_cast<int>(report.topic.size()), report.topic.data(),
+                   report.message().c_str());
     } else {
       error_hook(report);
     }

@@ -3,7 +3,8 @@
 // Why not std::string: every post builds an Event, moves it into the bus and
 // destroys both, and libstdc++'s std::string calls memcpy for each of those
 // steps on a short string (a move copies the small buffer with a length known
-// only at run time). That was a third of an asynchronous post's instructions.
+// only at run time): about 70 of the 363 instructions of an asynchronous post
+// (callgrind, W2's posting thread).
 // Topics are short, so a SmallText keeps up to kInlineCapacity bytes in
 // itself and the rest of the object is plain words: a move copies four words
 // and empties the source, a copy of inline text does the same without the
@@ -17,10 +18,8 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <utility>
 
 // g++ 12 sees a literal topic of 3 bytes flow into the branches for longer
 // text, which the length it cannot bound would take, and warns (with -Werror,
