@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include <concurrentqueue/blockingconcurrentqueue.h>
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/post.hpp>
@@ -49,6 +50,7 @@
 
 #include "bench_support.hpp"
 #include "counting_allocator.hpp"
+#include "scaling_topics.hpp"
 
 namespace {
 
@@ -663,20 +665,12 @@ std::vector<std::string> numbered(const std::string& prefix, int count,
   return names;
 }
 
-// 16 of the subscribed topics spread over the table, posted to in turn in both
-// cases, so that both do the same work but look up a table of different size.
-std::vector<std::string> spread_topics(int subscriptions) {
-  std::vector<std::string> topics;
-  for (int k = 0; k < 16; ++k) topics.push_back("topic." + std::to_string(k * subscriptions / 16));
-  return topics;
-}
-
 void measure_subscription_scaling(const Config& config, Report& report) {
   const int large = config.scale < 1 ? 10'000 : 100'000;
-  compare_post_cost(
-      config, report, "scale: distinct topics",
-      {"10 subscriptions", numbered("topic.", 10), spread_topics(10)},
-      {std::to_string(large) + " subscriptions", numbered("topic.", large), spread_topics(large)});
+  compare_post_cost(config, report, "scale: distinct topics",
+                    {"10 subscriptions", bench::padded_topics(10), bench::spread_topics(10)},
+                    {std::to_string(large) + " subscriptions", bench::padded_topics(large),
+                     bench::spread_topics(large)});
 }
 
 // 16 topics "w0.t0" .. "w0.t15", posted to in turn, matched by "w0.*" alone or

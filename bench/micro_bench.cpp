@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "scaling_topics.hpp"
+
 namespace {
 
 void BM_PatternMatch(benchmark::State& state, const char* pattern_text, const char* topic) {
@@ -91,10 +93,8 @@ BENCHMARK(BM_SyncPost);
 // Post cost against the number of exact subscriptions, on distinct topics.
 void BM_SyncPostAmongSubscriptions(benchmark::State& state) {
   const auto subscriptions = static_cast<int>(state.range(0));
-  std::vector<std::string> patterns, topics;
-  for (int i = 0; i < subscriptions; ++i) patterns.push_back("topic." + std::to_string(i));
-  for (int k = 0; k < 16; ++k) topics.push_back("topic." + std::to_string(k * subscriptions / 16));
-  post_synchronously(state, patterns, topics);
+  post_synchronously(state, bench::padded_topics(subscriptions),
+                     bench::spread_topics(subscriptions));
 }
 BENCHMARK(BM_SyncPostAmongSubscriptions)->Arg(10)->Arg(100'000);
 
