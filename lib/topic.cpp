@@ -44,20 +44,7 @@ constexpr const char* kTokenRule = "expected dot-separated tokens of [A-Za-z0-9_
 
 // One pass, no token splitting: every post validates its topic, so this is on
 // the hot path (it was a sixth of a post's cost when written with next_token).
-bool is_valid_topic(std::string_view topic) noexcept {
-  bool after_token_char = false;
-  for (const char c : topic) {
-    const unsigned char kind = topic_char_kind(c);
-    if (kind == detail::kTokenChar) {
-      after_token_char = true;
-    } else if (kind == detail::kDotChar && after_token_char) {
-      after_token_char = false;
-    } else {
-      return false;
-    }
-  }
-  return after_token_char;
-}
+bool is_valid_topic(std::string_view topic) noexcept { return detail::topic_is_valid(topic); }
 
 void validate_topic(std::string_view topic) {
   if (!is_valid_topic(topic)) reject("topic", topic, kTokenRule);

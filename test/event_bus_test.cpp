@@ -665,6 +665,12 @@ TEST(EventBus, InvalidTopicIsRejectedByNameWhenTheEventIsMade) {
   EXPECT_TRUE(mentions(
       invalid_argument_message([] { (void)Event<int>(static_cast<const char*>(nullptr), 1); }),
       "null"));
+  // Literals written at the call: g++ validates those as it compiles (topic.hpp).
+  EXPECT_TRUE(
+      mentions(invalid_argument_message([] { (void)Event<int>("bad topic", 1); }), "bad topic"));
+  EXPECT_TRUE(
+      mentions(invalid_argument_message([] { (void)Event<int>("a..b", 1, "key"); }), "a..b"));
+  EXPECT_TRUE(mentions(invalid_argument_message([] { (void)Event<int>("", 1); }), "\"\""));
   EXPECT_EQ(Event<int>("metrics.cpu-0", 1).topic(), "metrics.cpu-0");
 }
 

@@ -54,11 +54,35 @@ constexpr unsigned char topic_char_kind(char c) noexcept {
 
 [[noreturn, gnu::cold]] void reject_c_topic(const char* topic);
 
-// The C string `topic` as a view, validated in the same pass that finds its
-// end; throws as validate_topic does (and for a null pointer). Inline, so that
-// a literal topic, the common case, is validated as the program is compiled.
+// is_valid_topic, inline.
+constexpr bool topic_is_valid(std::string_view topic) noexcept {
+  bool after_token_char = false;
+  for (const char c : topic) {
+    const unsigned char kind = topic_char_kind(c);
+    if (kind == kTokenChar) {
+      after_token_char = true;
+    } else if (kind == kDotChar && after_token_char) {
+      after_token_char = false;
+    } else {
+      return false;
+    }
+  }
+  return after_token_char;
+}
+
+// The C string `topic` as a view, validated; throws as validate_topic does
+// (and for a null pointer). A literal, the common case, is validated as the
+// program is compiled: g++ folds its length, then the loop over its known
+// characters. Any other C string is validated in the pass that finds its end.
 inline std::string_view checked_topic(const char* topic) {
   if (topic == nullptr) reject_c_topic(topic);
+#if defined(__GNUC__)
+  if (__builtin_constant_p(__builtin_strlen(topic))) {
+    const std::string_view text(topic, __builtin_strlen(topic));
+    if (!topic_is_valid(text)) reject_c_topic(topic);
+    return text;
+  }
+#endif
   const char* end = topic;
   bool after_token_char = false;
   for (;; ++end) {
