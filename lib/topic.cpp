@@ -42,8 +42,6 @@ constexpr const char* kTokenRule = "expected dot-separated tokens of [A-Za-z0-9_
 
 }  // namespace
 
-// One pass, no token splitting: every post validates its topic, so this is on
-// the hot path (it was a sixth of a post's cost when written with next_token).
 bool is_valid_topic(std::string_view topic) noexcept { return detail::topic_is_valid(topic); }
 
 void validate_topic(std::string_view topic) {

@@ -12,6 +12,7 @@
 #include <exception>
 #include <future>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -672,6 +673,39 @@ TEST(EventBus, InvalidTopicIsRejectedByNameWhenTheEventIsMade) {
       mentions(invalid_argument_message([] { (void)Event<int>("a..b", 1, "key"); }), "a..b"));
   EXPECT_TRUE(mentions(invalid_argument_message([] { (void)Event<int>("", 1); }), "\"\""));
   EXPECT_EQ(Event<int>("metrics.cpu-0", 1).topic(), "metrics.cpu-0");
+}
+
+// Strings of other types: with another allocator, or a class that converts
+// to std::string_view or to a C string.
+struct ConvertsToView {
+  operator std::string_view() const { return "view.topic"; }  // NOLINT: the conversion tested
+};
+struct ConvertsToCString {
+  operator const char*() const { return "c.topic"; }  // NOLINT: the conversion tested
+};
+
+TEST(EventBus, TopicsAndKeysOfOtherStringTypesAreAccepted) {
+  std::vector<std::pair<std::string, std::string>> seen;
+  EventBus bus(Options{.synchronous = true});
+  bus.subscribe<int>(">", [&](const Event<int>& event) {
+    seen.emplace_back(event.topic(), event.ordering_key());
+  });
+  const std::pmr::string pmr_topic("pmr.topic");
+  const std::pmr::string pmr_key("pmr-key");
+  char buffer[16] = "buffer.topic";
+
+  bus.post(Event<int>(pmr_topic, 1, pmr_key));
+  bus.post(ConvertsToView{}, 2, ConvertsToView{});
+  bus.post(ConvertsToCString{}, 3, ConvertsToCString{});
+  bus.post(buffer, 4, buffer);
+
+  EXPECT_EQ(seen,
+            (std::vector<std::pair<std::string, std::string>>{{"pmr.topic", "pmr-key"},
+                                                              {"view.topic", "view.topic"},
+                                                              {"c.topic", "c.topic"},
+                                                              {"buffer.topic", "buffer.topic"}}));
+  EXPECT_TRUE(
+      mentions(invalid_argument_message([&] { bus.post(std::pmr::string("a..b"), 5); }), "a..b"));
 }
 
 TEST(EventBus, NullCStringTopicOrKeyIsRejectedAndNothingIsAccepted) {

@@ -10,6 +10,16 @@ namespace {
 
 using courier::TopicPattern;
 
+// The inline validation (topic.hpp) is constexpr: the rules, checked as the
+// test compiles.
+static_assert(courier::detail::topic_is_valid("a.b-c_9"));
+static_assert(!courier::detail::topic_is_valid(""));
+static_assert(!courier::detail::topic_is_valid("a."));
+static_assert(!courier::detail::topic_is_valid(".a"));
+static_assert(!courier::detail::topic_is_valid("a..b"));
+static_assert(!courier::detail::topic_is_valid("a b"));
+static_assert(!courier::detail::topic_is_valid("a.*"));
+
 TEST(Topic, AcceptsDotSeparatedTokens) {
   for (const char* topic : {"a", "metrics", "metrics.cpu", "orders.eu-west.created", "A_1.b-2"}) {
     EXPECT_TRUE(courier::is_valid_topic(topic)) << topic;

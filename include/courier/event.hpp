@@ -14,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "courier/detail/small_text.hpp"
@@ -28,19 +29,36 @@ struct ValidatedTopic {
   explicit ValidatedTopic() = default;
 };
 
+// A string type other than these: one that converts to std::string_view
+// (std::pmr::string, ...) or to a C string.
+template <class Text>
+concept OtherText = std::is_convertible_v<const Text&, std::string_view> ||
+    std::is_convertible_v<const Text&, const char*>;
+
 // A topic as Event's constructors and EventBus::post take it: any string, or a
 // C string, validated here, once. Throws std::invalid_argument, naming the
-// topic, if it is not valid (or is a null pointer). A C string (a literal,
-// usually) is validated in the pass that finds its end.
+// topic, if it is not valid (or is a null pointer). A C string goes through
+// checked_topic (topic.hpp), which makes a literal's validation cheap.
 class TopicArgument {
  public:
   TopicArgument(const char* topic) : text_(checked_topic(topic)) {}  // NOLINT: implicit by design
   TopicArgument(std::string_view topic) : text_(topic) { validate_topic(topic); }      // NOLINT
   TopicArgument(const std::string& topic) : TopicArgument(std::string_view(topic)) {}  // NOLINT
+  template <OtherText Text>
+  TopicArgument(const Text& topic) : TopicArgument(text_of(topic)) {}  // NOLINT
 
   std::string_view text() const noexcept { return text_; }
 
  private:
+  template <class Text>
+  static TopicArgument text_of(const Text& topic) {
+    if constexpr (std::is_convertible_v<const Text&, std::string_view>) {
+      return TopicArgument(std::string_view(topic));
+    } else {
+      return TopicArgument(static_cast<const char*>(topic));
+    }
+  }
+
   std::string_view text_;
 };
 
@@ -53,11 +71,22 @@ class KeyArgument {
   KeyArgument(const char* key) : text_(key != nullptr ? key : reject_null_key()) {}  // NOLINT
   KeyArgument(std::string_view key) noexcept : text_(key) {}                         // NOLINT
   KeyArgument(const std::string& key) noexcept : text_(key) {}                       // NOLINT
+  template <OtherText Text>
+  KeyArgument(const Text& key) : KeyArgument(text_of(key)) {}  // NOLINT
 
   std::string_view text() const noexcept { return text_; }
 
  private:
   [[noreturn]] static const char* reject_null_key();
+
+  template <class Text>
+  static KeyArgument text_of(const Text& key) {
+    if constexpr (std::is_convertible_v<const Text&, std::string_view>) {
+      return KeyArgument(std::string_view(key));
+    } else {
+      return KeyArgument(static_cast<const char*>(key));
+    }
+  }
 
   std::string_view text_;
 };

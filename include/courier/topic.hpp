@@ -54,7 +54,9 @@ constexpr unsigned char topic_char_kind(char c) noexcept {
 
 [[noreturn, gnu::cold]] void reject_c_topic(const char* topic);
 
-// is_valid_topic, inline.
+// is_valid_topic, inline. One pass, no token splitting: every post validates
+// its topic (this was a sixth of a post's cost when written with token
+// splitting).
 constexpr bool topic_is_valid(std::string_view topic) noexcept {
   bool after_token_char = false;
   for (const char c : topic) {
@@ -71,9 +73,11 @@ constexpr bool topic_is_valid(std::string_view topic) noexcept {
 }
 
 // The C string `topic` as a view, validated; throws as validate_topic does
-// (and for a null pointer). A literal, the common case, is validated as the
-// program is compiled: g++ folds its length, then the loop over its known
-// characters. Any other C string is validated in the pass that finds its end.
+// (and for a null pointer). For a literal, the common case, g++ knows the
+// length as it compiles (__builtin_constant_p), and at -O3 it also runs the
+// loop over the known characters then, leaving nothing for run time (at -O2
+// the loop stays, with its end known). Any other C string, and any string
+// under clang, is validated in the pass that finds its end.
 inline std::string_view checked_topic(const char* topic) {
   if (topic == nullptr) reject_c_topic(topic);
 #if defined(__GNUC__)
