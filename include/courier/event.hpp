@@ -35,6 +35,17 @@ template <class Text>
 concept OtherText = std::is_convertible_v<const Text&, std::string_view> ||
     std::is_convertible_v<const Text&, const char*>;
 
+// `Argument` made from such a text: through std::string_view when it converts
+// to one, else through its C string (checked for null).
+template <class Argument, OtherText Text>
+Argument argument_from(const Text& text) {
+  if constexpr (std::is_convertible_v<const Text&, std::string_view>) {
+    return Argument(std::string_view(text));
+  } else {
+    return Argument(static_cast<const char*>(text));
+  }
+}
+
 // A topic as Event's constructors and EventBus::post take it: any string, or a
 // C string, validated here, once. Throws std::invalid_argument, naming the
 // topic, if it is not valid (or is a null pointer). A C string goes through
@@ -45,20 +56,12 @@ class TopicArgument {
   TopicArgument(std::string_view topic) : text_(topic) { validate_topic(topic); }      // NOLINT
   TopicArgument(const std::string& topic) : TopicArgument(std::string_view(topic)) {}  // NOLINT
   template <OtherText Text>
-  TopicArgument(const Text& topic) : TopicArgument(text_of(topic)) {}  // NOLINT
+  TopicArgument(const Text& topic)
+      : TopicArgument(argument_from<TopicArgument>(topic)) {}  // NOLINT
 
   std::string_view text() const noexcept { return text_; }
 
  private:
-  template <class Text>
-  static TopicArgument text_of(const Text& topic) {
-    if constexpr (std::is_convertible_v<const Text&, std::string_view>) {
-      return TopicArgument(std::string_view(topic));
-    } else {
-      return TopicArgument(static_cast<const char*>(topic));
-    }
-  }
-
   std::string_view text_;
 };
 
@@ -72,21 +75,12 @@ class KeyArgument {
   KeyArgument(std::string_view key) noexcept : text_(key) {}                         // NOLINT
   KeyArgument(const std::string& key) noexcept : text_(key) {}                       // NOLINT
   template <OtherText Text>
-  KeyArgument(const Text& key) : KeyArgument(text_of(key)) {}  // NOLINT
+  KeyArgument(const Text& key) : KeyArgument(argument_from<KeyArgument>(key)) {}  // NOLINT
 
   std::string_view text() const noexcept { return text_; }
 
  private:
   [[noreturn]] static const char* reject_null_key();
-
-  template <class Text>
-  static KeyArgument text_of(const Text& key) {
-    if constexpr (std::is_convertible_v<const Text&, std::string_view>) {
-      return KeyArgument(std::string_view(key));
-    } else {
-      return KeyArgument(static_cast<const char*>(key));
-    }
-  }
 
   std::string_view text_;
 };
