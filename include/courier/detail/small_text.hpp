@@ -42,8 +42,7 @@ class SmallText {
 
   explicit SmallText(std::string_view text) : size_(text.size()) {
     if (on_heap()) {
-      storage_.heap_text = new char[text.size()];
-      std::memcpy(storage_.heap_text, text.data(), text.size());
+      storage_.heap_text = heap_copy(text);
     } else {
       copy_short(storage_.inline_text, text.data(), text.size());
     }
@@ -51,8 +50,7 @@ class SmallText {
 
   SmallText(const SmallText& other) : size_(other.size_) {
     if (other.on_heap()) {
-      storage_.heap_text = new char[size_];
-      std::memcpy(storage_.heap_text, other.storage_.heap_text, size_);
+      storage_.heap_text = heap_copy(other.view());
     } else {
       storage_ = other.storage_;
     }
@@ -89,6 +87,12 @@ class SmallText {
 
   void release() noexcept {
     if (on_heap()) delete[] storage_.heap_text;
+  }
+
+  static char* heap_copy(std::string_view text) {
+    char* const copy = new char[text.size()];
+    std::memcpy(copy, text.data(), text.size());
+    return copy;
   }
 
   // What the storage held is now the other object's: with a size of zero it
