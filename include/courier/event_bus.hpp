@@ -184,25 +184,19 @@ class EventBus {
   // post() and try_post() through a topic handle: the same contract.
   template <class T>
   void post(const Topic& topic, T data) {
-    post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data)),
-               detail::BusCore::Admission::Wait, topic.id_);
+    post_through(topic, detail::BusCore::Admission::Wait, std::move(data));
   }
   template <class T>
   void post(const Topic& topic, T data, detail::KeyArgument ordering_key) {
-    post_event(
-        Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data), ordering_key),
-        detail::BusCore::Admission::Wait, topic.id_);
+    post_through(topic, detail::BusCore::Admission::Wait, std::move(data), ordering_key);
   }
   template <class T>
   bool try_post(const Topic& topic, T data) {
-    return post_event(Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data)),
-                      detail::BusCore::Admission::Try, topic.id_);
+    return post_through(topic, detail::BusCore::Admission::Try, std::move(data));
   }
   template <class T>
   bool try_post(const Topic& topic, T data, detail::KeyArgument ordering_key) {
-    return post_event(
-        Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data), ordering_key),
-        detail::BusCore::Admission::Try, topic.id_);
+    return post_through(topic, detail::BusCore::Admission::Try, std::move(data), ordering_key);
   }
 
   // Stops accepting events (later posts throw BusClosed, try_post returns
@@ -242,6 +236,16 @@ class EventBus {
                                   "\" was made by another bus");
     }
     return topic;
+  }
+
+  // A post through a handle: the event takes the handle's validated topic,
+  // and routing its pre-resolved id. `ordering_key`: none, or one KeyArgument.
+  template <class T, class... OrderingKey>
+  bool post_through(const Topic& topic, detail::BusCore::Admission admission, T data,
+                    OrderingKey... ordering_key) {
+    return post_event(
+        Event<T>(detail::ValidatedTopic(), checked(topic).name_, std::move(data), ordering_key...),
+        admission, topic.id_);
   }
 
   template <class T>
