@@ -162,7 +162,7 @@ struct BusCore::SyncPath {
   [[gnu::always_inline]] static void invoke_guarded(BusCore& bus, SubscriptionCore& subscription,
                                                     const void* event, const EventOps& ops,
                                                     CounterBlock& counters) {
-    const InvocationScope scope(&bus, &subscription);
+    const InvocationScope scope(&bus);
     counters.delivered.increment();
     try {
       subscription.invoke(event);
@@ -202,7 +202,7 @@ void BusCore::invoke(SubscriptionCore& subscription, const void* event, const Ev
 void BusCore::invoke_each(SubscriptionCore& subscription, std::span<Envelope* const> envelopes,
                           std::span<const void* const> events, std::span<bool> invoked,
                           CounterBlock& counters) {
-  const InvocationScope scope(this, &subscription);
+  const InvocationScope scope(this);
   std::size_t i = 0;
   while (i < events.size() && !subscription.closed()) {
     try {

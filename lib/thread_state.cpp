@@ -11,23 +11,22 @@ std::uint64_t next_thread_number() noexcept {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-void LastRoute::fill(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
-                     std::size_t topic_id, Grouping grouping, std::string_view topic) {
+void LastRoute::fill(const RoutingTable& table, const Query& query) {
   version_ = 0;  // until filled: push_back and assign may throw
   subscriptions_.clear();
   group_ = nullptr;
   auto add = [this](SubscriptionCore& subscription) { subscriptions_.push_back(&subscription); };
-  if (grouping == Grouping::Grouped) {
-    table.for_each_route(type, topic_id, topic, add,
+  if (query.grouping == Grouping::Grouped) {
+    table.for_each_route(*query.type, query.topic_id, query.topic, add,
                          [this](ConcurrentGroup& group) { group_ = &group; });
   } else {
-    table.for_each_match(type, topic_id, topic, add);
+    table.for_each_match(*query.type, query.topic_id, query.topic, add);
   }
-  if (topic_id == RoutingTable::kNoTopic) topic_.assign(topic);
-  type_ = &type;
-  topic_id_ = topic_id;
-  grouping_ = grouping;
-  version_ = version;
+  if (query.topic_id == RoutingTable::kNoTopic) topic_.assign(query.topic);
+  type_ = query.type;
+  topic_id_ = query.topic_id;
+  grouping_ = query.grouping;
+  version_ = query.version;
 }
 
 ThreadCache::~ThreadCache() {
@@ -63,14 +62,6 @@ void ThreadCache::retire(std::shared_ptr<const RoutingTable>&& routes) {
 ThreadCache& thread_cache() noexcept {
   thread_local ThreadCache cache;
   return cache;
-}
-
-bool inside_invocation_of(const SubscriptionCore& subscription) noexcept {
-  for (const InvocationScope* scope = this_thread.innermost_invocation; scope;
-       scope = scope->outer) {
-    if (scope->subscription == &subscription) return true;
-  }
-  return false;
 }
 
 }  // namespace courier::detail
