@@ -58,8 +58,8 @@ enum class Grouping : bool { Ungrouped, Grouped };
 // until the outermost synchronous frame ends.
 class LastRoute {
  public:
-  // `topic_of()` gives the event's topic; it is called only for an event
-  // posted without a topic handle.
+  // `topic_of()` gives the event's topic; it is called to compare only for
+  // an event posted without a topic handle, and for every refill.
   template <class TopicOf>
   CachedRoute route(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
                     std::size_t topic_id, Grouping grouping, TopicOf&& topic_of) {

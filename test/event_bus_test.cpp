@@ -306,6 +306,9 @@ TEST(EventBus, PayloadsAtTheInlineLimitAndJustPastItArriveIntact) {
 // (a trivially destructible payload, inline texts); every other event's runs
 // once its last delivery is done: a payload's, and that of texts too long to
 // be inline (LeakSanitizer, in the ASan suite, sees one left undone).
+static_assert(courier::detail::Envelope::fits_inline<std::shared_ptr<int>>,
+              "the test below is about inline events");
+
 TEST(EventBus, AnEventIsDestroyedOnceItsLastDeliveryIsDone) {
   const std::string long_topic(courier::detail::SmallText::kInlineCapacity + 1, 't');
   const auto payload = std::make_shared<int>(7);

@@ -320,9 +320,9 @@ TEST(SynchronousBus, EachPostReachesTheSubscribersOfItsOwnTopicTypeAndRouting) {
 }
 
 // A post to the topic of the previous post reuses its route; the topics are
-// compared a few overlapping words at a time. Every length around the word
-// sizes, and every position a topic can differ at: each post must reach the
-// subscriber of its own topic only.
+// compared eight bytes at a time, then byte by byte. Every length around the
+// word size, and every position a topic can differ at: each post must reach
+// the subscriber of its own topic only.
 TEST(SynchronousBus, APostToATopicDifferingFromThePreviousInOneCharacterIsRoutedAfresh) {
   EventBus bus(Options{.synchronous = true});
   std::string reached;  // the pattern of the subscriber called last

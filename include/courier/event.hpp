@@ -22,6 +22,9 @@
 
 namespace courier {
 
+template <class T>
+class Event;
+
 namespace detail {
 
 // Tags a topic that was validated already (a Topic handle's name).
@@ -85,6 +88,13 @@ class KeyArgument {
   std::string_view text_;
 };
 
+// True if destroying `event` would do nothing: a trivially destructible
+// payload and texts held inline. The bus then reuses such an event's storage
+// without running its destructor (see envelope.hpp). Beside Event, which
+// must keep it in step with its members.
+template <class T>
+bool destructor_does_nothing(const Event<T>& event) noexcept;
+
 }  // namespace detail
 
 template <class T>
@@ -112,10 +122,19 @@ class Event {
   std::string_view ordering_key() const noexcept { return ordering_key_.view(); }
 
  private:
+  template <class U>
+  friend bool detail::destructor_does_nothing(const Event<U>& event) noexcept;
+
   // Not std::string: see small_text.hpp for what that costs every post.
   detail::SmallText topic_;
   detail::SmallText ordering_key_;
   T data_;
 };
+
+template <class T>
+bool detail::destructor_does_nothing(const Event<T>& event) noexcept {
+  return std::is_trivially_destructible_v<T> && !event.topic_.owns_heap_text() &&
+         !event.ordering_key_.owns_heap_text();
+}
 
 }  // namespace courier

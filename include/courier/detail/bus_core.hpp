@@ -9,7 +9,7 @@
 //   3. route: for every matching           │         mailbox, calling process() for each,
 //      subscription, push a DeliveryNode   │         then hand the lane back or let it idle
 //      into its lane's mailbox and, if the │      6. the last delivery of an envelope
-//      lane was idle, put the lane on the  │         destroys the event and pushes the
+//      lane was idle, put the lane on the  │         ends the event and pushes the
 //      RunQueue                            ┘         slot index back to free_slots_
 //
 // Routing happens on the posting thread (a thread posting to the same topic
@@ -199,7 +199,7 @@ class BusCore {
   // The index of `envelope` among slots_, or kNotASlot for an overflow one.
   std::uint32_t slot_index(const Envelope& envelope) const noexcept;
   void recycle(Envelope& envelope) noexcept;
-  // Destroys the event; an overflow envelope is freed (kNotASlot), a slot's
+  // Ends the event (Envelope::clear); an overflow envelope is freed (kNotASlot), a slot's
   // index is returned for the caller to give back to free_slots_.
   std::uint32_t vacate(Envelope& envelope) noexcept;
   // The end of one delivery of `envelope`; `invoked`: its subscriber ran.
