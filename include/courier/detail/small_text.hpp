@@ -14,9 +14,9 @@
 // (its size), and a copy of inline text is the object's words, once. The
 // bytes past the text stay indeterminate, which is fine for a union: its
 // implicit copy copies the object representation (C++20 [class.copy.ctor]/15),
-// and nothing reads them as characters. A synchronous post is bound by its
-// stores (W1: ~45 a post, on a core that retires one a cycle), and zeroing
-// the buffers first cost five of them. g++ takes such a copy for a read of
+// and nothing reads them as characters. A synchronous post's time tracks its
+// instructions and its stores (W1: ~45 stores a post; four more cost 6%),
+// and zeroing the buffers first cost five of them. g++ takes such a copy for a read of
 // uninitialised bytes: the warnings are silenced below, for this header, but
 // g++ 12 does not honour that at link time, so -flto with -Werror and
 // -Wmaybe-uninitialized on the link line reports them.
