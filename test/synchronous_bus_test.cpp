@@ -319,45 +319,6 @@ TEST(SynchronousBus, EachPostReachesTheSubscribersOfItsOwnTopicTypeAndRouting) {
             Got{"int metricsA.cpu.b"});
 }
 
-// A post to the topic of the previous post reuses its route; the topics are
-// compared eight bytes at a time, then byte by byte. Every length around the
-// word size, and every position a topic can differ at: each post must reach
-// the subscriber of its own topic only.
-TEST(SynchronousBus, APostToATopicDifferingFromThePreviousInOneCharacterIsRoutedAfresh) {
-  EventBus bus(Options{.synchronous = true});
-  std::string reached;  // the pattern of the subscriber called last
-  int deliveries = 0;
-  auto subscriber_of = [&](const std::string& pattern) {
-    return [&, pattern](const Event<int>&) {
-      reached = pattern;
-      ++deliveries;
-    };
-  };
-  constexpr std::size_t kLongest = 40;
-  for (std::size_t length = 1; length <= kLongest; ++length) {
-    const std::string base(length, 'a');
-    bus.subscribe<int>(base, subscriber_of(base));
-    for (std::size_t at = 0; at < length; ++at) {
-      std::string other = base;
-      other[at] = 'b';
-      bus.subscribe<int>(other, subscriber_of(other));
-    }
-  }
-  for (std::size_t length = 1; length <= kLongest; ++length) {
-    const std::string base(length, 'a');
-    for (std::size_t at = 0; at < length; ++at) {
-      std::string other = base;
-      other[at] = 'b';
-      for (const std::string& topic : {base, other, base}) {
-        const int before = deliveries;
-        bus.post(Event<int>(topic, 0));
-        ASSERT_EQ(deliveries, before + 1) << topic;
-        ASSERT_EQ(reached, topic);
-      }
-    }
-  }
-}
-
 // The handler called first for each event makes this thread use more buses
 // than it keeps routing for, and changes the routing of the bus it runs on,
 // while that bus still has a subscriber to call for the same event (ASan:
