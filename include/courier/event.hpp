@@ -133,8 +133,8 @@ class Event {
 
 template <class T>
 bool detail::destructor_does_nothing(const Event<T>& event) noexcept {
-  return std::is_trivially_destructible_v<T> && !event.topic_.owns_heap_text() &&
-         !event.ordering_key_.owns_heap_text();
+  return std::is_trivially_destructible_v<T> && !event.topic_.on_heap() &&
+         !event.ordering_key_.on_heap();
 }
 
 }  // namespace courier

@@ -88,11 +88,9 @@ class SmallText {
   }
   bool empty() const noexcept { return words_.size == 0; }
   // True if the text lives on the heap (its destructor then frees it).
-  bool owns_heap_text() const noexcept { return on_heap(); }
-
- private:
   bool on_heap() const noexcept { return words_.size > kInlineCapacity; }
 
+ private:
   void release() noexcept {
     if (on_heap()) delete[] words_.storage.heap_text;
   }
