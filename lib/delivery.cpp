@@ -53,13 +53,15 @@ struct BusCore::SyncPath {
     ThreadEntry* cached = last_entry_of(bus.id_);
     ThreadEntry& entry = cached != nullptr ? *cached : bus.thread_entry();
     CounterBlock& counters = *entry.counters;
-    counters.posted.increment();
     if (entry.routes_version != bus.routing_version_.load(std::memory_order_acquire)) {
       bus.routes(entry);
     }
     const CachedRoute route =
         entry.last_route.route(*entry.routes, entry.routes_version, ops.type, topic_id,
                                Grouping::Ungrouped, [&] { return ops.topic(event); });
+    // Counted once routed: routing may throw (std::bad_alloc), and then the
+    // post throws and the event is not accepted.
+    counters.posted.increment();
     deliver_to(bus, route.subscriptions, event, ops, counters);
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }

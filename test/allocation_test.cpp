@@ -1,7 +1,8 @@
 // Posting allocates nothing in steady state (issue 4): the event is moved into
 // a recycled slot, routed through a cached snapshot and delivered through
 // delivery nodes the slot keeps. This binary replaces the global operator new
-// to count every allocation, so it is an executable of its own.
+// to count every allocation, and to fail one on demand, so it is an
+// executable of its own.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,24 +10,31 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <utility>
 
 #include "courier/event_bus.hpp"
 
 namespace {
 std::atomic<std::size_t> allocations{0};
+// Set by a test: the next allocation on this thread throws std::bad_alloc.
+constinit thread_local bool fail_next_allocation = false;
 }  // namespace
 
 void* operator new(std::size_t size) {
   allocations.fetch_add(1, std::memory_order_relaxed);
+  if (std::exchange(fail_next_allocation, false)) throw std::bad_alloc();
   if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
   throw std::bad_alloc();
 }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
+// Not inlined: g++ would then see std::free take what a `new` in the same
+// function returned, and report the pair as mismatched.
+[[gnu::noinline]] void operator delete(void* memory) noexcept { std::free(memory); }
+[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
 
 // The over-aligned forms too: envelopes are aligned to a cache line.
 void* operator new(std::size_t size, std::align_val_t alignment) {
   allocations.fetch_add(1, std::memory_order_relaxed);
+  if (std::exchange(fail_next_allocation, false)) throw std::bad_alloc();
   const auto align = static_cast<std::size_t>(alignment);
   const std::size_t rounded = (std::max<std::size_t>(size, 1) + align - 1) / align * align;
   if (void* memory = std::aligned_alloc(align, rounded)) return memory;
@@ -98,6 +106,42 @@ TEST(Allocation, SynchronousPostAllocatesNothingInSteadyState) {
   const std::size_t allocated = allocations_while([&] { post_events(bus, kPosts); });
   EXPECT_EQ(allocated, 0u) << "allocations per post: " << double(allocated) / kPosts;
   EXPECT_EQ(sink->checksum(), std::size_t{10 + kPosts});
+}
+
+// A post whose routing fails to allocate throws, and the bus counts nothing
+// for it: posted == delivered_events + dead still holds, and the next post
+// goes through. The topic is new to this thread and longer than a
+// std::string keeps in itself, so routing it copies it to the heap.
+void expect_failed_routing_not_counted(courier::EventBus& bus) {
+  auto sink = std::make_shared<Sink>(courier::Concurrency::Serial);
+  bus.subscribe(sink, "metrics.>");
+  post_events(bus, 4);
+  bus.wait_idle();
+
+  courier::Event<Payload> event("metrics.cpu.core.seven", Payload{1});
+  fail_next_allocation = true;
+  EXPECT_THROW(bus.post(std::move(event)), std::bad_alloc);
+  fail_next_allocation = false;
+  bus.post(courier::Event<Payload>("metrics.cpu.core.seven", Payload{1}));
+  bus.wait_idle();
+
+  const courier::Stats stats = bus.stats();
+  EXPECT_EQ(stats.posted, 5u);
+  EXPECT_EQ(stats.delivered_events, 5u);
+  EXPECT_EQ(stats.dead, 0u);
+  EXPECT_EQ(sink->checksum(), 5u);
+}
+
+TEST(Allocation, ASynchronousPostWhoseRoutingFailsIsNotCounted) {
+  courier::EventBus bus(courier::Options{.synchronous = true});
+  expect_failed_routing_not_counted(bus);
+}
+
+// And its slot goes back to the queue: wait_idle() returns.
+TEST(Allocation, AnAsynchronousPostWhoseRoutingFailsIsNotCounted) {
+  courier::EventBus bus(courier::Options{.threads = 2, .queue_capacity = 8});
+  expect_failed_routing_not_counted(bus);
+  EXPECT_EQ(bus.stats().queued, 0u);
 }
 
 }  // namespace
