@@ -334,12 +334,13 @@ void BusCore::drain(Lane& lane, CounterBlock& counters) {
 // the stub, the node just linked) between the producer's core and this one
 // while both are writing them. So it first pauses for kCatchUpPause touching
 // none of them, which lets the producers run ahead, and then takes what came
-// as a batch. Side by side (11 alternated runs, W2): 15.9 M events/s
-// looking again at once, 27.5 with a pause of 2 us (1 us: 33.7, 4 us: 47.4;
-// the runs are bimodal, 22-34, 27-48 and 29-54); W3 147 -> 163 M
-// deliveries/s. W4's latency, at 100k events/s and at 200k-1M, did not
-// change measurably: an event that arrives during the pause waits at most
-// kCatchUpPause.
+// as a batch. W2 side by side (11 alternated runs): 15.9 M events/s
+// looking again at once, 27.5 with a pause of 2 us. The runs with a pause
+// are bimodal, about half in each mode (21 alternated runs): 23 or 34 M
+// events/s with 1 us, 27 or 47 with 2 us, 29 or 53 with 4 us. W3: 147 -> 163
+// M deliveries/s. W4's latency, at 100k events/s and at 200k-1M, did not
+// change measurably; an event that arrives during the pause waits at most
+// kCatchUpPause, which is why it is not longer.
 //
 // Then, as before the pause, a lane kept busy by a steady producer stays
 // scheduled: it waits a moment for the next event rather than going idle
