@@ -111,7 +111,8 @@ TEST(Allocation, SynchronousPostAllocatesNothingInSteadyState) {
 // A post whose routing fails to allocate throws, and the bus counts nothing
 // for it: posted == delivered_events + dead still holds, and the next post
 // goes through. The topic is new to this thread and longer than a
-// std::string keeps in itself, so routing it copies it to the heap.
+// std::string keeps in itself, so routing it copies it to the heap: that is
+// the post's first allocation, the one made to fail.
 void expect_failed_routing_not_counted(courier::EventBus& bus) {
   auto sink = std::make_shared<Sink>(courier::Concurrency::Serial);
   bus.subscribe(sink, "metrics.>");
@@ -132,13 +133,14 @@ void expect_failed_routing_not_counted(courier::EventBus& bus) {
   EXPECT_EQ(sink->checksum(), 5u);
 }
 
-TEST(Allocation, ASynchronousPostWhoseRoutingFailsIsNotCounted) {
+TEST(Allocation, SynchronousPostWhoseRoutingFailsIsNotCounted) {
   courier::EventBus bus(courier::Options{.synchronous = true});
   expect_failed_routing_not_counted(bus);
 }
 
-// And its slot goes back to the queue: wait_idle() returns.
-TEST(Allocation, AnAsynchronousPostWhoseRoutingFailsIsNotCounted) {
+// The asynchronous bus counted such a post correctly already; this guards it,
+// and that the post's slot goes back to the queue (wait_idle() returns).
+TEST(Allocation, AsynchronousPostWhoseRoutingFailsIsNotCounted) {
   courier::EventBus bus(courier::Options{.threads = 2, .queue_capacity = 8});
   expect_failed_routing_not_counted(bus);
   EXPECT_EQ(bus.stats().queued, 0u);
