@@ -7,10 +7,12 @@
 //   - one synchronous post (routing + one call) vs a std::function call and a
 //     Boost.Signals2 emission; and its growth with subscriptions and patterns;
 //   - one asynchronous post, seen from the posting thread under steady load,
-//     vs one asio::post through a strand and one moodycamel enqueue.
+//     vs one asio::post through a strand and one moodycamel enqueue;
+//   - one asynchronous request and its answer, vs the same through a strand.
 #include <benchmark/benchmark.h>
 
 #include <concurrentqueue/concurrentqueue.h>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -127,6 +129,42 @@ void BM_AsioStrandPost(benchmark::State& state) {
   benchmark::DoNotOptimize(delivered);
 }
 BENCHMARK(BM_AsioStrandPost)->UseRealTime();
+
+// A request and its answer: the benchmark's thread posts, a Serial subscriber
+// answers through an atomic, and the next request waits for that answer. So
+// each event reaches a lane whose drain has just caught up with the previous
+// one: where a drain pauses before it looks again (catch_up_pacing.hpp), this
+// is the workload the pause would hold up.
+void BM_AsyncRoundTrip(benchmark::State& state) {
+  courier::EventBus bus;
+  std::atomic<int> answered{0};
+  bus.subscribe<int>("request", [&answered](const courier::Event<int>& event) {
+    answered.store(event.data(), std::memory_order_release);
+  });
+  int request = 0;
+  for (auto _ : state) {
+    bus.post(courier::Event<int>("request", ++request));
+    while (answered.load(std::memory_order_acquire) != request) {
+    }
+  }
+}
+BENCHMARK(BM_AsyncRoundTrip)->UseRealTime();
+
+void BM_AsioStrandRoundTrip(benchmark::State& state) {
+  boost::asio::thread_pool pool(std::thread::hardware_concurrency());
+  auto strand = boost::asio::make_strand(pool);
+  std::atomic<int> answered{0};
+  int request = 0;
+  for (auto _ : state) {
+    ++request;
+    boost::asio::post(strand,
+                      [&answered, request] { answered.store(request, std::memory_order_release); });
+    while (answered.load(std::memory_order_acquire) != request) {
+    }
+  }
+  pool.join();
+}
+BENCHMARK(BM_AsioStrandRoundTrip)->UseRealTime();
 
 // One enqueue and one dequeue on one thread: the queue's own cost, no hand-off.
 void BM_QueueEnqueueDequeue(benchmark::State& state) {

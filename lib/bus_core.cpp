@@ -327,31 +327,23 @@ void BusCore::drain(Lane& lane, CounterBlock& counters) {
 }
 
 // The next node of a lane being drained, or null when the drain should stop.
-//
-// A drain that empties its mailbox has caught up with the producers, and
-// looking again at once keeps it in step with them: each event is then
-// handed over alone, and every hand-off moves the mailbox's lines (its end,
-// the stub, the node just linked) between the producer's core and this one
-// while both are writing them. So it first pauses for kCatchUpPause touching
-// none of them, which lets the producers run ahead, and then takes what came
-// as a batch. W2 side by side (11 alternated runs): 15.9 M events/s
-// looking again at once, 27.5 with a pause of 2 us. The runs with a pause
-// are bimodal, about half in each mode (21 alternated runs): 23 or 34 M
-// events/s with 1 us, 27 or 47 with 2 us, 29 or 53 with 4 us. W3: 147 -> 163
-// M deliveries/s. W4's latency, at 100k events/s and at 200k-1M, did not
-// change measurably; an event that arrives during the pause waits at most
-// kCatchUpPause, which is why it is not longer.
-//
-// Then, as before the pause, a lane kept busy by a steady producer stays
-// scheduled: it waits a moment for the next event rather than going idle
-// and being handed back through the run queue for each one. Neither wait
-// happens while other lanes wait for a thread.
+// Having caught up with its producers, the drain may pause before it looks
+// again (catch_up_pacing.hpp), watching only whether other lanes wait for a
+// thread: they end the pause. Then, as before any pause, a lane kept busy by
+// a steady producer stays scheduled: it waits a moment for the next event
+// rather than going idle and being handed back through the run queue for
+// each one. Not while other lanes wait.
 DeliveryNode* BusCore::next_node(Lane& lane) noexcept {
   if (DeliveryNode* node = lane.mailbox.pop()) return node;
-  if (run_queue_.has_waiting()) return nullptr;
-  pause_for(kCatchUpPause);
-  if (DeliveryNode* node = lane.mailbox.pop()) return node;
-  if (run_queue_.has_waiting() || !spin_until([&] { return lane.mailbox.maybe_nonempty(); }, 64)) {
+  const auto others_wait = [this] { return run_queue_.has_waiting(); };
+  if (others_wait()) return nullptr;
+  if (lane.catch_up.should_pause()) {
+    if (spin_for(CatchUpPacing::kPause, others_wait)) return nullptr;
+    DeliveryNode* node = lane.mailbox.pop();
+    lane.catch_up.judge(node != nullptr && lane.mailbox.maybe_nonempty());
+    if (node != nullptr) return node;
+  }
+  if (others_wait() || !spin_until([&] { return lane.mailbox.maybe_nonempty(); }, 64)) {
     return nullptr;
   }
   return lane.mailbox.pop();

@@ -33,7 +33,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -184,9 +183,6 @@ class BusCore {
  private:
   static constexpr std::size_t kBatch = 256;
   static constexpr std::size_t kGroupBatch = 32;
-  // How long a drain that has caught up with its producers leaves them alone
-  // before it looks again (see next_node).
-  static constexpr std::chrono::nanoseconds kCatchUpPause{2000};
 
   // This thread's entry for this bus (inline, in lib/thread_state.hpp), and
   // the way to it when this thread last posted to another bus.

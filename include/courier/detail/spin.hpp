@@ -40,13 +40,4 @@ bool spin_for(std::chrono::nanoseconds limit, Predicate ready) {
   }
 }
 
-// Pauses for about `duration` while reading no shared memory, only the
-// clock, once every few pauses.
-inline void pause_for(std::chrono::nanoseconds duration) noexcept {
-  const auto deadline = std::chrono::steady_clock::now() + duration;
-  do {
-    for (int i = 0; i < 8; ++i) cpu_relax();
-  } while (std::chrono::steady_clock::now() < deadline);
-}
-
 }  // namespace courier::detail

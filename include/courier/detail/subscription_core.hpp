@@ -35,6 +35,7 @@
 #include <typeinfo>
 
 #include "courier/detail/cache_line.hpp"
+#include "courier/detail/catch_up_pacing.hpp"
 #include "courier/detail/envelope.hpp"
 #include "courier/detail/exclusive_lock.hpp"
 #include "courier/detail/handler.hpp"
@@ -54,6 +55,7 @@ struct alignas(kCacheLine) Lane {
   SubscriptionCore* owner = nullptr;
   ConcurrentGroup* group = nullptr;
   Lane* next_ready = nullptr;  // guarded by the RunQueue's mutex
+  CatchUpPacing catch_up;      // used by the lane's drainer only
   // Keeps the owner alive while the lane has work; written only by the
   // thread that set `scheduled`, and moved out before it is cleared.
   std::shared_ptr<const void> keep_alive;
