@@ -328,25 +328,34 @@ void BusCore::drain(Lane& lane, CounterBlock& counters) {
 
 // The next node of a lane being drained, or null when the drain should stop.
 // Having caught up with its producers, the drain may pause before it looks
-// again (catch_up_pacing.hpp), watching only whether other lanes wait for a
-// thread: they end the pause. Then, as before any pause, a lane kept busy by
+// again (catch_up_pacing.hpp). Then, as before any pause, a lane kept busy by
 // a steady producer stays scheduled: it waits a moment for the next event
 // rather than going idle and being handed back through the run queue for
-// each one. Not while other lanes wait.
+// each one. Neither wait happens while other lanes wait for a thread.
 DeliveryNode* BusCore::next_node(Lane& lane) noexcept {
   if (DeliveryNode* node = lane.mailbox.pop()) return node;
-  const auto others_wait = [this] { return run_queue_.has_waiting(); };
-  if (others_wait()) return nullptr;
+  if (run_queue_.has_waiting()) return nullptr;
   if (lane.catch_up.should_pause()) {
-    if (spin_for(CatchUpPacing::kPause, others_wait)) return nullptr;
-    DeliveryNode* node = lane.mailbox.pop();
-    lane.catch_up.judge(node != nullptr && lane.mailbox.maybe_nonempty());
-    if (node != nullptr) return node;
+    if (DeliveryNode* node = pause_then_pop(lane)) return node;
   }
-  if (others_wait() || !spin_until([&] { return lane.mailbox.maybe_nonempty(); }, 64)) {
+  if (run_queue_.has_waiting() || !spin_until([&] { return lane.mailbox.maybe_nonempty(); }, 64)) {
     return nullptr;
   }
   return lane.mailbox.pop();
+}
+
+// The pause reads only the run queue's count: a lane waiting for a thread
+// ends it. It is judged by what it gathered (a failed pause, if the
+// producers had no room to run ahead).
+DeliveryNode* BusCore::pause_then_pop(Lane& lane) noexcept {
+  if (free_slots_.size() < CatchUpPacing::kRoomToRunAhead) {
+    lane.catch_up.judge(false);
+    return nullptr;
+  }
+  if (spin_for(CatchUpPacing::kPause, [this] { return run_queue_.has_waiting(); })) return nullptr;
+  DeliveryNode* node = lane.mailbox.pop();
+  lane.catch_up.judge(node != nullptr && lane.mailbox.maybe_nonempty());
+  return node;
 }
 
 // Each batch, a drain gives other lanes their turn; with none waiting it

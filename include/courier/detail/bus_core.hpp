@@ -218,6 +218,7 @@ class BusCore {
   void worker_main(CounterBlock& counters);
   void drain(Lane& lane, CounterBlock& counters);
   DeliveryNode* next_node(Lane& lane) noexcept;
+  DeliveryNode* pause_then_pop(Lane& lane) noexcept;
   bool had_its_turn(std::size_t handled_before, std::size_t handled) const noexcept;
   // Deliver from a lane until it is empty or has had its turn; the count.
   std::size_t drain_subscription(Lane& lane, CounterBlock& counters);
