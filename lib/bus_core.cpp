@@ -337,10 +337,9 @@ DeliveryNode* BusCore::next_node(Lane& lane) noexcept {
   if (run_queue_.has_waiting()) return nullptr;
   if (lane.catch_up.should_pause()) {
     if (DeliveryNode* node = pause_then_pop(lane)) return node;
+    if (run_queue_.has_waiting()) return nullptr;
   }
-  if (run_queue_.has_waiting() || !spin_until([&] { return lane.mailbox.maybe_nonempty(); }, 64)) {
-    return nullptr;
-  }
+  if (!spin_until([&] { return lane.mailbox.maybe_nonempty(); }, 64)) return nullptr;
   return lane.mailbox.pop();
 }
 
