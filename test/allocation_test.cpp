@@ -18,11 +18,16 @@ namespace {
 std::atomic<std::size_t> allocations{0};
 // Set by a test: the next allocation on this thread throws std::bad_alloc.
 constinit thread_local bool fail_next_allocation = false;
+
+// Every replacement operator new starts here.
+void count_allocation() {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (std::exchange(fail_next_allocation, false)) throw std::bad_alloc();
+}
 }  // namespace
 
 void* operator new(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (std::exchange(fail_next_allocation, false)) throw std::bad_alloc();
+  count_allocation();
   if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
   throw std::bad_alloc();
 }
@@ -33,8 +38,7 @@ void* operator new(std::size_t size) {
 
 // The over-aligned forms too: envelopes are aligned to a cache line.
 void* operator new(std::size_t size, std::align_val_t alignment) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (std::exchange(fail_next_allocation, false)) throw std::bad_alloc();
+  count_allocation();
   const auto align = static_cast<std::size_t>(alignment);
   const std::size_t rounded = (std::max<std::size_t>(size, 1) + align - 1) / align * align;
   if (void* memory = std::aligned_alloc(align, rounded)) return memory;
