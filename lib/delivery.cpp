@@ -66,6 +66,48 @@ struct BusCore::SyncPath {
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
 
+  // The common case in full, or false having done nothing: this thread posted
+  // to this bus last, no synchronous delivery runs on it, the bus is open, its
+  // routing unchanged, the topic the one this thread posted to last, and its
+  // route a single Serial subscription whose lock this thread owns the bias
+  // of. Every check fails over to the general path, which does the same work
+  // the long way.
+  [[gnu::always_inline]] static bool try_shortest_path(BusCore& bus, const void* event,
+                                                       const EventOps& ops, std::size_t topic_id) {
+    // last_entry is set whenever last_bus_id is a bus's id (never 0).
+    if (this_thread.last_bus_id != bus.id_ || this_thread.innermost_frame != nullptr ||
+        bus.closed())
+      return false;
+    ThreadEntry& entry = *this_thread.last_entry;
+    SubscriptionCore* sole =
+        entry.last_route.sole_serial(bus.routing_version_.load(std::memory_order_acquire), ops.type,
+                                     topic_id, [&] { return ops.topic(event); });
+    if (sole == nullptr) return false;
+    BiasedLock& lock = sole->lane_for_key_hash(0).exclusive;
+    if (!lock.try_enter_as_owner(this_thread.number)) return false;
+    deliver_to_sole(bus, *entry.counters, *sole, lock, event, ops);
+    return true;
+  }
+
+  // With the lock entered. The entry is not used once the handler has run:
+  // it may reassign it to another bus (see deliver_now).
+  [[gnu::always_inline]] static void deliver_to_sole(BusCore& bus, CounterBlock& counters,
+                                                     SubscriptionCore& subscription,
+                                                     BiasedLock& lock, const void* event,
+                                                     const EventOps& ops) {
+    SyncFrame frame(&bus, SyncFrame::kOutermost);
+    counters.posted.increment();
+    if (subscription.closed()) [[unlikely]] {
+      lock.leave_biased();
+      bus.report_dead(event, ops, counters);
+    } else {
+      invoke_guarded(bus, subscription, event, ops, counters);  // catches what the handler throws
+      lock.leave_biased();
+      counters.delivered_events.increment();
+    }
+    if (frame.holds_events()) deliver_held(bus, frame, counters);
+  }
+
   static void hold(BusCore& bus, SyncFrame& frame, std::unique_ptr<HeldEvent> held,
                    std::size_t topic_id) {
     ThreadEntry& entry = bus.thread_entry();
@@ -177,6 +219,13 @@ struct BusCore::SyncPath {
 
 bool BusCore::post_sync(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
                         Admission admission) {
+  if (SyncPath::try_shortest_path(*this, event, ops, topic_id)) [[likely]]
+    return true;
+  return post_sync_generally(event, ops, hold, topic_id, admission);
+}
+
+bool BusCore::post_sync_generally(void* event, const EventOps& ops, HoldEvent hold,
+                                  std::size_t topic_id, Admission admission) {
   if (closed()) {
     if (admission == Admission::Try) return false;
     throw BusClosed();

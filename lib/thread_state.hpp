@@ -63,17 +63,40 @@ class LastRoute {
   template <class TopicOf>
   CachedRoute route(const RoutingTable& table, std::uint64_t version, const std::type_info& type,
                     std::size_t topic_id, Grouping grouping, TopicOf&& topic_of) {
-    // The type's address first: the same type_info object is the common case,
-    // and comparing two of them by value reads their names.
-    if (version_ != version || topic_id_ != topic_id || grouping_ != grouping ||
-        (type_ != &type && *type_ != type) ||
-        (topic_id == RoutingTable::kNoTopic && !same_text(topic_, topic_of()))) {
+    if (!holds(version, type, topic_id, grouping, topic_of)) {
       fill(table, Query{version, &type, topic_id, grouping, topic_of()});
     }
     return {subscriptions_, group_};
   }
 
+  // For the synchronous post's shortest path: the route's one subscription
+  // when it has exactly one and that one is Serial, if the route is the one
+  // route() would return for an Ungrouped query without a refill; else null.
+  // `version` is the bus's current routing version: a route filled at that
+  // version is of the entry's snapshot, which cannot be older.
+  template <class TopicOf>
+  SubscriptionCore* sole_serial(std::uint64_t version, const std::type_info& type,
+                                std::size_t topic_id, TopicOf&& topic_of) const {
+    // sole_serial_ is set by Ungrouped fills only: no need to check grouping_.
+    // The type by address only: a second type_info object of the same type
+    // (from another shared library) takes the general path, only slower.
+    if (sole_serial_ == nullptr || version_ != version || topic_id_ != topic_id || type_ != &type ||
+        (topic_id == RoutingTable::kNoTopic && !same_text(topic_, topic_of())))
+      return nullptr;
+    return sole_serial_;
+  }
+
  private:
+  template <class TopicOf>
+  bool holds(std::uint64_t version, const std::type_info& type, std::size_t topic_id,
+             Grouping grouping, TopicOf& topic_of) const {
+    // The type's address first: the same type_info object is the common case,
+    // and comparing two of them by value reads their names.
+    return version_ == version && topic_id_ == topic_id && grouping_ == grouping &&
+           (type_ == &type || *type_ == type) &&
+           (topic_id != RoutingTable::kNoTopic || same_text(topic_, topic_of()));
+  }
+
   // Inline, a word at a time: memcmp is a call into glibc that costs more
   // than comparing a short topic.
   static bool same_text(std::string_view a, std::string_view b) noexcept {
@@ -110,6 +133,7 @@ class LastRoute {
   std::string topic_;  // for posts without a topic handle
   std::vector<SubscriptionCore*> subscriptions_;
   ConcurrentGroup* group_ = nullptr;
+  SubscriptionCore* sole_serial_ = nullptr;  // see sole_serial()
 };
 
 struct ThreadEntry {
@@ -209,7 +233,14 @@ class SyncFrame {
       : bus(delivering_bus), outer(this_thread.innermost_frame) {
     this_thread.innermost_frame = this;
   }
-  ~SyncFrame() {
+  // For a caller that knows this thread has no frame yet: one load fewer.
+  struct Outermost {};
+  static constexpr Outermost kOutermost{};
+  SyncFrame(const BusCore* delivering_bus, Outermost) noexcept
+      : bus(delivering_bus), outer(nullptr) {
+    this_thread.innermost_frame = this;
+  }
+  [[gnu::always_inline]] ~SyncFrame() {
     this_thread.innermost_frame = outer;
     if (first_held_ != nullptr) drop_held();
     if (outer == nullptr && this_thread.has_retired) thread_cache().clear_retired();

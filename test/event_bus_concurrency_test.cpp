@@ -144,6 +144,54 @@ TEST(EventBusConcurrency, SerialSubscriberOnASynchronousBusRunsAloneAcrossPostin
   EXPECT_EQ(checker->order().received(), kProducers * kEventsPerProducer);
 }
 
+// A thread that has posted to a synchronous bus before reaches a lone Serial
+// subscriber by a shorter path (BusCore::SyncPath::try_shortest_path). Each
+// round cancels the subscriber while that thread posts to it; every other
+// round also posts to it from the cancelling thread first, which ends the
+// posting thread's hold on the subscriber's lock mid-stream.
+TEST(EventBusConcurrency, ALoneSerialSubscriberOfASynchronousBusIsCancelledSafelyMidStream) {
+  constexpr int kRounds = 100;
+  constexpr int kCallsBeforeCancel = 50;
+  struct Round {
+    ConcurrencyProbe probe;
+    ProducerOrder order;  // written by the handler only: the bus serialises it
+    std::atomic<int> calls{0};
+    std::atomic<bool> cancelled{false};
+    Gate enough_calls;
+  };
+  std::atomic<int> invoked_after_cancel{0};
+  std::atomic<bool> stop{false};
+  EventBus bus(Options{.synchronous = true});
+
+  auto posting = run_on_thread([&] {
+    for (int sequence = 0; !stop.load(); ++sequence)
+      bus.post(Event<Tagged>("ticks", {0, sequence}));
+  });
+  for (int round = 0; round < kRounds; ++round) {
+    auto state = std::make_shared<Round>();
+    Subscription subscription =
+        bus.subscribe<Tagged>("ticks", [state, &invoked_after_cancel](const Event<Tagged>& event) {
+          const ConcurrencyProbe::Inside inside(state->probe);
+          if (state->cancelled.load()) invoked_after_cancel.fetch_add(1);
+          state->order.record(event.data());
+          if (state->calls.fetch_add(1) + 1 == kCallsBeforeCancel) state->enough_calls.open();
+        });
+    ASSERT_TRUE(state->enough_calls.wait_for(kBoundedWait)) << "round " << round;
+    if (round % 2 == 1) bus.post(Event<Tagged>("ticks", {1, round}));
+    subscription.cancel();
+    state->cancelled.store(true);
+    EXPECT_EQ(state->probe.max_running(), 1) << "round " << round;
+    EXPECT_EQ(state->order.out_of_order(), 0) << "round " << round;
+  }
+  stop.store(true);
+  posting.get();
+
+  EXPECT_EQ(invoked_after_cancel.load(), 0) << "a subscriber ran after cancel() returned";
+  const Stats stats = bus.stats();
+  EXPECT_EQ(stats.posted, stats.delivered_events + stats.dead);
+  EXPECT_EQ(stats.failed, 0u);
+}
+
 // ---------------------------------------------------------------------------
 // 3. Concurrent subscribers
 

@@ -51,6 +51,25 @@ TEST(BiasedLock, TheFirstTakerOwnsItUntilAnotherThreadLocks) {
   EXPECT_EQ(runs, 4);
 }
 
+// try_enter_as_owner() enters only a lock its caller already owns: it claims
+// nothing, and 0 (a thread without a number yet) owns nothing.
+TEST(BiasedLock, EnteringAsOwnerNeedsTheBiasAndNeverClaimsIt) {
+  BiasedLock lock;
+  EXPECT_FALSE(lock.try_enter_as_owner(0)) << "a thread without a number entered a free lock";
+  EXPECT_FALSE(lock.try_enter_as_owner(kOwner)) << "entering as owner claimed a free lock";
+  if (!courier::detail::asymmetric_fence_available()) GTEST_SKIP() << "no lock is biased here";
+
+  ASSERT_TRUE(lock.try_enter_biased(kOwner));
+  lock.leave_biased();
+  EXPECT_FALSE(lock.try_enter_as_owner(0));
+  EXPECT_FALSE(lock.try_enter_as_owner(kOther));
+  ASSERT_TRUE(lock.try_enter_as_owner(kOwner));
+  lock.leave_biased();
+
+  { const std::lock_guard guard(lock); }  // another thread's way in: ends the bias
+  EXPECT_FALSE(lock.try_enter_as_owner(kOwner)) << "a revoked bias came back";
+}
+
 TEST(BiasedLock, LockWaitsForTheOwnerInsideItsFastPath) {
   BiasedLock lock;
   Gate owner_inside;

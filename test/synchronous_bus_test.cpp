@@ -26,7 +26,6 @@ using courier::Stats;
 using courier_test::ConcurrencyProbe;
 using courier_test::finishes_promptly;
 using courier_test::Gate;
-using courier_test::GatedSubscriber;
 using courier_test::iota_vector;
 using courier_test::RecordingSubscriber;
 using courier_test::run_on_thread;
@@ -218,55 +217,89 @@ TEST(SynchronousBus, StatsBalanceAsSoonAsPostReturns) {
 
 // A Serial subscriber's lock, contended: a second posting thread must wait
 // (asleep, once its spin is over) until the running invocation returns.
+// The two tests below run twice: the posting thread's first post to a bus
+// takes the general path (and claims the Serial lock's bias), a later one the
+// shortest (see BusCore::SyncPath::try_shortest_path in lib/delivery.cpp).
+constexpr bool kFirstPost = false, kLaterPost = true;
+
 TEST(SynchronousBus, APostFromAnotherThreadWaitsForTheRunningSerialInvocation) {
-  Gate first_started;
-  Gate release_first;
-  ConcurrencyProbe probe;
-  SharedLog<int> finished;
-  EventBus bus(Options{.synchronous = true});
-  const auto open_on_exit = release_first.open_on_exit();
-  bus.subscribe<int>("jobs", [&](const Event<int>& event) {
-    const ConcurrencyProbe::Inside inside(probe);
-    if (event.data() == 1) {
-      first_started.open();
-      release_first.wait();
-    }
-    finished.add(event.data());
-  });
+  for (const bool posted_before : {kFirstPost, kLaterPost}) {
+    SCOPED_TRACE(posted_before ? "a later post" : "a first post");
+    Gate first_started;
+    Gate release_first;
+    ConcurrencyProbe probe;
+    SharedLog<int> finished;
+    EventBus bus(Options{.synchronous = true});
+    const auto open_on_exit = release_first.open_on_exit();
+    bus.subscribe<int>("jobs", [&](const Event<int>& event) {
+      const ConcurrencyProbe::Inside inside(probe);
+      if (event.data() == 1) {
+        first_started.open();
+        release_first.wait();
+      }
+      finished.add(event.data());
+    });
 
-  auto first = run_on_thread([&] { bus.post(Event<int>("jobs", 1)); });
-  ASSERT_TRUE(first_started.wait_for(courier_test::kBoundedWait));
-  auto second = run_on_thread([&] { bus.post(Event<int>("jobs", 2)); });
+    auto first = run_on_thread([&] {
+      if (posted_before) bus.post(Event<int>("jobs", 0));
+      bus.post(Event<int>("jobs", 1));
+    });
+    ASSERT_TRUE(first_started.wait_for(courier_test::kBoundedWait));
+    auto second = run_on_thread([&] { bus.post(Event<int>("jobs", 2)); });
 
-  EXPECT_TRUE(still_blocked(second)) << "the second post did not wait for the first invocation";
-  release_first.open();
-  ASSERT_TRUE(finishes_promptly(first));
-  ASSERT_TRUE(finishes_promptly(second));
-  EXPECT_EQ(finished.entries(), (std::vector{1, 2}));
-  EXPECT_EQ(probe.max_running(), 1);
+    EXPECT_TRUE(still_blocked(second)) << "the second post did not wait for the first invocation";
+    release_first.open();
+    ASSERT_TRUE(finishes_promptly(first));
+    ASSERT_TRUE(finishes_promptly(second));
+    EXPECT_EQ(finished.entries(), posted_before ? (std::vector{0, 1, 2}) : (std::vector{1, 2}));
+    EXPECT_EQ(probe.max_running(), 1);
+  }
 }
 
+// Records every event; event 1 waits for `release` first.
+class HoldsOnToEventOne : public RecordingSubscriber<int> {
+ public:
+  explicit HoldsOnToEventOne(Gate& release) : release_(release) {}
+  void process(const Event<int>& event) override {
+    if (event.data() == 1) {
+      started_one.open();
+      release_.wait();
+    }
+    RecordingSubscriber<int>::process(event);
+  }
+  Gate started_one;
+
+ private:
+  Gate& release_;
+};
+
 TEST(SynchronousBus, UnsubscribeFromAnotherThreadWaitsForTheRunningInvocation) {
-  Gate gate;
-  auto subscriber = std::make_shared<GatedSubscriber<int>>(gate);
-  EventBus bus(Options{.synchronous = true});
-  const auto open_on_exit = gate.open_on_exit();
-  bus.subscribe(subscriber, "jobs");
+  for (const bool posted_before : {kFirstPost, kLaterPost}) {
+    SCOPED_TRACE(posted_before ? "a later post" : "a first post");
+    Gate release;
+    auto subscriber = std::make_shared<HoldsOnToEventOne>(release);
+    EventBus bus(Options{.synchronous = true});
+    const auto open_on_exit = release.open_on_exit();
+    bus.subscribe(subscriber, "jobs");
 
-  auto posting = run_on_thread([&] { bus.post(Event<int>("jobs", 1)); });
-  ASSERT_TRUE(subscriber->wait_until_started());
-  auto unsubscribing = run_on_thread([&] {
-    bus.unsubscribe(subscriber);
-    return subscriber->received().size();  // invocations finished when it returned
-  });
+    auto posting = run_on_thread([&] {
+      if (posted_before) bus.post(Event<int>("jobs", 0));
+      bus.post(Event<int>("jobs", 1));
+    });
+    ASSERT_TRUE(subscriber->started_one.wait_for(courier_test::kBoundedWait));
+    auto unsubscribing = run_on_thread([&] {
+      bus.unsubscribe(subscriber);
+      return subscriber->received().size();  // invocations finished when it returned
+    });
 
-  EXPECT_TRUE(still_blocked(unsubscribing)) << "returned while the subscriber was running";
-  gate.open();
-  ASSERT_TRUE(finishes_promptly(unsubscribing));
-  EXPECT_EQ(unsubscribing.get(), 1u);
-  ASSERT_TRUE(finishes_promptly(posting));
-  bus.post(Event<int>("jobs", 2));
-  EXPECT_EQ(subscriber->received(), std::vector{1});
+    EXPECT_TRUE(still_blocked(unsubscribing)) << "returned while the subscriber was running";
+    release.open();
+    ASSERT_TRUE(finishes_promptly(unsubscribing));
+    EXPECT_EQ(unsubscribing.get(), posted_before ? 2u : 1u);
+    ASSERT_TRUE(finishes_promptly(posting));
+    bus.post(Event<int>("jobs", 2));
+    EXPECT_EQ(subscriber->received(), posted_before ? (std::vector{0, 1}) : std::vector{1});
+  }
 }
 
 // A post repeating the previous one's topic reuses its routing (per thread):

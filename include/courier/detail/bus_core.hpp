@@ -226,6 +226,8 @@ class BusCore {
   void finish_lane(Lane& lane, bool made_progress);
 
   struct SyncPath;  // lib/delivery.cpp
+  bool post_sync_generally(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
+                           Admission admission);
   void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
               CounterBlock& counters);
   // As invoke() for each of `events` (those of `envelopes`) in turn, until

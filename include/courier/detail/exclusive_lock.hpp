@@ -87,7 +87,7 @@ class BiasedLock {
   // The owner's fast path: true if the calling thread (`thread`: a number
   // unique to it for the process's lifetime) now holds the lock through its
   // bias; it must then call leave_biased(). False: take it with lock().
-  bool try_enter_biased(std::uint64_t thread) noexcept {
+  [[gnu::always_inline]] bool try_enter_biased(std::uint64_t thread) noexcept {
     const std::uint64_t owner = owner_.load(std::memory_order_relaxed);
     if (owner != thread && (owner != kNoOwner || !claim(thread))) return false;
     inside_.store(true, std::memory_order_relaxed);
@@ -97,7 +97,19 @@ class BiasedLock {
     return false;
   }
 
-  void leave_biased() noexcept {
+  // As try_enter_biased(), for a thread that only enters a lock it already
+  // owns, and so never claims one: `thread` may be 0 (a thread that has no
+  // number yet, and so owns nothing).
+  [[gnu::always_inline]] bool try_enter_as_owner(std::uint64_t thread) noexcept {
+    if (owner_.load(std::memory_order_relaxed) != thread) return false;
+    inside_.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (!revoked_.load(std::memory_order_relaxed)) return true;
+    leave_biased();
+    return false;
+  }
+
+  [[gnu::always_inline]] void leave_biased() noexcept {
     inside_.store(false, std::memory_order_release);
     if (revoked_.load(std::memory_order_relaxed)) inside_.notify_all();
   }
@@ -111,7 +123,9 @@ class BiasedLock {
   void unlock() noexcept { lock_.unlock(); }
 
  private:
-  static constexpr std::uint64_t kNoOwner = 0;
+  // No thread's number: they count up from 1, and 0 stands for a thread that
+  // has none yet (see try_enter_as_owner).
+  static constexpr std::uint64_t kNoOwner = ~std::uint64_t{0};
 
   // The first taker becomes the owner, unless the lock was revoked first: the
   // sequentially consistent pair (claim, then read `revoked`; revoke, then
