@@ -444,6 +444,9 @@ bool BusCore::on_own_thread() const noexcept {
   for (const InvocationScope* scope = innermost_invocation(); scope; scope = scope->outer) {
     if (scope->bus == this) return true;
   }
+  for (const SyncFrame* frame = innermost_sync_frame(); frame; frame = frame->outer) {
+    if (frame->bus == this && frame->calling) return true;
+  }
   return false;
 }
 
@@ -472,8 +475,9 @@ Stats BusCore::stats() const {
   {
     std::lock_guard lock(counters_mutex_);
     for (const auto& block : counter_blocks_) {
-      stats.posted += block->posted.read();
-      stats.delivered += block->delivered.read();
+      const std::uint64_t posted_and_delivered = block->posted_and_delivered.read();
+      stats.posted += block->posted.read() + posted_and_delivered;
+      stats.delivered += block->delivered.read() + posted_and_delivered;
       stats.delivered_events += block->delivered_events.read();
       stats.dead += block->dead.read();
       stats.failed += block->failed.read();

@@ -96,12 +96,15 @@ struct BusCore::SyncPath {
                                                      BiasedLock& lock, const void* event,
                                                      const EventOps& ops) {
     SyncFrame frame(&bus, SyncFrame::kOutermost);
-    counters.posted.increment();
     if (subscription.closed()) [[unlikely]] {
+      counters.posted.increment();
       lock.leave_biased();
       bus.report_dead(event, ops, counters);
     } else {
-      invoke_guarded(bus, subscription, event, ops, counters);  // catches what the handler throws
+      counters.posted_and_delivered.increment();
+      frame.calling = true;  // the frame stands for an InvocationScope
+      call_reporting_errors(bus, subscription, event, ops, counters);
+      frame.calling = false;
       lock.leave_biased();
       counters.delivered_events.increment();
     }
@@ -208,6 +211,13 @@ struct BusCore::SyncPath {
                                                     CounterBlock& counters) {
     const InvocationScope scope(&bus);
     counters.delivered.increment();
+    call_reporting_errors(bus, subscription, event, ops, counters);
+  }
+
+  [[gnu::always_inline]] static void call_reporting_errors(BusCore& bus,
+                                                           SubscriptionCore& subscription,
+                                                           const void* event, const EventOps& ops,
+                                                           CounterBlock& counters) {
     try {
       subscription.invoke(event);
     } catch (...) {

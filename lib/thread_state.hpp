@@ -13,7 +13,9 @@
 //    first; a post to a bus that has a frame here is deferred to that frame.
 //  - InvocationScope: the handlers running on this thread, innermost first, so
 //    that unsubscribe(), shutdown() and wait_idle() know when they are called
-//    from inside a handler and must not wait for it.
+//    from inside a handler and must not wait for it. A SyncFrame that calls
+//    a handler itself (the synchronous post's shortest path) stands for one
+//    while `calling` is set: BusCore::on_own_thread() looks at both.
 //
 // A snapshot may be referenced by a synchronous delivery further up this
 // thread's stack while a handler makes this thread replace or evict it; such
@@ -266,6 +268,9 @@ class SyncFrame {
 
   const BusCore* const bus;
   SyncFrame* const outer;
+  // True while the frame calls a handler itself, which makes it stand for an
+  // InvocationScope of `bus` (one store instead of a scope's push and pop).
+  bool calling = false;
 
  private:
   void drop_held() noexcept {

@@ -215,13 +215,42 @@ TEST(SynchronousBus, StatsBalanceAsSoonAsPostReturns) {
   EXPECT_EQ(stats.subscriptions, 2u);
 }
 
-// A Serial subscriber's lock, contended: a second posting thread must wait
-// (asleep, once its spin is over) until the running invocation returns.
-// The two tests below run twice: the posting thread's first post to a bus
+// Several tests below run twice: the posting thread's first post to a bus
 // takes the general path (and claims the Serial lock's bias), a later one the
 // shortest (see BusCore::SyncPath::try_shortest_path in lib/delivery.cpp).
 constexpr bool kFirstPost = false, kLaterPost = true;
 
+// Read from inside a handler, stats include the call under way (posted and
+// delivered, not yet delivered_events), whichever path made it; a throwing
+// handler still delivered its event.
+TEST(SynchronousBus, StatsCountTheShortestPathAsTheGeneralOne) {
+  EventBus bus(Options{.synchronous = true});
+  std::vector<Stats> inside;
+  bus.subscribe<int>("live", [&](const Event<int>& event) {
+    inside.push_back(bus.stats());
+    if (event.data() == 2) throw std::runtime_error("fails on 2");
+  });
+  const auto quiet = bus.on_error([](const DeliveryError&) {});  // no report on stderr
+
+  for (int i = 1; i <= 3; ++i) bus.post(Event<int>("live", i));
+
+  ASSERT_EQ(inside.size(), 3u);
+  for (std::size_t i = 0; i < inside.size(); ++i) {
+    SCOPED_TRACE("inside the call for event " + std::to_string(i + 1));
+    EXPECT_EQ(inside[i].posted, i + 1);
+    EXPECT_EQ(inside[i].delivered, i + 1);
+    EXPECT_EQ(inside[i].delivered_events, i);
+  }
+  const Stats after = bus.stats();
+  EXPECT_EQ(after.posted, 3u);
+  EXPECT_EQ(after.delivered, 3u);
+  EXPECT_EQ(after.delivered_events, 3u);
+  EXPECT_EQ(after.failed, 1u);
+  EXPECT_EQ(after.dead, 0u);
+}
+
+// A Serial subscriber's lock, contended: a second posting thread must wait
+// (asleep, once its spin is over) until the running invocation returns.
 TEST(SynchronousBus, APostFromAnotherThreadWaitsForTheRunningSerialInvocation) {
   for (const bool posted_before : {kFirstPost, kLaterPost}) {
     SCOPED_TRACE(posted_before ? "a later post" : "a first post");
@@ -299,6 +328,39 @@ TEST(SynchronousBus, UnsubscribeFromAnotherThreadWaitsForTheRunningInvocation) {
     ASSERT_TRUE(finishes_promptly(posting));
     bus.post(Event<int>("jobs", 2));
     EXPECT_EQ(subscriber->received(), posted_before ? (std::vector{0, 1}) : std::vector{1});
+  }
+}
+
+// A handler is inside its bus on either path: wait_idle() from it throws (it
+// would wait for itself), and cancelling its own subscription returns (it
+// must not wait for the call it is making).
+TEST(SynchronousBus, AHandlerIsInsideItsBusOnEitherPath) {
+  for (const bool posted_before : {kFirstPost, kLaterPost}) {
+    SCOPED_TRACE(posted_before ? "a later post" : "a first post");
+    EventBus bus(Options{.synchronous = true});
+    std::vector<std::string> seen;
+    courier::Subscription subscription;
+    subscription = bus.subscribe<int>("jobs", [&](const Event<int>& event) {
+      if (event.data() == 0) return;
+      try {
+        bus.wait_idle();
+        seen.emplace_back("wait_idle returned");
+        return;  // cancelling would wait for this very call
+      } catch (const std::logic_error&) {
+        seen.emplace_back("wait_idle threw");
+      }
+      subscription.cancel();
+      seen.emplace_back("cancelled");
+    });
+
+    auto posting = run_on_thread([&] {
+      if (posted_before) bus.post(Event<int>("jobs", 0));
+      bus.post(Event<int>("jobs", 1));
+      bus.post(Event<int>("jobs", 2));  // after the cancel: dead
+    });
+    ASSERT_TRUE(finishes_promptly(posting)) << "a handler waited for itself";
+    EXPECT_EQ(seen, (std::vector<std::string>{"wait_idle threw", "cancelled"}));
+    EXPECT_EQ(bus.stats().dead, 1u);
   }
 }
 

@@ -79,6 +79,9 @@ class OwnedCounter {
 // One thread's share of a bus's statistics; stats() adds up every block.
 struct alignas(kCacheLine) CounterBlock {
   OwnedCounter posted, delivered, delivered_events, dead, failed;
+  // Posts that the synchronous shortest path delivered to their one
+  // subscriber: each counts as posted and as delivered, for one increment.
+  OwnedCounter posted_and_delivered;
 };
 
 // An event moved into the bus by a post made from inside a synchronous
