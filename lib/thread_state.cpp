@@ -15,7 +15,7 @@ void LastRoute::fill(const RoutingTable& table, const Query& query) {
   version_ = 0;  // until filled: push_back and assign may throw
   subscriptions_.clear();
   group_ = nullptr;
-  sole_serial_ = nullptr;
+  lone_serial_ = sole_serial_ = nullptr;
   auto add = [this](SubscriptionCore& subscription) { subscriptions_.push_back(&subscription); };
   if (query.grouping == Grouping::Grouped) {
     table.for_each_route(*query.type, query.topic_id, query.topic, add,
@@ -26,7 +26,7 @@ void LastRoute::fill(const RoutingTable& table, const Query& query) {
   if (query.topic_id == RoutingTable::kNoTopic) topic_.assign(query.topic);
   if (query.grouping == Grouping::Ungrouped && subscriptions_.size() == 1 &&
       subscriptions_[0]->concurrency() == Concurrency::Serial) {
-    sole_serial_ = subscriptions_[0];
+    lone_serial_ = subscriptions_[0];
   }
   type_ = query.type;
   topic_id_ = query.topic_id;

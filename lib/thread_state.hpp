@@ -67,6 +67,8 @@ class LastRoute {
                     std::size_t topic_id, Grouping grouping, TopicOf&& topic_of) {
     if (!holds(version, type, topic_id, grouping, topic_of)) {
       fill(table, Query{version, &type, topic_id, grouping, topic_of()});
+    } else {
+      sole_serial_ = lone_serial_;  // the topic repeats: worth the shortest path's try
     }
     return {subscriptions_, group_};
   }
@@ -74,6 +76,9 @@ class LastRoute {
   // For the synchronous post's shortest path: the route's one subscription
   // when it has exactly one and that one is Serial, if the route is the one
   // route() would return for an Ungrouped query without a refill; else null.
+  // Null also until route() served the route a second time: a thread whose
+  // topics change from post to post skips the shortest path's checks after
+  // their first.
   // `version` is the bus's current routing version: a route filled at that
   // version is of the entry's snapshot, which cannot be older.
   template <class TopicOf>
@@ -135,7 +140,8 @@ class LastRoute {
   std::string topic_;  // for posts without a topic handle
   std::vector<SubscriptionCore*> subscriptions_;
   ConcurrentGroup* group_ = nullptr;
-  SubscriptionCore* sole_serial_ = nullptr;  // see sole_serial()
+  SubscriptionCore* lone_serial_ = nullptr;  // the route's, if one Serial subscription
+  SubscriptionCore* sole_serial_ = nullptr;  // lone_serial_ once the route repeated
 };
 
 struct ThreadEntry {
