@@ -144,8 +144,9 @@ TEST(EventBusConcurrency, SerialSubscriberOnASynchronousBusRunsAloneAcrossPostin
   EXPECT_EQ(checker->order().received(), kProducers * kEventsPerProducer);
 }
 
-// A thread that has posted to a synchronous bus before reaches a lone Serial
-// subscriber by a shorter path (BusCore::SyncPath::try_shortest_path). Each
+// A thread posting to one topic of a synchronous bus again and again reaches
+// its lone Serial subscriber by a shorter path (try_shortest_path in
+// lib/delivery.cpp). Each
 // round cancels the subscriber while that thread posts to it; every other
 // round also posts to it from the cancelling thread first, which ends the
 // posting thread's hold on the subscriber's lock mid-stream.
