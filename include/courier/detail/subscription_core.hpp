@@ -119,9 +119,12 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
   const std::size_t lane_count_;
   std::unique_ptr<Lane[]> lanes_;
   std::unique_ptr<Handler> handler_;  // reset only once closed and quiet
+  // closed_ apart from active_: every post to the subscription (and to its
+  // group) reads closed_, while each of its calls writes active_ on the
+  // executor. Sharing a line, the posting core waited for it to come back.
   alignas(kCacheLine) std::atomic<bool> closed_{false};
-  std::atomic<int> active_{0};
   std::atomic<bool> handler_dropped_{false};
+  alignas(kCacheLine) std::atomic<int> active_{0};
 };
 
 }  // namespace courier::detail
