@@ -39,8 +39,9 @@ std::string readable_type_name(const std::type_info& type) {
 // Synchronous delivery (Guava's per-thread queued dispatch)
 
 // The steps of a synchronous post. A post makes one call into the library,
-// post_sync; the steps of its common path (no handler posting) are inlined
-// into it, up to the handler's own virtual call. A nested class of BusCore,
+// post_sync, which takes the shortest path when it can (try_shortest_path)
+// and else jumps to post_sync_generally; the steps of each are inlined into
+// it, up to the handler's own virtual call. A nested class of BusCore,
 // defined here only, so that they see its members and are inline.
 struct BusCore::SyncPath {
   [[gnu::always_inline]] static void deliver_now(BusCore& bus, const void* event,
@@ -68,10 +69,10 @@ struct BusCore::SyncPath {
 
   // The common case in full, or false having done nothing: this thread posted
   // to this bus last, no synchronous delivery runs on it, the bus is open, its
-  // routing unchanged, the topic the one this thread posted to last, and its
-  // route a single Serial subscription whose lock this thread owns the bias
-  // of. Every check fails over to the general path, which does the same work
-  // the long way.
+  // routing unchanged, the topic the one of this thread's last two posts (see
+  // LastRoute::sole_serial), and its route a single Serial subscription whose
+  // lock this thread owns the bias of. Every check fails over to the general
+  // path, which does the same work the long way.
   [[gnu::always_inline]] static bool try_shortest_path(BusCore& bus, const void* event,
                                                        const EventOps& ops, std::size_t topic_id) {
     // last_entry is set whenever last_bus_id is a bus's id (never 0).

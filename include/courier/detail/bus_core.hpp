@@ -229,6 +229,7 @@ class BusCore {
   void finish_lane(Lane& lane, bool made_progress);
 
   struct SyncPath;  // lib/delivery.cpp
+  // post_sync() where its shortest path does not apply.
   bool post_sync_generally(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
                            Admission admission);
   void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
