@@ -69,10 +69,10 @@ struct BusCore::SyncPath {
 
   // The common case in full, or false having done nothing: this thread posted
   // to this bus last, no synchronous delivery runs on it, the bus is open, its
-  // routing unchanged, the topic the one of this thread's last two posts (see
-  // LastRoute::sole_serial), and its route a single Serial subscription whose
-  // lock this thread owns the bias of. Every check fails over to the general
-  // path, which does the same work the long way.
+  // routing unchanged, the topic the one its last route was filled for and
+  // has served since (see LastRoute::sole_serial), and that route a single
+  // Serial subscription whose lock this thread owns the bias of. Every check
+  // fails over to the general path, which does the same work the long way.
   [[gnu::always_inline]] static bool try_shortest_path(BusCore& bus, const void* event,
                                                        const EventOps& ops, std::size_t topic_id) {
     // last_entry is set whenever last_bus_id is a bus's id (never 0).
@@ -91,12 +91,15 @@ struct BusCore::SyncPath {
   }
 
   // With the lock entered. The entry is not used once the handler has run:
-  // it may reassign it to another bus (see deliver_now).
+  // it may reassign it to another bus. What the entry lent (the counter
+  // block; the snapshot that keeps the subscription and its lock alive) stays
+  // valid, as the frame exists before the call: an entry or snapshot the
+  // handler makes this thread let go of is parked until the frame ends.
   [[gnu::always_inline]] static void deliver_to_sole(BusCore& bus, CounterBlock& counters,
                                                      SubscriptionCore& subscription,
                                                      BiasedLock& lock, const void* event,
                                                      const EventOps& ops) {
-    SyncFrame frame(&bus, SyncFrame::kOutermost);
+    SyncFrame frame(&bus, SyncFrame::kOutermost);  // try_shortest_path saw no frame
     if (subscription.closed()) [[unlikely]] {
       counters.posted.increment();
       lock.leave_biased();

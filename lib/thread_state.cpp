@@ -15,7 +15,7 @@ void LastRoute::fill(const RoutingTable& table, const Query& query) {
   version_ = 0;  // until filled: push_back and assign may throw
   subscriptions_.clear();
   group_ = nullptr;
-  lone_serial_ = sole_serial_ = nullptr;
+  lone_serial_ = armed_serial_ = nullptr;
   auto add = [this](SubscriptionCore& subscription) { subscriptions_.push_back(&subscription); };
   if (query.grouping == Grouping::Grouped) {
     table.for_each_route(*query.type, query.topic_id, query.topic, add,

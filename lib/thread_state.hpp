@@ -68,7 +68,7 @@ class LastRoute {
     if (!holds(version, type, topic_id, grouping, topic_of)) {
       fill(table, Query{version, &type, topic_id, grouping, topic_of()});
     } else {
-      sole_serial_ = lone_serial_;  // the topic repeats: worth the shortest path's try
+      armed_serial_ = lone_serial_;  // the topic repeats: worth the shortest path's try
     }
     return {subscriptions_, group_};
   }
@@ -79,18 +79,21 @@ class LastRoute {
   // Null also until route() served the route a second time: a thread whose
   // topics change from post to post skips the shortest path's checks after
   // their first.
-  // `version` is the bus's current routing version: a route filled at that
-  // version is of the entry's snapshot, which cannot be older.
+  // `version` is the bus's current routing version. A route filled at that
+  // version is of the entry's snapshot (and so kept alive by it), because
+  // every fill uses the entry's snapshot and version, the entry's snapshot
+  // only moves forward to the current one, and a version has one snapshot
+  // (versions change under the routing mutex, see BusCore::current_routes).
   template <class TopicOf>
   SubscriptionCore* sole_serial(std::uint64_t version, const std::type_info& type,
                                 std::size_t topic_id, TopicOf&& topic_of) const {
-    // sole_serial_ is set by Ungrouped fills only: no need to check grouping_.
+    // lone_serial_ is set by Ungrouped fills only: no need to check grouping_.
     // The type by address only: a second type_info object of the same type
     // (from another shared library) takes the general path, only slower.
-    if (sole_serial_ == nullptr || version_ != version || topic_id_ != topic_id || type_ != &type ||
-        (topic_id == RoutingTable::kNoTopic && !same_text(topic_, topic_of())))
+    if (armed_serial_ == nullptr || version_ != version || topic_id_ != topic_id ||
+        type_ != &type || (topic_id == RoutingTable::kNoTopic && !same_text(topic_, topic_of())))
       return nullptr;
-    return sole_serial_;
+    return armed_serial_;
   }
 
  private:
@@ -140,8 +143,8 @@ class LastRoute {
   std::string topic_;  // for posts without a topic handle
   std::vector<SubscriptionCore*> subscriptions_;
   ConcurrentGroup* group_ = nullptr;
-  SubscriptionCore* lone_serial_ = nullptr;  // the route's, if one Serial subscription
-  SubscriptionCore* sole_serial_ = nullptr;  // lone_serial_ once the route repeated
+  SubscriptionCore* lone_serial_ = nullptr;   // the route's, if one Serial subscription
+  SubscriptionCore* armed_serial_ = nullptr;  // lone_serial_ once the route served a repeat
 };
 
 struct ThreadEntry {

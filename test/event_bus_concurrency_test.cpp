@@ -168,6 +168,10 @@ TEST(EventBusConcurrency, ALoneSerialSubscriberOfASynchronousBusIsCancelledSafel
     for (int sequence = 0; !stop.load(); ++sequence)
       bus.post(Event<Tagged>("ticks", {0, sequence}));
   });
+  struct StopOnExit {  // a failed ASSERT below returns: the poster must end first
+    std::atomic<bool>& stop;
+    ~StopOnExit() { stop.store(true); }
+  } stop_on_exit{stop};
   for (int round = 0; round < kRounds; ++round) {
     auto state = std::make_shared<Round>();
     Subscription subscription =

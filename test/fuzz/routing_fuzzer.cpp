@@ -6,21 +6,22 @@
 //   d PATTERN   subscribe a Serial double subscriber   x DIGIT     cancel one
 //   p TOPIC     post an int                            k TOPIC     ... with a key
 //   h TOPIC     post an int through bus.topic(TOPIC)   f TOPIC     post a double
-// The script is played on a synchronous bus, then on an asynchronous one (which
-// is waited idle after each post), and after every post each bus must have
-// delivered it exactly to the subscriptions that the reference matcher says
-// match, of the payload's type, and counted it dead when there were none. An
-// invalid pattern or topic must be refused with std::invalid_argument and
-// change nothing. This exercises the routing snapshots, the wildcard trie, the
-// concurrent groups, topic handles resolved before or after a subscription,
-// each thread's cache of its last route and the synchronous post's shortest
-// path (a topic posted to three times in a row), across every change of
-// subscriptions.
+// The script is played on a synchronous bus and an asynchronous one (which is
+// waited idle after each post), interleaved line by line, then on fresh buses
+// one after the other. After every post each bus must have delivered it
+// exactly to the subscriptions that the reference matcher says match, of the
+// payload's type, and counted it dead when there were none. An invalid pattern
+// or topic must be refused with std::invalid_argument and change nothing. This
+// exercises the routing snapshots, the wildcard trie, the concurrent groups,
+// topic handles resolved before or after a subscription, each thread's cache
+// of its last route and the synchronous post's shortest path (a topic posted
+// to three times in a row), across every change of subscriptions.
 // A disagreement aborts, so libFuzzer saves the input as a crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -185,26 +186,35 @@ void play(Trial& trial, char step, std::string_view argument, int post) {
   }
 }
 
+// Plays `script` on `trials` line by line, each line on each trial in turn.
+void play_script(std::string_view script, std::initializer_list<Trial*> trials) {
+  int post = 0;
+  for (std::size_t step = 0; step < kMaxSteps && !script.empty(); ++step) {
+    const std::size_t end = script.find('\n');
+    const std::string_view line = script.substr(0, end);
+    script = end == std::string_view::npos ? std::string_view() : script.substr(end + 1);
+    if (line.empty()) continue;
+    for (Trial* trial : trials) play(*trial, line[0], line.substr(1), post);
+    ++post;
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view whole(reinterpret_cast<const char*>(data), size);
-  Trial synchronous("synchronous", courier::Options{.synchronous = true});
-  Trial asynchronous("asynchronous", courier::Options{.threads = 2, .queue_capacity = 64});
-  // The whole script on one bus, then on the other: posts to one bus in a
-  // row, as a thread repeating a topic makes them (a synchronous post's
-  // shortest path needs the thread to have posted to no other bus since).
-  for (Trial* trial : {&synchronous, &asynchronous}) {
-    std::string_view script = whole;
-    int post = 0;
-    for (std::size_t step = 0; step < kMaxSteps && !script.empty(); ++step) {
-      const std::size_t end = script.find('\n');
-      const std::string_view line = script.substr(0, end);
-      script = end == std::string_view::npos ? std::string_view() : script.substr(end + 1);
-      if (line.empty()) continue;
-      play(*trial, line[0], line.substr(1), post);
-      ++post;
-    }
+  const std::string_view script(reinterpret_cast<const char*>(data), size);
+  {
+    // Interleaved: the posting thread switches buses at every post.
+    Trial synchronous("synchronous", courier::Options{.synchronous = true});
+    Trial asynchronous("asynchronous", courier::Options{.threads = 2, .queue_capacity = 64});
+    play_script(script, {&synchronous, &asynchronous});
   }
+  // In turn: posts to one bus in a row, as a thread repeating a topic makes
+  // them (the synchronous post's shortest path needs the thread's previous
+  // post to have gone to the same bus).
+  Trial synchronous("synchronous", courier::Options{.synchronous = true});
+  play_script(script, {&synchronous});
+  Trial asynchronous("asynchronous", courier::Options{.threads = 2, .queue_capacity = 64});
+  play_script(script, {&asynchronous});
   return 0;
 }

@@ -8,9 +8,12 @@
 // synchronous post pays most for (two locked instructions were half of a
 // post's cycles). The owner's fast path is one side of a Dekker handshake:
 //
-//   owner:    inside = true;  [compiler barrier]  if (revoked) back off;  ...call...;  inside =
-//   false revoker:  take the ExclusiveLock;  revoked = true;  asymmetric_fence();  wait while
-//   inside
+// clang-format off
+//   owner:    inside = true;  [compiler barrier]  if (revoked) back off;
+//             ...call...;  inside = false
+//   revoker:  take the ExclusiveLock;  revoked = true;  asymmetric_fence();
+//             wait while inside
+// clang-format on
 //
 // The owner's side has no hardware barrier; the revoker's asymmetric fence
 // (Linux membarrier, PRIVATE_EXPEDITED) runs one on every CPU that runs a
