@@ -4,6 +4,11 @@
 // handler must be queued, not delivered recursively; Serial subscribers and
 // same-key invocations of Concurrent ones must never overlap across threads;
 // and in the end every event reached exactly the subscribers that match it.
+// Besides the shared "sync." topics, each poster has a topic of its own with
+// one Serial subscriber ("lone.N"), which it posts to several times in a row:
+// the synchronous post's shortest path. Now and then a poster posts to its
+// neighbour's, which ends the neighbour's bias on that subscriber's lock
+// while the neighbour is posting.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -32,6 +37,11 @@ constexpr std::size_t kPosters = 6;
 constexpr std::uint32_t kMaxDepth = 3;
 constexpr std::uint32_t kNoChild = ~std::uint32_t{0};
 constexpr int kKeys = 5;
+// Posts in a row to a lone topic after each shared one (from the third on, a
+// thread's posts take the shortest path), and how often a poster posts to
+// its neighbour's instead.
+constexpr int kLoneRepeats = 4;
+constexpr std::size_t kCrossEvery = 64;
 
 // Subscribers and the patterns they use; the relay is the one that re-posts.
 const std::array<std::pair<const char*, Concurrency>, 4> kSubscriptions = {{
@@ -41,7 +51,10 @@ const std::array<std::pair<const char*, Concurrency>, 4> kSubscriptions = {{
     {"sync.2.*", Concurrency::Concurrent},  // unkeyed, anything goes but counts
 }};
 
-std::string topic_for(std::uint32_t id, std::uint32_t depth) {
+constexpr std::uint8_t kShared = 0;  // an event's lone topic: none, or poster + 1
+
+std::string topic_for(std::uint32_t id, std::uint32_t depth, std::uint8_t lone) {
+  if (lone != kShared) return "lone." + std::to_string(lone - 1);
   return "sync." + std::to_string(depth) + (id % 2 == 0 ? ".a" : ".b");
 }
 
@@ -53,15 +66,17 @@ class Registry {
       : size_(ids),
         deliveries_(std::make_unique<std::atomic<std::uint8_t>[]>(ids)),
         child_(std::make_unique<std::atomic<std::uint32_t>[]>(ids)),
-        depth_(std::make_unique<std::atomic<std::uint8_t>[]>(ids)) {
+        depth_(std::make_unique<std::atomic<std::uint8_t>[]>(ids)),
+        lone_(std::make_unique<std::atomic<std::uint8_t>[]>(ids)) {
     for (std::size_t i = 0; i < ids; ++i) child_[i].store(kNoChild);
   }
 
-  bool next_id(std::uint32_t depth, std::uint32_t& id) {
+  bool next_id(std::uint32_t depth, std::uint8_t lone, std::uint32_t& id) {
     const std::uint64_t next = next_.fetch_add(1);
     if (next >= size_) return false;
     id = static_cast<std::uint32_t>(next);
     depth_[id].store(static_cast<std::uint8_t>(depth));
+    lone_[id].store(lone);
     return true;
   }
   void delivered(std::uint32_t id) { deliveries_[id].fetch_add(1); }
@@ -70,7 +85,10 @@ class Registry {
   unsigned deliveries_of(std::uint32_t id) const { return deliveries_[id].load(); }
   std::uint32_t child_of(std::uint32_t id) const { return child_[id].load(); }
   std::uint64_t used() const { return std::min<std::uint64_t>(next_.load(), size_); }
-  std::string topic_of(std::uint32_t id) const { return topic_for(id, depth_[id].load()); }
+  std::uint8_t lone_of(std::uint32_t id) const { return lone_[id].load(); }
+  std::string topic_of(std::uint32_t id) const {
+    return topic_for(id, depth_[id].load(), lone_[id].load());
+  }
 
  private:
   const std::size_t size_;
@@ -78,10 +96,11 @@ class Registry {
   std::unique_ptr<std::atomic<std::uint8_t>[]> deliveries_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> child_;
   std::unique_ptr<std::atomic<std::uint8_t>[]> depth_;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> lone_;
 };
 
 unsigned expected_deliveries(const std::string& topic) {
-  unsigned count = 0;
+  unsigned count = topic.starts_with("lone.") ? 1 : 0;
   for (const auto& [pattern, concurrency] : kSubscriptions) {
     count += courier_reference::matches(pattern, topic) ? 1 : 0;
   }
@@ -107,7 +126,8 @@ class Handlers {
   // The bus must not outlive this object's registry and violations.
   void subscribe_all(courier::EventBus& bus) {
     bus_ = &bus;
-    bus_->subscribe<Payload>(kSubscriptions[0].first, [this](const Event& e) { relay(e); });
+    bus_->subscribe<Payload>(kSubscriptions[0].first,
+                             [this](const Event& e) { relay(e, serial_relay_running_, kShared); });
     bus_->subscribe<Payload>(kSubscriptions[1].first,
                              [this](const Event& e) { exclusive(e, serial_running_); });
     bus_->subscribe<Payload>(
@@ -117,6 +137,12 @@ class Handlers {
     bus_->subscribe<Payload>(
         kSubscriptions[3].first, [this](const Event& e) { enter_and_record(e); },
         Concurrency::Concurrent);
+    for (std::size_t poster = 0; poster < kPosters; ++poster) {
+      const auto lone = static_cast<std::uint8_t>(poster + 1);
+      bus_->subscribe<Payload>(topic_for(0, 0, lone), [this, lone](const Event& e) {
+        relay(e, lone_running_[lone - 1], lone);
+      });
+    }
   }
 
  private:
@@ -138,20 +164,21 @@ class Handlers {
     running.fetch_sub(1);
   }
 
-  // Re-posts one level deeper; the re-post must be queued behind this event.
-  void relay(const Event& event) {
-    if (serial_relay_running_.fetch_add(1) != 0) violations_.overlap.fetch_add(1);
+  // Re-posts one level deeper, to a shared topic or to the same lone one;
+  // the re-post must be queued behind this event.
+  void relay(const Event& event, std::atomic<int>& running, std::uint8_t lone) {
+    if (running.fetch_add(1) != 0) violations_.overlap.fetch_add(1);
     enter_and_record(event);
     const Scope scope(violations_);
     std::uint32_t child;
-    if (event.data().depth < kMaxDepth && registry_.next_id(event.data().depth + 1, child)) {
+    const std::uint32_t depth = event.data().depth + 1;
+    if (depth <= kMaxDepth && registry_.next_id(depth, lone, child)) {
       registry_.set_child(event.data().id, child);
-      bus_->post(Event(topic_for(child, event.data().depth + 1),
-                       Payload{child, event.data().depth + 1},
+      bus_->post(Event(topic_for(child, depth, lone), Payload{child, depth},
                        "key-" + std::to_string(child % kKeys)));
       if (registry_.deliveries_of(child) != 0) violations_.not_deferred.fetch_add(1);
     }
-    serial_relay_running_.fetch_sub(1);
+    running.fetch_sub(1);
   }
 
   courier::EventBus* bus_ = nullptr;
@@ -160,6 +187,7 @@ class Handlers {
   std::atomic<int> serial_relay_running_{0};
   std::atomic<int> serial_running_{0};
   std::array<std::atomic<int>, kKeys> keyed_running_{};
+  std::array<std::atomic<int>, kPosters> lone_running_{};
 };
 
 // After post(root) returned: the root and every descendant its handlers
@@ -184,17 +212,27 @@ TEST(SynchronousStress, ManyPostingThreadsWithReentrantHandlers) {
     SCOPED_TRACE(courier_stress::replay_note(rounds.index()));
     courier_stress::Watchdog watchdog("synchronous bus, round " + std::to_string(rounds.index()));
     // A fresh bus per round, declared last: its handlers use what precedes it.
-    Registry registry(kPosters * roots_per_poster * (kMaxDepth + 1));
+    Registry registry(kPosters * roots_per_poster * (1 + kLoneRepeats) * (kMaxDepth + 1));
     Handlers handlers(registry, violations);
     courier::EventBus bus(courier::Options{.synchronous = true});
     handlers.subscribe_all(bus);
 
-    courier_stress::run_together(kPosters, [&](std::size_t) {
+    courier_stress::run_together(kPosters, [&](std::size_t poster) {
+      const auto own = static_cast<std::uint8_t>(poster + 1);
+      const auto neighbour = static_cast<std::uint8_t>((poster + 1) % kPosters + 1);
       std::uint32_t root;
-      for (std::size_t i = 0; i < roots_per_poster && registry.next_id(0, root); ++i) {
-        bus.post(
-            Event(topic_for(root, 0), Payload{root, 0}, "key-" + std::to_string(root % kKeys)));
+      for (std::size_t i = 0; i < roots_per_poster && registry.next_id(0, kShared, root); ++i) {
+        bus.post(Event(topic_for(root, 0, kShared), Payload{root, 0},
+                       "key-" + std::to_string(root % kKeys)));
         check_chain_complete(registry, root, violations);
+        // In the round's second half, now and then, the neighbour's topic:
+        // the first such post ends the neighbour's bias mid-stream.
+        const bool cross = i >= roots_per_poster / 2 && i % kCrossEvery == 0;
+        const std::uint8_t lone = cross ? neighbour : own;
+        for (int repeat = 0; repeat < kLoneRepeats && registry.next_id(0, lone, root); ++repeat) {
+          bus.post(Event(topic_for(root, 0, lone), Payload{root, 0}));
+          check_chain_complete(registry, root, violations);
+        }
       }
     });
 
