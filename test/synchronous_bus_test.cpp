@@ -409,25 +409,38 @@ TEST(SynchronousBus, OnTheShortestPathAHandlersPostIsHeldNotRecursive) {
   EXPECT_EQ(log, (std::vector<std::string>{"start 1", "end 1", "start 2", "end 2"}));
 }
 
+// More synchronous buses than a thread keeps routing for (ThreadCache):
+// posting to each makes the thread evict the entry of the bus it came from.
+struct OtherBuses {
+  static constexpr int kCount = 9;
+  OtherBuses() {
+    for (int i = 0; i < kCount; ++i) {
+      buses.push_back(std::make_unique<EventBus>(Options{.synchronous = true}));
+      buses.back()->subscribe<int>("t", [this](const Event<int>&) { ++deliveries; });
+    }
+  }
+  OtherBuses(const OtherBuses&) = delete;
+  OtherBuses& operator=(const OtherBuses&) = delete;
+  void post_to_each() {
+    for (const auto& bus : buses) bus->post(Event<int>("t", 0));
+  }
+  std::vector<std::unique_ptr<EventBus>> buses;
+  int deliveries = 0;
+};
+
 // A lone subscriber's handler, reached by the shortest path, makes this
 // thread use more buses than it keeps routing for (evicting the entry the
 // post was routed through) and changes its own bus's routing. ASan: nothing
 // the post reads after the call (its counters, the lock) has been freed.
 TEST(SynchronousBus, OnTheShortestPathAHandlerMayEvictTheRouteItWasReachedBy) {
   if (!shortest_path_runs_here()) GTEST_SKIP() << kNoShortestPath;
-  constexpr int kOtherBuses = 9;
-  std::vector<std::unique_ptr<EventBus>> others;
-  int other_deliveries = 0;
-  for (int i = 0; i < kOtherBuses; ++i) {
-    others.push_back(std::make_unique<EventBus>(Options{.synchronous = true}));
-    others.back()->subscribe<int>("t", [&](const Event<int>&) { ++other_deliveries; });
-  }
+  OtherBuses others;
   std::vector<std::string> log;
   EventBus bus(Options{.synchronous = true});
   bus.subscribe<int>("t", [&](const Event<int>& event) {
     log.push_back("lone " + std::to_string(event.data()));
     if (event.data() != 3) return;
-    for (const auto& other : others) other->post(Event<int>("t", 0));
+    others.post_to_each();
     bus.subscribe<int>("t", [&log](const Event<int>& late) {
       log.push_back("late " + std::to_string(late.data()));
     });
@@ -437,7 +450,7 @@ TEST(SynchronousBus, OnTheShortestPathAHandlerMayEvictTheRouteItWasReachedBy) {
 
   std::sort(log.begin(), log.end());  // subscribers have no order
   EXPECT_EQ(log, (std::vector<std::string>{"late 4", "lone 1", "lone 2", "lone 3", "lone 4"}));
-  EXPECT_EQ(other_deliveries, kOtherBuses);
+  EXPECT_EQ(others.deliveries, OtherBuses::kCount);
   const Stats stats = bus.stats();
   EXPECT_EQ(stats.posted, 4u);
   EXPECT_EQ(stats.delivered_events, 4u);
@@ -500,20 +513,14 @@ TEST(SynchronousBus, EachPostReachesTheSubscribersOfItsOwnTopicTypeAndRouting) {
 // while that bus still has a subscriber to call for the same event (ASan:
 // nothing the delivery reads has been freed).
 TEST(SynchronousBus, AHandlerUsingManyOtherBusesDoesNotDisturbTheDeliveryItRunsIn) {
-  constexpr int kOtherBuses = 9;
-  std::vector<std::unique_ptr<EventBus>> others;
-  int other_deliveries = 0;
-  for (int i = 0; i < kOtherBuses; ++i) {
-    others.push_back(std::make_unique<EventBus>(Options{.synchronous = true}));
-    others.back()->subscribe<int>("t", [&](const Event<int>&) { ++other_deliveries; });
-  }
+  OtherBuses others;
   std::vector<std::string> log;
   EventBus bus(Options{.synchronous = true});
   int disturbed_for = 0;
   const auto disturb_once_per_event = [&](int event) {
     if (disturbed_for == event) return;
     disturbed_for = event;
-    for (const auto& other : others) other->post(Event<int>("t", 0));
+    others.post_to_each();
     bus.subscribe<int>("t", [&log, event](const Event<int>& late) {
       log.push_back("late@" + std::to_string(event) + " " + std::to_string(late.data()));
     });
@@ -530,7 +537,7 @@ TEST(SynchronousBus, AHandlerUsingManyOtherBusesDoesNotDisturbTheDeliveryItRunsI
 
   std::sort(log.begin(), log.end());
   EXPECT_EQ(log, (std::vector<std::string>{"late@1 2", "x 1", "x 2", "y 1", "y 2"}));
-  EXPECT_EQ(other_deliveries, 2 * kOtherBuses);
+  EXPECT_EQ(others.deliveries, 2 * OtherBuses::kCount);
 }
 
 // The handler called first cancels the other subscriber, then posts again
