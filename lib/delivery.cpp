@@ -51,8 +51,7 @@ struct BusCore::SyncPath {
     // the whole frame: if a handler evicts or refreshes the entry, the cache
     // parks what it held instead of dropping it. The entry itself is not used
     // once handlers have run: they may reassign it to another bus.
-    ThreadEntry* cached = last_entry_of(bus.id_);
-    ThreadEntry& entry = cached != nullptr ? *cached : bus.thread_entry();
+    ThreadEntry& entry = bus.thread_entry();
     CounterBlock& counters = *entry.counters;
     if (entry.routes_version != bus.routing_version_.load(std::memory_order_acquire)) {
       bus.routes(entry);
