@@ -142,7 +142,20 @@ Envelope* BusCore::make_overflow_envelope() {
 
 void BusCore::abandon(Envelope& envelope) noexcept { recycle(envelope); }
 
+// Causal order (issue 13). An event bound for several lanes is pushed to
+// them one after another, and a subscriber in an early lane may run and post
+// before the later lanes have the event: without a check, that consequence
+// could reach a later lane first, and a subscriber there would see the
+// effect before its cause. So an event of several lanes is `published` only
+// once all its nodes are pushed, and a post from a handler (whose event is
+// this thread's cause, CauseScope) waits for its cause to be published
+// first; the cause cannot be recycled meanwhile, as its handler is running.
+// The publisher keeps one count of `pending` for itself until it has set
+// the flag, so that the envelope outlives that store. An event of one lane
+// is published as it is pushed, and costs nothing more.
 void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
+  if (const Envelope* cause = this_thread.cause) [[unlikely]]
+    wait_until_published(*cause);
   ThreadEntry& entry = thread_entry();
   const RoutingTable& table = routes(entry);
   const void* event = envelope.event();
@@ -171,7 +184,7 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
     const CachedRoute route = entry.last_route.route(
         table, entry.routes_version, ops.type, topic_id,
         key.empty() ? Grouping::Grouped : Grouping::Ungrouped, [&] { return ops.topic(event); });
-    for (SubscriptionCore* subscription : route.subscriptions) {
+    for (SubscriberCore* subscription : route.subscriptions) {
       if (!subscription->closed()) add_target(subscription->lane_for(lane_hint));
     }
     if (route.group != nullptr && route.group->any_member_open()) {
@@ -189,15 +202,29 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
     return;
   }
   envelope.reached.store(false, std::memory_order_relaxed);
-  envelope.pending.store(targets, std::memory_order_relaxed);
-  // Once its last node is pushed the envelope may be delivered and recycled
-  // at once: nothing of it is read after that push.
+  if (targets == 1) {
+    envelope.published.store(true, std::memory_order_relaxed);
+    envelope.pending.store(1, std::memory_order_relaxed);
+    // Once pushed, the envelope may be delivered and recycled at once:
+    // nothing of it is read after that push.
+    return enqueue(*first_lane, envelope.first_node());
+  }
+  envelope.published.store(false, std::memory_order_relaxed);
+  envelope.pending.store(targets + 1, std::memory_order_relaxed);  // + this post's own
+  enqueue(*first_lane, envelope.first_node());
   for (std::uint32_t i = 1; i < targets; ++i) {
     ExtraDelivery& extra = envelope.extra_delivery(i - 1);
     extra.node.envelope = &envelope;
     enqueue(*extra.lane, extra.node);
   }
-  enqueue(*first_lane, envelope.first_node());
+  envelope.published.store(true, std::memory_order_release);
+  release(envelope, false, counters);
+}
+
+void BusCore::wait_until_published(const Envelope& cause) noexcept {
+  while (!spin_until([&] { return cause.published.load(std::memory_order_acquire); })) {
+    std::this_thread::yield();  // its publisher was preempted between two pushes
+  }
 }
 
 void BusCore::enqueue(Lane& lane, DeliveryNode& node) {
@@ -366,20 +393,33 @@ bool BusCore::had_its_turn(std::size_t handled_before, std::size_t handled) cons
 }
 
 // The subscription is entered once for the whole batch (the invocation
-// protocol of subscription_core.hpp), and left before the lane is finished:
+// protocol of subscriber_core.hpp), and left before the lane is finished:
 // once finished, the lane's keep-alive reference may be gone.
 std::size_t BusCore::drain_subscription(Lane& lane, CounterBlock& counters) {
-  SubscriptionCore& subscription = *lane.owner;
+  SubscriberCore& subscription = *lane.owner;
   bool open = subscription.enter();
   std::size_t handled = 0;
   while (DeliveryNode* node = next_node(lane)) {
     Envelope& envelope = *node->envelope;
-    if (open && subscription.closed()) {
-      subscription.leave();  // let a waiting unsubscribe return now
-      open = false;
+    bool call = false;
+    if (open) {
+      switch (subscription.verdict(envelope.event(), envelope.ops())) {
+        case SubscriberCore::Verdict::Call:
+          call = true;
+          break;
+        case SubscriberCore::Verdict::Skip:
+          break;
+        case SubscriberCore::Verdict::Closed:
+          subscription.leave();  // let a waiting unsubscribe return now
+          open = false;
+          break;
+      }
     }
-    if (open) invoke(subscription, envelope.event(), envelope.ops(), counters);
-    release(envelope, open, counters);
+    if (call) {
+      const CauseScope cause(envelope);
+      invoke(subscription, envelope.event(), envelope.ops(), counters);
+    }
+    release(envelope, call, counters);
     ++handled;
     if (had_its_turn(handled - 1, handled)) break;
   }
@@ -488,7 +528,7 @@ Stats BusCore::stats() const {
                    overflow_in_flight_.load(std::memory_order_relaxed);
   }
   std::lock_guard lock(routing_mutex_);
-  stats.subscriptions = subscriptions_.size();
+  stats.subscriptions = subscription_count_;
   return stats;
 }
 
@@ -516,9 +556,9 @@ std::shared_ptr<const RoutingTable> BusCore::current_routes() {
   std::lock_guard lock(routing_mutex_);
   const std::uint64_t version = routing_version_.load(std::memory_order_relaxed);
   if (snapshot_ == nullptr || snapshot_->version() != version) {
-    std::vector<std::shared_ptr<SubscriptionCore>> open;
-    open.reserve(subscriptions_.size());
-    for (const auto& [raw, subscription] : subscriptions_) open.push_back(subscription);
+    std::vector<std::shared_ptr<SubscriberCore>> open;
+    open.reserve(subscribers_.size());
+    for (const auto& [raw, subscriber] : subscribers_) open.push_back(subscriber);
     snapshot_ = std::make_shared<const RoutingTable>(version, std::move(open), topics_,
                                                      synchronous_ ? 0 : concurrent_lanes_);
   }

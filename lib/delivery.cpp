@@ -79,7 +79,7 @@ struct BusCore::SyncPath {
         bus.closed())
       return false;
     ThreadEntry& entry = *this_thread.last_entry;
-    SubscriptionCore* sole =
+    SubscriberCore* sole =
         entry.last_route.sole_serial(bus.routing_version_.load(std::memory_order_acquire), ops.type,
                                      topic_id, [&] { return ops.topic(event); });
     if (sole == nullptr) return false;
@@ -95,11 +95,10 @@ struct BusCore::SyncPath {
   // valid, as the frame exists before the call: an entry or snapshot the
   // handler makes this thread let go of is parked until the frame ends.
   [[gnu::always_inline]] static void deliver_to_sole(BusCore& bus, CounterBlock& counters,
-                                                     SubscriptionCore& subscription,
-                                                     BiasedLock& lock, const void* event,
-                                                     const EventOps& ops) {
+                                                     SubscriberCore& subscription, BiasedLock& lock,
+                                                     const void* event, const EventOps& ops) {
     SyncFrame frame(&bus, SyncFrame::kOutermost);  // try_shortest_path saw no frame
-    if (subscription.closed()) [[unlikely]] {
+    if (subscription.verdict(event, ops) != SubscriberCore::Verdict::Call) [[unlikely]] {
       counters.posted.increment();
       lock.leave_biased();
       bus.report_dead(event, ops, counters);
@@ -135,18 +134,18 @@ struct BusCore::SyncPath {
   static void deliver_one(BusCore& bus, const void* event, const EventOps& ops,
                           std::size_t topic_id, const RoutingTable& table, CounterBlock& counters) {
     bool reached = false;
-    table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriptionCore& subscription) {
+    table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriberCore& subscription) {
       reached |= invoke(bus, subscription, event, ops, counters);
     });
     count_delivery(bus, reached, event, ops, counters);
   }
 
   [[gnu::always_inline]] static void deliver_to(BusCore& bus,
-                                                std::span<SubscriptionCore* const> matches,
+                                                std::span<SubscriberCore* const> matches,
                                                 const void* event, const EventOps& ops,
                                                 CounterBlock& counters) {
     bool reached = false;
-    for (SubscriptionCore* subscription : matches) {
+    for (SubscriberCore* subscription : matches) {
       reached |= invoke(bus, *subscription, event, ops, counters);
     }
     count_delivery(bus, reached, event, ops, counters);
@@ -166,7 +165,7 @@ struct BusCore::SyncPath {
   // invoker checks `closed` under it, and wait_until_quiet() takes it once
   // after closing (which also ends its bias), so no counter traffic (the
   // counter protocol would add two read-modify-writes per call).
-  [[gnu::always_inline]] static bool invoke(BusCore& bus, SubscriptionCore& subscription,
+  [[gnu::always_inline]] static bool invoke(BusCore& bus, SubscriberCore& subscription,
                                             const void* event, const EventOps& ops,
                                             CounterBlock& counters) {
     Lane* exclusive_lane = nullptr;
@@ -179,9 +178,10 @@ struct BusCore::SyncPath {
       return invoke_exclusively(bus, *exclusive_lane, subscription, event, ops, counters);
     if (!subscription.enter()) return false;
     struct Leave {
-      SubscriptionCore& subscription;
+      SubscriberCore& subscription;
       ~Leave() { subscription.leave(); }
     } leave{subscription};
+    if (subscription.verdict(event, ops) != SubscriberCore::Verdict::Call) return false;
     invoke_guarded(bus, subscription, event, ops, counters);
     return true;
   }
@@ -189,7 +189,7 @@ struct BusCore::SyncPath {
   // Under the lane's lock: through its bias when this thread owns it (plain
   // stores), else taken (see exclusive_lock.hpp).
   [[gnu::always_inline]] static bool invoke_exclusively(BusCore& bus, Lane& lane,
-                                                        SubscriptionCore& subscription,
+                                                        SubscriberCore& subscription,
                                                         const void* event, const EventOps& ops,
                                                         CounterBlock& counters) {
     BiasedLock& lock = lane.exclusive;
@@ -198,18 +198,18 @@ struct BusCore::SyncPath {
         BiasedLock& lock;
         ~Leave() { lock.leave_biased(); }
       } leave{lock};
-      if (subscription.closed()) return false;
+      if (subscription.verdict(event, ops) != SubscriberCore::Verdict::Call) return false;
       invoke_guarded(bus, subscription, event, ops, counters);
       return true;
     }
     const std::lock_guard guard(lock);
-    if (subscription.closed()) return false;
+    if (subscription.verdict(event, ops) != SubscriberCore::Verdict::Call) return false;
     invoke_guarded(bus, subscription, event, ops, counters);
     return true;
   }
 
   // The guarded call both paths share: an exception is counted and reported.
-  [[gnu::always_inline]] static void invoke_guarded(BusCore& bus, SubscriptionCore& subscription,
+  [[gnu::always_inline]] static void invoke_guarded(BusCore& bus, SubscriberCore& subscription,
                                                     const void* event, const EventOps& ops,
                                                     CounterBlock& counters) {
     const InvocationScope scope(&bus);
@@ -218,7 +218,7 @@ struct BusCore::SyncPath {
   }
 
   [[gnu::always_inline]] static void call_reporting_errors(BusCore& bus,
-                                                           SubscriptionCore& subscription,
+                                                           SubscriberCore& subscription,
                                                            const void* event, const EventOps& ops,
                                                            CounterBlock& counters) {
     try {
@@ -256,25 +256,31 @@ bool BusCore::post_sync_generally(void* event, const EventOps& ops, HoldEvent ho
 // ---------------------------------------------------------------------------
 // Guarded invocation and reports
 
-void BusCore::invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+void BusCore::invoke(SubscriberCore& subscription, const void* event, const EventOps& ops,
                      CounterBlock& counters) {
   SyncPath::invoke_guarded(*this, subscription, event, ops, counters);
 }
 
 // One scope and one try block for the whole run of calls: on a throw, the
-// error is reported and the run resumes with the next event.
-void BusCore::invoke_each(SubscriptionCore& subscription, std::span<Envelope* const> envelopes,
+// error is reported and the run resumes with the next event. Each event is
+// this thread's cause while its call runs (see publish()).
+void BusCore::invoke_each(SubscriberCore& subscription, std::span<Envelope* const> envelopes,
                           std::span<const void* const> events, std::span<bool> invoked,
                           CounterBlock& counters) {
   const InvocationScope scope(this);
   std::size_t i = 0;
-  while (i < events.size() && !subscription.closed()) {
+  while (i < events.size()) {
     try {
-      for (; i < events.size() && !subscription.closed(); ++i) {
+      for (; i < events.size(); ++i) {
+        const SubscriberCore::Verdict verdict =
+            subscription.verdict(events[i], envelopes[i]->ops());
+        if (verdict == SubscriberCore::Verdict::Closed) return;
+        if (verdict == SubscriberCore::Verdict::Skip) continue;
         invoked[i] = true;
         // Per call, before it, as invoke() counts: stats() read by a handler
         // or the error hook includes the call under way.
         counters.delivered.increment();
+        const CauseScope cause(*envelopes[i]);
         subscription.invoke(events[i]);
       }
     } catch (...) {
@@ -285,14 +291,14 @@ void BusCore::invoke_each(SubscriptionCore& subscription, std::span<Envelope* co
   }
 }
 
-void BusCore::report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+void BusCore::report_error(SubscriberCore& subscription, const void* event, const EventOps& ops,
                            std::exception_ptr error) noexcept {
   try {
-    DeliveryError report{ops.topic(event), subscription.pattern().str(), subscription.describe(),
-                         error};
+    const std::string pattern = subscription.pattern_matching(ops.topic(event));
+    DeliveryError report{ops.topic(event), pattern, subscription.describe(), error};
     if (error_hook.empty()) {
       std::fprintf(stderr, "courier: %s (pattern \"%s\") threw on topic \"%.*s\": %s\n",
-                   report.subscriber.c_str(), subscription.pattern().str().c_str(),
+                   report.subscriber.c_str(), pattern.c_str(),
                    static_cast<int>(report.topic.size()), report.topic.data(),
                    report.message().c_str());
     } else {

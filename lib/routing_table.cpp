@@ -3,21 +3,12 @@
 namespace courier::detail {
 namespace {
 
-std::vector<std::string_view> patterns_of(const std::vector<SubscriptionCore*>& subscriptions) {
-  std::vector<std::string_view> patterns;
-  patterns.reserve(subscriptions.size());
-  for (const SubscriptionCore* subscription : subscriptions) {
-    patterns.push_back(subscription->pattern().str());
-  }
-  return patterns;
-}
-
 // A group of the Concurrent subscriptions of `type` in `list`, if there are
 // two or more; null otherwise.
-std::shared_ptr<ConcurrentGroup> group_of(const std::vector<SubscriptionCore*>& list,
+std::shared_ptr<ConcurrentGroup> group_of(const std::vector<SubscriberCore*>& list,
                                           const std::type_info& type, std::size_t group_lanes) {
-  std::vector<std::shared_ptr<SubscriptionCore>> members;
-  for (SubscriptionCore* subscription : list) {
+  std::vector<std::shared_ptr<SubscriberCore>> members;
+  for (SubscriberCore* subscription : list) {
     if (subscription->type() == type && subscription->concurrency() == Concurrency::Concurrent) {
       members.push_back(subscription->shared_from_this());
     }
@@ -29,28 +20,47 @@ std::shared_ptr<ConcurrentGroup> group_of(const std::vector<SubscriptionCore*>& 
 }  // namespace
 
 RoutingTable::RoutingTable(std::uint64_t version,
-                           std::vector<std::shared_ptr<SubscriptionCore>> subscriptions,
+                           std::vector<std::shared_ptr<SubscriberCore>> subscribers,
                            const std::vector<std::string>& topics, std::size_t group_lanes)
-    : version_(version), owners_(std::move(subscriptions)) {
-  for (const auto& subscription : owners_) {
-    TypeRoutes* routes = const_cast<TypeRoutes*>(find(subscription->type()));
+    : version_(version), owners_(std::move(subscribers)) {
+  // The texts of each type's wildcard patterns, in the order of its
+  // `wildcards`; views into the subscribers' patterns, read while the caller
+  // holds the routing mutex (the trie copies what it keeps).
+  std::vector<std::vector<std::string_view>> wildcard_patterns;
+  for (const auto& subscriber : owners_) {
+    const TypeRoutes* routes = find(subscriber->type());
     if (routes == nullptr) {
-      routes = &types_.emplace_back();
-      routes->type = &subscription->type();
+      types_.emplace_back().type = &subscriber->type();
+      wildcard_patterns.emplace_back();
+      routes = &types_.back();
     }
-    const TopicPattern& pattern = subscription->pattern();
-    if (pattern.is_exact()) {
-      routes->exact[pattern.str()].subscriptions.push_back(subscription.get());
-    } else {
-      routes->wildcards.push_back(subscription.get());
-    }
+    add_routes(*subscriber, wildcard_patterns[static_cast<std::size_t>(routes - types_.data())]);
   }
-  for (TypeRoutes& routes : types_) routes.wildcard_trie = TopicTrie(patterns_of(routes.wildcards));
+  for (std::size_t i = 0; i < types_.size(); ++i) {
+    types_[i].wildcard_trie = TopicTrie(wildcard_patterns[i]);
+  }
   if (group_lanes != 0) gather_concurrent_groups(group_lanes);
   resolved_.resize(topics.size());
   for (std::size_t id = 0; id < topics.size(); ++id) {
     resolve_topic(resolved_[id], topics[id], group_lanes);
   }
+}
+
+void RoutingTable::add_routes(SubscriberCore& subscriber,
+                              std::vector<std::string_view>& wildcard_patterns) {
+  TypeRoutes& routes = *const_cast<TypeRoutes*>(find(subscriber.type()));
+  const auto& patterns = subscriber.patterns_while_routing();
+  bool has_wildcard = false;
+  for (const TopicPattern& pattern : patterns) {
+    if (pattern.is_exact()) {
+      routes.exact[pattern.str()].subscriptions.push_back(&subscriber);
+    } else {
+      routes.wildcards.push_back(&subscriber);
+      wildcard_patterns.push_back(pattern.str());
+      has_wildcard = true;
+    }
+  }
+  if (has_wildcard && patterns.size() > 1) routes.overlapping = true;
 }
 
 void RoutingTable::gather_concurrent_groups(std::size_t group_lanes) {
@@ -65,7 +75,7 @@ void RoutingTable::gather_concurrent_groups(std::size_t group_lanes) {
 void RoutingTable::resolve_topic(ResolvedTopic& resolved, std::string_view topic,
                                  std::size_t group_lanes) {
   for (const TypeRoutes& routes : types_) {
-    for_each_match(*routes.type, topic, [&](SubscriptionCore& subscription) {
+    for_each_match(*routes.type, topic, [&](SubscriberCore& subscription) {
       resolved.subscriptions.push_back(&subscription);
     });
     if (group_lanes == 0) continue;

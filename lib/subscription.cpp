@@ -5,18 +5,19 @@
 namespace courier {
 
 void Subscription::cancel() {
-  const auto subscription = subscription_.lock();
-  if (subscription == nullptr) return;
+  const auto subscriber = subscriber_.lock();
+  if (subscriber == nullptr) return;
   if (const auto bus = bus_.lock()) {
-    bus->cancel(*subscription);
+    bus->cancel(*subscriber, patterns_);
   } else {
-    subscription->close();
+    subscriber->close();
   }
 }
 
 bool Subscription::active() const noexcept {
-  const auto subscription = subscription_.lock();
-  return subscription != nullptr && !subscription->closed() && !bus_.expired();
+  const auto subscriber = subscriber_.lock();
+  return subscriber != nullptr && !subscriber->closed() && !bus_.expired() &&
+         subscriber->has_any_of(patterns_);
 }
 
 }  // namespace courier

@@ -6,21 +6,69 @@
 
 namespace courier::detail {
 
-SubscriptionCore::SubscriptionCore(const std::type_info& type, TopicPattern pattern,
-                                   Concurrency concurrency, std::size_t concurrent_lanes,
-                                   std::unique_ptr<Handler> handler, const void* identity)
+SubscriberCore::SubscriberCore(const std::type_info& type, std::vector<TopicPattern> patterns,
+                               Concurrency concurrency, std::size_t concurrent_lanes,
+                               std::unique_ptr<Handler> handler, const void* identity)
     : type_(type),
-      pattern_(std::move(pattern)),
       concurrency_(concurrency),
       identity_(identity),
       lane_count_(concurrency == Concurrency::Serial ? 1
                                                      : std::max<std::size_t>(concurrent_lanes, 1)),
       lanes_(std::make_unique<Lane[]>(lane_count_)),
-      handler_(std::move(handler)) {
+      handler_(std::move(handler)),
+      patterns_(std::move(patterns)) {
   for (std::size_t i = 0; i < lane_count_; ++i) lanes_[i].owner = this;
 }
 
-void SubscriptionCore::wait_until_quiet() noexcept {
+std::size_t SubscriberCore::add_patterns(const std::vector<TopicPattern>& more) {
+  const std::lock_guard lock(patterns_mutex_);
+  std::size_t added = 0;
+  for (const TopicPattern& pattern : more) {
+    if (std::find(patterns_.begin(), patterns_.end(), pattern) != patterns_.end()) continue;
+    patterns_.push_back(pattern);
+    ++added;
+  }
+  return added;
+}
+
+std::size_t SubscriberCore::remove_patterns(const std::vector<TopicPattern>& gone) {
+  const std::lock_guard lock(patterns_mutex_);
+  const std::size_t removed = std::erase_if(patterns_, [&](const TopicPattern& pattern) {
+    return std::find(gone.begin(), gone.end(), pattern) != gone.end();
+  });
+  // Events already in the lanes may have come through a removed pattern; the
+  // seq_cst store pairs with none in particular: a drainer that loads Open
+  // after this store may still deliver one event already under way, which
+  // the contract allows (subscription.hpp).
+  State open = State::Open;
+  if (removed != 0 && !patterns_.empty()) {
+    state_.compare_exchange_strong(open, State::Narrowed, std::memory_order_seq_cst);
+  }
+  return removed;
+}
+
+bool SubscriberCore::has_any_of(const std::vector<TopicPattern>& patterns) const {
+  const std::lock_guard lock(patterns_mutex_);
+  return std::any_of(patterns_.begin(), patterns_.end(), [&](const TopicPattern& pattern) {
+    return std::find(patterns.begin(), patterns.end(), pattern) != patterns.end();
+  });
+}
+
+std::string SubscriberCore::pattern_matching(std::string_view topic) const {
+  const std::lock_guard lock(patterns_mutex_);
+  for (const TopicPattern& pattern : patterns_) {
+    if (pattern.matches(topic)) return pattern.str();
+  }
+  return patterns_.empty() ? std::string() : patterns_.front().str();
+}
+
+bool SubscriberCore::still_matches(std::string_view topic) const {
+  const std::lock_guard lock(patterns_mutex_);
+  return std::any_of(patterns_.begin(), patterns_.end(),
+                     [&](const TopicPattern& pattern) { return pattern.matches(topic); });
+}
+
+void SubscriberCore::wait_until_quiet() noexcept {
   for (int active = active_.load(std::memory_order_seq_cst); active != 0;
        active = active_.load(std::memory_order_seq_cst)) {
     active_.wait(active, std::memory_order_seq_cst);
@@ -33,18 +81,24 @@ void SubscriptionCore::wait_until_quiet() noexcept {
   }
 }
 
-std::shared_ptr<SubscriptionCore> BusCore::subscribe(std::shared_ptr<SubscriptionCore> candidate) {
+std::shared_ptr<SubscriberCore> BusCore::subscribe(std::shared_ptr<SubscriberCore> candidate) {
   std::lock_guard lock(routing_mutex_);
   if (const void* identity = candidate->identity()) {
-    auto& same_subscriber = by_identity_[identity];
-    for (const auto& existing : same_subscriber) {
-      if (existing->type() == candidate->type() && existing->pattern() == candidate->pattern()) {
-        return existing;
+    auto& same_object = by_identity_[identity];
+    for (const auto& existing : same_object) {
+      if (existing->type() != candidate->type()) continue;
+      const std::size_t added = existing->add_patterns(candidate->patterns_while_routing());
+      if (added != 0) {
+        subscription_count_ += added;
+        // Release: see below.
+        routing_version_.fetch_add(1, std::memory_order_release);
       }
+      return existing;
     }
-    same_subscriber.push_back(candidate);
+    same_object.push_back(candidate);
   }
-  subscriptions_.emplace(candidate.get(), candidate);
+  subscribers_.emplace(candidate.get(), candidate);
+  subscription_count_ += candidate->patterns_while_routing().size();
   // Release: a post that reads the new version (acquire) rebuilds its snapshot
   // and so sees this subscription; one made after subscribe() returns will.
   routing_version_.fetch_add(1, std::memory_order_release);
@@ -62,12 +116,13 @@ std::size_t BusCore::register_topic(std::string_view topic) {
   return id;
 }
 
-bool BusCore::remove_locked(SubscriptionCore& subscription) {
-  if (subscriptions_.erase(&subscription) == 0) return false;
-  if (const void* identity = subscription.identity()) {
+bool BusCore::remove_locked(SubscriberCore& subscriber) {
+  if (subscribers_.erase(&subscriber) == 0) return false;
+  subscription_count_ -= subscriber.patterns_while_routing().size();
+  if (const void* identity = subscriber.identity()) {
     auto found = by_identity_.find(identity);
     if (found != by_identity_.end()) {
-      std::erase_if(found->second, [&](const auto& each) { return each.get() == &subscription; });
+      std::erase_if(found->second, [&](const auto& each) { return each.get() == &subscriber; });
       if (found->second.empty()) by_identity_.erase(found);
     }
   }
@@ -75,31 +130,42 @@ bool BusCore::remove_locked(SubscriptionCore& subscription) {
   return true;
 }
 
-void BusCore::cancel(SubscriptionCore& subscription) {
-  std::shared_ptr<SubscriptionCore> removed;
+// Cancelling every pattern a subscriber has left closes it (and it keeps its
+// patterns, for the reports of calls still running); cancelling some narrows
+// it (subscriber_core.hpp) and returns without waiting.
+void BusCore::cancel(SubscriberCore& subscriber, const std::vector<TopicPattern>& patterns) {
+  std::shared_ptr<SubscriberCore> closing;
   {
     std::lock_guard lock(routing_mutex_);
-    auto found = subscriptions_.find(&subscription);
-    if (found != subscriptions_.end()) removed = found->second;
-    remove_locked(subscription);
+    auto found = subscribers_.find(&subscriber);
+    if (found != subscribers_.end()) {
+      const auto& current = subscriber.patterns_while_routing();
+      const bool keeps_some = std::any_of(current.begin(), current.end(), [&](const auto& each) {
+        return std::find(patterns.begin(), patterns.end(), each) == patterns.end();
+      });
+      if (keeps_some) {
+        const std::size_t removed = subscriber.remove_patterns(patterns);
+        subscription_count_ -= removed;
+        if (removed != 0) routing_version_.fetch_add(1, std::memory_order_release);
+        return;
+      }
+      closing = found->second;
+      remove_locked(subscriber);
+    }
   }
-  if (removed) {
-    finish_cancel({removed});
-  } else {
-    finish_cancel({subscription.shared_from_this()});
-  }
+  finish_cancel({closing != nullptr ? closing : subscriber.shared_from_this()});
 }
 
 void BusCore::unsubscribe(const void* identity, const std::type_info& type) {
-  std::vector<std::shared_ptr<SubscriptionCore>> removed;
+  std::vector<std::shared_ptr<SubscriberCore>> removed;
   {
     std::lock_guard lock(routing_mutex_);
     auto found = by_identity_.find(identity);
     if (found == by_identity_.end()) return;
-    for (const auto& subscription : found->second) {
-      if (subscription->type() == type) removed.push_back(subscription);
+    for (const auto& subscriber : found->second) {
+      if (subscriber->type() == type) removed.push_back(subscriber);
     }
-    for (const auto& subscription : removed) remove_locked(*subscription);
+    for (const auto& subscriber : removed) remove_locked(*subscriber);
   }
   finish_cancel(removed);
 }
@@ -108,7 +174,7 @@ void BusCore::unsubscribe(const void* identity, const std::type_info& type) {
 // (which must not wait: the subscription may be its own, or a handler on
 // another thread may be cancelling this one), waits out running invocations
 // and lets go of the subscribers.
-void BusCore::finish_cancel(const std::vector<std::shared_ptr<SubscriptionCore>>& removed) {
+void BusCore::finish_cancel(const std::vector<std::shared_ptr<SubscriberCore>>& removed) {
   for (const auto& subscription : removed) subscription->close();
   if (on_own_thread()) return;
   for (const auto& subscription : removed) {
@@ -126,11 +192,12 @@ bool BusCore::is_subscribed(const void* identity, const std::type_info& type) co
 }
 
 void BusCore::release_subscribers() noexcept {
-  std::vector<std::shared_ptr<SubscriptionCore>> all;
+  std::vector<std::shared_ptr<SubscriberCore>> all;
   {
     std::lock_guard lock(routing_mutex_);
-    for (const auto& [raw, subscription] : subscriptions_) all.push_back(subscription);
-    subscriptions_.clear();
+    for (const auto& [raw, subscriber] : subscribers_) all.push_back(subscriber);
+    subscribers_.clear();
+    subscription_count_ = 0;
     by_identity_.clear();
     snapshot_.reset();
     routing_version_.fetch_add(1, std::memory_order_release);

@@ -16,7 +16,7 @@ void LastRoute::fill(const RoutingTable& table, const Query& query) {
   subscriptions_.clear();
   group_ = nullptr;
   lone_serial_ = armed_serial_ = nullptr;
-  auto add = [this](SubscriptionCore& subscription) { subscriptions_.push_back(&subscription); };
+  auto add = [this](SubscriberCore& subscription) { subscriptions_.push_back(&subscription); };
   if (query.grouping == Grouping::Grouped) {
     table.for_each_route(*query.type, query.topic_id, query.topic, add,
                          [this](ConcurrentGroup& group) { group_ = &group; });

@@ -11,6 +11,8 @@
 //    shared reference count.
 //  - SyncFrame: the synchronous deliveries running on this thread, innermost
 //    first; a post to a bus that has a frame here is deferred to that frame.
+//  - CauseScope: the event an executor's handler is running for, so that
+//    what the handler posts never overtakes it (issue 13).
 //  - InvocationScope: the handlers running on this thread, innermost first, so
 //    that unsubscribe(), shutdown() and wait_idle() know when they are called
 //    from inside a handler and must not wait for it. A SyncFrame that calls
@@ -43,7 +45,7 @@ struct InvocationScope;
 // one and, for an unkeyed event on an asynchronous bus, the ConcurrentGroup
 // that stands for the topic's Concurrent subscriptions (null if none).
 struct CachedRoute {
-  std::span<SubscriptionCore* const> subscriptions;
+  std::span<SubscriberCore* const> subscriptions;
   ConcurrentGroup* group = nullptr;
 };
 
@@ -85,8 +87,8 @@ class LastRoute {
   // only moves forward to the current one, and a version has one snapshot
   // (versions change under the routing mutex, see BusCore::current_routes).
   template <class TopicOf>
-  SubscriptionCore* sole_serial(std::uint64_t version, const std::type_info& type,
-                                std::size_t topic_id, TopicOf&& topic_of) const {
+  SubscriberCore* sole_serial(std::uint64_t version, const std::type_info& type,
+                              std::size_t topic_id, TopicOf&& topic_of) const {
     if (armed_serial_ == nullptr || !holds(version, type, topic_id, Grouping::Ungrouped, topic_of))
       return nullptr;
     return armed_serial_;
@@ -137,10 +139,10 @@ class LastRoute {
   std::size_t topic_id_ = RoutingTable::kNoTopic;
   Grouping grouping_ = Grouping::Ungrouped;
   std::string topic_;  // for posts without a topic handle
-  std::vector<SubscriptionCore*> subscriptions_;
+  std::vector<SubscriberCore*> subscriptions_;
   ConcurrentGroup* group_ = nullptr;
-  SubscriptionCore* lone_serial_ = nullptr;   // the route's, if one Serial subscription
-  SubscriptionCore* armed_serial_ = nullptr;  // lone_serial_ once the route served a repeat
+  SubscriberCore* lone_serial_ = nullptr;   // the route's, if one Serial subscription
+  SubscriberCore* armed_serial_ = nullptr;  // lone_serial_ once the route served a repeat
 };
 
 struct ThreadEntry {
@@ -160,6 +162,8 @@ struct ThreadState {
   // keeps these two in step.
   ThreadEntry* last_entry = nullptr;
   std::uint64_t last_bus_id = 0;
+  // The event whose delivery this executor is making (see CauseScope).
+  const Envelope* cause = nullptr;
   bool has_retired = false;  // thread_cache() has parked entries to let go of
   std::uint64_t number = 0;  // see this_thread_number(); 0 until first asked
 };
@@ -299,6 +303,22 @@ struct InvocationScope {
 
   const BusCore* bus;
   InvocationScope* outer;
+};
+
+// While a handler runs on an executor, the event it was called with: a post
+// the handler makes is that event's consequence, and must not reach any lane
+// before it (BusCore::publish waits until the cause is published).
+class CauseScope {
+ public:
+  explicit CauseScope(const Envelope& cause) noexcept : outer_(this_thread.cause) {
+    this_thread.cause = &cause;
+  }
+  ~CauseScope() { this_thread.cause = outer_; }
+  CauseScope(const CauseScope&) = delete;
+  CauseScope& operator=(const CauseScope&) = delete;
+
+ private:
+  const Envelope* outer_;
 };
 
 // This thread's state.

@@ -40,7 +40,9 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -52,7 +54,7 @@
 
 #include "courier/detail/bus_core.hpp"
 #include "courier/detail/handler.hpp"
-#include "courier/detail/subscription_core.hpp"
+#include "courier/detail/subscriber_core.hpp"
 #include "courier/errors.hpp"
 #include "courier/event.hpp"
 #include "courier/hooks.hpp"
@@ -64,6 +66,11 @@
 #include "courier/topic_handle.hpp"
 
 namespace courier {
+
+namespace detail {
+// Throws std::invalid_argument naming the patterns.
+[[noreturn]] void reject_null_subscriber(std::span<const std::string_view> topic_patterns);
+}  // namespace detail
 
 // A shared_ptr to some subclass of Subscriber<T>, T deduced.
 template <class S>
@@ -84,22 +91,33 @@ class EventBus {
   EventBus(const EventBus&) = delete;
   EventBus& operator=(const EventBus&) = delete;
 
-  // Subscribes `subscriber` to the topics matching `topic_pattern`.
+  // Subscribes `subscriber` to the topics matching `topic_pattern`. An object
+  // subscribed to several patterns is still one subscriber (see the order
+  // contract above), and an event matching several of them reaches it once.
   // Subscribing the same subscriber to the same pattern again is a no-op that
   // returns a handle to the existing subscription. Thread-safe; takes effect
   // for posts that start after it returns. Throws std::invalid_argument for a
   // null subscriber or an invalid pattern.
   template <SubscriberType S>
   Subscription subscribe(std::shared_ptr<S> subscriber, std::string_view topic_pattern) {
+    return subscribe(std::move(subscriber), {topic_pattern});
+  }
+
+  // Subscribes `subscriber` to every pattern of `topic_patterns` (one or
+  // more) at once: bus.subscribe(scanner, {"scan.*", "ui.click"}). Returns
+  // one Subscription, whose cancel() ends all of them. Throws
+  // std::invalid_argument, naming the first bad pattern, for an invalid
+  // pattern (then none is subscribed), for an empty list and for a null
+  // subscriber.
+  template <SubscriberType S>
+  Subscription subscribe(std::shared_ptr<S> subscriber,
+                         std::initializer_list<std::string_view> topic_patterns) {
     using T = typename S::data_type;
-    if (subscriber == nullptr) {
-      throw std::invalid_argument("courier: subscribe() was given a null subscriber for \"" +
-                                  std::string(topic_pattern) + "\"");
-    }
+    if (subscriber == nullptr) detail::reject_null_subscriber(topic_patterns);
     std::shared_ptr<Subscriber<T>> base = std::move(subscriber);
     const Concurrency concurrency = base->concurrency();
     const void* identity = base.get();
-    return add(typeid(T), topic_pattern, concurrency,
+    return add(typeid(T), topic_patterns, concurrency,
                std::make_unique<detail::SubscriberHandler<T>>(std::move(base)), identity);
   }
 
@@ -107,18 +125,33 @@ class EventBus {
   template <class T>
   Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber,
                          std::string_view topic_pattern) {
-    return subscribe<Subscriber<T>>(std::move(subscriber), topic_pattern);
+    return subscribe<Subscriber<T>>(std::move(subscriber), {topic_pattern});
+  }
+  template <class T>
+  Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber,
+                         std::initializer_list<std::string_view> topic_patterns) {
+    return subscribe<Subscriber<T>>(std::move(subscriber), topic_patterns);
   }
 
   // Subscribes a callable taking `const Event<T>&`. Each call makes a new
-  // subscription. Thread-safe. Throws std::invalid_argument for an invalid pattern.
+  // subscriber, whatever the callable. Thread-safe. Throws
+  // std::invalid_argument for an invalid pattern.
   template <class T, class F>
   Subscription subscribe(std::string_view topic_pattern, F&& callable,
+                         Concurrency concurrency = Concurrency::Serial) {
+    return subscribe<T>({topic_pattern}, std::forward<F>(callable), concurrency);
+  }
+
+  // The same for several patterns (one or more): one subscriber, one
+  // Subscription for all of them. Throws std::invalid_argument for an
+  // invalid pattern (then none is subscribed) or an empty list.
+  template <class T, class F>
+  Subscription subscribe(std::initializer_list<std::string_view> topic_patterns, F&& callable,
                          Concurrency concurrency = Concurrency::Serial) {
     static_assert(std::is_invocable_v<std::decay_t<F>&, const Event<T>&>,
                   "the callable must accept const courier::Event<T>&");
     return add(
-        typeid(T), topic_pattern, concurrency,
+        typeid(T), topic_patterns, concurrency,
         std::make_unique<detail::CallableHandler<T, std::decay_t<F>>>(std::forward<F>(callable)),
         nullptr);
   }
@@ -226,7 +259,7 @@ class EventBus {
   }
 
  private:
-  Subscription add(const std::type_info& type, std::string_view topic_pattern,
+  Subscription add(const std::type_info& type, std::span<const std::string_view> topic_patterns,
                    Concurrency concurrency, std::unique_ptr<detail::Handler> handler,
                    const void* identity);
 

@@ -16,7 +16,7 @@ namespace courier {
 // A subscriber's process() threw.
 struct DeliveryError {
   std::string_view topic;        // the event's topic
-  std::string_view pattern;      // the failing subscription's pattern
+  std::string_view pattern;      // a pattern of the subscriber's that matches the topic
   std::string subscriber;        // the subscriber's type, or "callable ..." for callables
   std::exception_ptr exception;  // what it threw
 

@@ -19,34 +19,46 @@
 
 #include <memory>
 #include <utility>
+#include <vector>
+
+#include "courier/topic.hpp"
 
 namespace courier {
 
 namespace detail {
 class BusCore;
-class SubscriptionCore;
+class SubscriberCore;
 }  // namespace detail
 
 class Subscription {
  public:
   Subscription() noexcept = default;
-  Subscription(std::weak_ptr<detail::BusCore> bus,
-               std::weak_ptr<detail::SubscriptionCore> subscription) noexcept
-      : bus_(std::move(bus)), subscription_(std::move(subscription)) {}
+  // Made by EventBus::subscribe: `patterns` of `subscriber` on `bus`.
+  Subscription(std::weak_ptr<detail::BusCore> bus, std::weak_ptr<detail::SubscriberCore> subscriber,
+               std::vector<TopicPattern> patterns) noexcept
+      : bus_(std::move(bus)), subscriber_(std::move(subscriber)), patterns_(std::move(patterns)) {}
 
-  // Stops deliveries to this subscription. From outside its handlers, returns
-  // once no invocation is running and none will start; from inside any handler
-  // of the bus, returns at once (no invocation starts after it, but one running
-  // on another thread may still be finishing). Idempotent; no-op on an empty
-  // handle or after the bus is gone.
+  // Unsubscribes the subscriber from this handle's patterns.
+  //  - If that leaves it no pattern on the bus (always so for a callable, and
+  //    for an object subscribed through this handle only): from outside its
+  //    handlers, returns once no invocation is running and none will start,
+  //    so the subscriber may be destroyed; from inside any handler of the bus,
+  //    returns at once (no invocation starts after it, but one running on
+  //    another thread may still be finishing).
+  //  - If the object keeps other patterns: returns at once. No event posted
+  //    after it returns reaches the object through these patterns; an event
+  //    already on its way reaches it only if one of the patterns it keeps
+  //    matches, except one whose call may already be starting.
+  // Idempotent; no-op on an empty handle or after the bus is gone.
   void cancel();
 
-  // True while the subscription receives events.
+  // True while the subscriber is subscribed to one of this handle's patterns.
   bool active() const noexcept;
 
  private:
   std::weak_ptr<detail::BusCore> bus_;
-  std::weak_ptr<detail::SubscriptionCore> subscription_;
+  std::weak_ptr<detail::SubscriberCore> subscriber_;
+  std::vector<TopicPattern> patterns_;
 };
 
 class ScopedSubscription {

@@ -53,7 +53,7 @@
 #include "courier/detail/index_ring.hpp"
 #include "courier/detail/routing_table.hpp"
 #include "courier/detail/run_queue.hpp"
-#include "courier/detail/subscription_core.hpp"
+#include "courier/detail/subscriber_core.hpp"
 #include "courier/hooks.hpp"
 #include "courier/options.hpp"
 #include "courier/stats.hpp"
@@ -161,10 +161,13 @@ class BusCore {
 
   // --- Subscriptions. ---
 
-  // Adds `candidate`, or returns the existing subscription of the same
-  // subscriber object, payload type and pattern.
-  std::shared_ptr<SubscriptionCore> subscribe(std::shared_ptr<SubscriptionCore> candidate);
-  void cancel(SubscriptionCore& subscription);
+  // Adds `candidate`, or, if the same subscriber object already has a core
+  // for the same payload type, adds the candidate's patterns to that core
+  // and returns it (so that the object stays one subscriber).
+  std::shared_ptr<SubscriberCore> subscribe(std::shared_ptr<SubscriberCore> candidate);
+  // Cancels those of `patterns` that `subscriber` has: all it has left closes
+  // it and waits as finish_cancel() does; some only narrows it.
+  void cancel(SubscriberCore& subscriber, const std::vector<TopicPattern>& patterns);
   void unsubscribe(const void* identity, const std::type_info& type);
   bool is_subscribed(const void* identity, const std::type_info& type) const;
 
@@ -215,6 +218,8 @@ class BusCore {
   void notify_waiters() noexcept;
   bool idle() const noexcept;
   void wait_until_idle();
+  // Spins (then yields) until every node of `cause` is pushed: see publish().
+  static void wait_until_published(const Envelope& cause) noexcept;
   void enqueue(Lane& lane, DeliveryNode& node);
   void schedule(Lane& lane);
 
@@ -232,20 +237,20 @@ class BusCore {
   // post_sync() where its shortest path does not apply.
   bool post_sync_generally(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
                            Admission admission);
-  void invoke(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+  void invoke(SubscriberCore& subscription, const void* event, const EventOps& ops,
               CounterBlock& counters);
   // As invoke() for each of `events` (those of `envelopes`) in turn, until
   // the subscription is closed; sets invoked[i] for each call made. The
   // caller has entered the subscription.
-  void invoke_each(SubscriptionCore& subscription, std::span<Envelope* const> envelopes,
+  void invoke_each(SubscriberCore& subscription, std::span<Envelope* const> envelopes,
                    std::span<const void* const> events, std::span<bool> invoked,
                    CounterBlock& counters);
-  void report_error(SubscriptionCore& subscription, const void* event, const EventOps& ops,
+  void report_error(SubscriberCore& subscription, const void* event, const EventOps& ops,
                     std::exception_ptr error) noexcept;
   void report_dead(const void* event, const EventOps& ops, CounterBlock& counters) noexcept;
 
-  bool remove_locked(SubscriptionCore& subscription);
-  void finish_cancel(const std::vector<std::shared_ptr<SubscriptionCore>>& removed);
+  bool remove_locked(SubscriberCore& subscriber);
+  void finish_cancel(const std::vector<std::shared_ptr<SubscriberCore>>& removed);
 
   const std::uint64_t id_;
   const bool synchronous_;
@@ -270,9 +275,10 @@ class BusCore {
   RunQueue run_queue_;
 
   mutable std::mutex routing_mutex_;
-  std::unordered_map<SubscriptionCore*, std::shared_ptr<SubscriptionCore>>
-      subscriptions_;  // guarded by routing_mutex_
-  std::unordered_map<const void*, std::vector<std::shared_ptr<SubscriptionCore>>>
+  std::unordered_map<SubscriberCore*, std::shared_ptr<SubscriberCore>>
+      subscribers_;                     // guarded by routing_mutex_
+  std::size_t subscription_count_ = 0;  // (subscriber, pattern) pairs; guarded by routing_mutex_
+  std::unordered_map<const void*, std::vector<std::shared_ptr<SubscriberCore>>>
       by_identity_;                               // guarded by routing_mutex_
   std::shared_ptr<const RoutingTable> snapshot_;  // guarded by routing_mutex_
   std::vector<std::string> topics_;               // guarded by routing_mutex_; index = topic id

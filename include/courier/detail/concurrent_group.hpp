@@ -13,7 +13,7 @@
 // one push and one delivery per event, whatever the fan-out. Keyed events
 // still go to each member's own lanes, where the per-key order is kept.
 //
-// Members keep the invocation protocol of subscription_core.hpp. A group
+// Members keep the invocation protocol of subscriber_core.hpp. A group
 // lane's drainer takes a few events at a time and hands them to one member
 // after another, entering each member for its own calls only and checking
 // `closed` before every call: unsubscribe() waits out a member's calls as it
@@ -32,23 +32,21 @@
 #include <utility>
 #include <vector>
 
-#include "courier/detail/subscription_core.hpp"
+#include "courier/detail/subscriber_core.hpp"
 
 namespace courier::detail {
 
 class ConcurrentGroup : public std::enable_shared_from_this<ConcurrentGroup> {
  public:
   // `members`: Concurrent subscriptions, two or more.
-  ConcurrentGroup(std::vector<std::shared_ptr<SubscriptionCore>> members, std::size_t lane_count)
+  ConcurrentGroup(std::vector<std::shared_ptr<SubscriberCore>> members, std::size_t lane_count)
       : members_(std::move(members)),
         lane_count_(lane_count),
         lanes_(std::make_unique<Lane[]>(lane_count)) {
     for (std::size_t i = 0; i < lane_count_; ++i) lanes_[i].group = this;
   }
 
-  const std::vector<std::shared_ptr<SubscriptionCore>>& members() const noexcept {
-    return members_;
-  }
+  const std::vector<std::shared_ptr<SubscriberCore>>& members() const noexcept { return members_; }
   // True unless every member is closed.
   bool any_member_open() const noexcept {
     for (const auto& member : members_) {
@@ -57,11 +55,11 @@ class ConcurrentGroup : public std::enable_shared_from_this<ConcurrentGroup> {
     return false;
   }
 
-  // See SubscriptionCore::lane_for.
+  // See SubscriberCore::lane_for.
   Lane& lane_for(std::size_t hint) noexcept { return lanes_[hint % lane_count_]; }
 
  private:
-  const std::vector<std::shared_ptr<SubscriptionCore>> members_;
+  const std::vector<std::shared_ptr<SubscriberCore>> members_;
   const std::size_t lane_count_;
   std::unique_ptr<Lane[]> lanes_;
 };

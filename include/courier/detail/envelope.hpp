@@ -18,7 +18,7 @@
 //   bytes  88..95   its EventOps (type, destroy, topic, ordering key)
 //   bytes  96..111  the first DeliveryNode (most events go to one lane)
 //   bytes 112..119  the Spill: storage this envelope grew once and keeps
-//   bytes 120..124  `pending` deliveries, `reached`
+//   bytes 120..125  `pending` deliveries, `reached`, `published`
 //
 // For a small event (inline, with a trivially destructible payload and
 // inline texts) the executor needs only the second line: the payload, the
@@ -204,6 +204,8 @@ struct alignas(kCacheLine) Envelope {
   // Last, after the event and its first node (see the layout above).
   std::atomic<std::uint32_t> pending{0};  // deliveries not yet finished
   std::atomic<bool> reached{false};       // some subscriber's process() ran for it
+  // Every node of the event is in its lane's mailbox (see BusCore::publish).
+  std::atomic<bool> published{true};
 };
 
 static_assert(sizeof(void*) != 8 || sizeof(Envelope) == 2 * kCacheLine,

@@ -16,9 +16,18 @@
 // a ConcurrentGroup (concurrent_group.hpp) for the asynchronous publisher; so
 // it does, per type, for each topic handle's list, which is always whole.
 //
+// A subscriber with several patterns sits in the snapshot once per pattern,
+// but an event reaches it once (issue 13): two of its exact patterns never
+// match one topic, so only a type where some subscriber has a wildcard
+// pattern and another pattern besides can list one subscriber twice for a
+// topic. Such a type is marked `overlapping`, and only its matches are
+// checked for repeats as they are visited; a topic handle's matches, and so a
+// group's members, are made free of repeats when the snapshot is built.
+//
 // Thread safety: immutable once built; shared objects: safe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,8 +37,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "courier/detail/concurrent_group.hpp"
-#include "courier/detail/subscription_core.hpp"
+#include "courier/detail/subscriber_core.hpp"
 #include "courier/detail/topic_trie.hpp"
 
 namespace courier::detail {
@@ -47,24 +58,27 @@ class RoutingTable {
   // an event posted with a plain string.
   static constexpr std::size_t kNoTopic = ~std::size_t{0};
 
-  // Builds the snapshot of `subscriptions` (all open when the call starts),
+  // Builds the snapshot of `subscribers` (all open when the call starts; the
+  // caller holds the routing mutex, which guards their patterns),
   // resolving each of `topics` (registered topic handles, by id) in advance.
   // Groups get `group_lanes` lanes each; 0 builds no groups (synchronous bus).
-  RoutingTable(std::uint64_t version, std::vector<std::shared_ptr<SubscriptionCore>> subscriptions,
+  RoutingTable(std::uint64_t version, std::vector<std::shared_ptr<SubscriberCore>> subscribers,
                const std::vector<std::string>& topics, std::size_t group_lanes);
 
   std::uint64_t version() const noexcept { return version_; }
 
-  // Calls `visit(SubscriptionCore&)` for every subscription to events of `type`
-  // whose pattern matches `topic`.
+  // Calls `visit(SubscriberCore&)` once for every subscriber to events of
+  // `type` that has a pattern matching `topic`.
   template <class Visit>
   void for_each_match(const std::type_info& type, std::string_view topic, Visit&& visit) const {
     const TypeRoutes* routes = find(type);
     if (routes == nullptr) return;
+    if (routes->overlapping) [[unlikely]]
+      return for_each_match_once(*routes, topic, visit);
     // Each index is skipped when empty: a lookup hashes even an empty map.
     if (!routes->exact.empty()) {
       if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
-        for (SubscriptionCore* subscription : exact->second.subscriptions) visit(*subscription);
+        for (SubscriberCore* subscription : exact->second.subscriptions) visit(*subscription);
       }
     }
     for_each_wildcard_match(*routes, topic, visit);
@@ -77,7 +91,7 @@ class RoutingTable {
   void for_each_match(const std::type_info& type, std::size_t topic_id, std::string_view topic,
                       Visit&& visit) const {
     if (topic_id >= resolved_.size()) return for_each_match(type, topic, visit);
-    for (SubscriptionCore* subscription : resolved_[topic_id].subscriptions) {
+    for (SubscriberCore* subscription : resolved_[topic_id].subscriptions) {
       if (subscription->type() == type) visit(*subscription);
     }
   }
@@ -93,10 +107,13 @@ class RoutingTable {
     }
     const TypeRoutes* routes = find(type);
     if (routes == nullptr) return;
+    // An overlapping type has wildcards, and so no groups.
+    if (routes->overlapping) [[unlikely]]
+      return for_each_match_once(*routes, topic, visit);
     auto exact = routes->exact.find(topic);
     if (exact != routes->exact.end()) {
       const Route& route = exact->second;
-      for (SubscriptionCore* subscription : route.subscriptions) {
+      for (SubscriberCore* subscription : route.subscriptions) {
         if (route.group == nullptr || subscription->concurrency() != Concurrency::Concurrent) {
           visit(*subscription);
         }
@@ -113,7 +130,7 @@ class RoutingTable {
       const std::type_info* type;
       std::shared_ptr<ConcurrentGroup> group;
     };
-    std::vector<SubscriptionCore*> subscriptions;
+    std::vector<SubscriberCore*> subscriptions;
     std::vector<TypedGroup> groups;
   };
 
@@ -124,7 +141,7 @@ class RoutingTable {
     for (const auto& typed : resolved.groups) {
       if (*typed.type == type) group = typed.group.get();
     }
-    for (SubscriptionCore* subscription : resolved.subscriptions) {
+    for (SubscriberCore* subscription : resolved.subscriptions) {
       if (subscription->type() != type) continue;
       if (group == nullptr || subscription->concurrency() != Concurrency::Concurrent) {
         visit(*subscription);
@@ -136,14 +153,17 @@ class RoutingTable {
   // An exact topic's subscriptions; `group` is set only when they are the
   // topic's whole list, and holds two or more Concurrent ones among them.
   struct Route {
-    std::vector<SubscriptionCore*> subscriptions;
+    std::vector<SubscriberCore*> subscriptions;
     std::shared_ptr<ConcurrentGroup> group;
   };
   struct TypeRoutes {
     const std::type_info* type = nullptr;
     std::unordered_map<std::string, Route, TransparentStringHash, std::equal_to<>> exact;
-    std::vector<SubscriptionCore*> wildcards;
-    TopicTrie wildcard_trie;  // of `wildcards`: an id is an index there
+    std::vector<SubscriberCore*> wildcards;  // one per wildcard pattern
+    TopicTrie wildcard_trie;                 // of their patterns: an id is an index in `wildcards`
+    // Some subscriber has a wildcard pattern and another one besides, so a
+    // topic may match it twice.
+    bool overlapping = false;
   };
 
   const TypeRoutes* find(const std::type_info& type) const noexcept {
@@ -161,13 +181,29 @@ class RoutingTable {
         topic, [&](std::uint32_t index) { visit(*routes.wildcards[index]); });
   }
 
+  // for_each_match for an overlapping type: skips a subscriber already visited.
+  template <class Visit>
+  static void for_each_match_once(const TypeRoutes& routes, std::string_view topic, Visit& visit) {
+    boost::container::small_vector<const SubscriberCore*, 8> visited;
+    auto visit_once = [&](SubscriberCore& subscriber) {
+      if (std::find(visited.begin(), visited.end(), &subscriber) != visited.end()) return;
+      visited.push_back(&subscriber);
+      visit(subscriber);
+    };
+    if (auto exact = routes.exact.find(topic); exact != routes.exact.end()) {
+      for (SubscriberCore* subscriber : exact->second.subscriptions) visit_once(*subscriber);
+    }
+    for_each_wildcard_match(routes, topic, visit_once);
+  }
+
+  void add_routes(SubscriberCore& subscriber, std::vector<std::string_view>& wildcard_patterns);
   void gather_concurrent_groups(std::size_t group_lanes);
   void resolve_topic(ResolvedTopic& resolved, std::string_view topic, std::size_t group_lanes);
 
   std::uint64_t version_;
   std::vector<TypeRoutes> types_;
-  std::vector<ResolvedTopic> resolved_;                    // by topic id
-  std::vector<std::shared_ptr<SubscriptionCore>> owners_;  // keeps the raw pointers above valid
+  std::vector<ResolvedTopic> resolved_;                  // by topic id
+  std::vector<std::shared_ptr<SubscriberCore>> owners_;  // keeps the raw pointers above valid
 };
 
 }  // namespace courier::detail

@@ -1,8 +1,18 @@
-// SubscriptionCore and Lane: one subscription as the dispatch path sees it.
+// SubscriberCore and Lane: one subscriber as the dispatch path sees it.
+//
+// A subscriber here is what a user calls one: a Subscriber<T> object (per
+// payload type), or one call's callable. However many patterns it is
+// subscribed to, it has one SubscriberCore: one handler, one set of lanes,
+// one invocation protocol. That is what makes a Serial subscriber one
+// subscriber across its topics (issue 13): its events, whichever pattern
+// brought them, queue in the same lane, so they never run at once and keep
+// post order; and a Concurrent one's keyed events hash to the same lane
+// whichever pattern brought them. The routing snapshot lists a subscriber
+// once per event, however many of its patterns match (routing_table.hpp).
 //
 // A Lane is courier's unit of serialisation (what Asio calls a strand): a
 // mailbox that at most one thread drains at a time, in FIFO order. A Serial
-// subscription has one lane; a Concurrent one has one lane per executor thread,
+// subscriber has one lane; a Concurrent one has one lane per executor thread,
 // and an event picks its lane by the hash of its ordering key (keyed events:
 // same key, same lane, so per-key order and exclusion) or by its slot number
 // (unkeyed events: spread over the lanes, so they run in parallel).
@@ -25,6 +35,13 @@
 // Serial subscribers (and keyed events) under the lane's lock instead of
 // counting, checking `closed` under it; the unsubscriber's lock waits for it.
 //
+// Narrowing. Cancelling some of a subscriber's patterns, while others remain,
+// leaves it open but *narrowed*: events already in its lanes may have come
+// through a cancelled pattern, so from then on each delivery first checks
+// the event's topic against the patterns the subscriber still has (under
+// patterns_mutex_). A subscriber that never lost a pattern pays one load of
+// its state per delivery, the same load that checks `closed`.
+//
 // Thread safety: the fields are atomics or are guarded as commented.
 #pragma once
 
@@ -32,7 +49,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
 #include <typeinfo>
+#include <vector>
 
 #include "courier/detail/cache_line.hpp"
 #include "courier/detail/catch_up_pacing.hpp"
@@ -45,14 +66,14 @@
 
 namespace courier::detail {
 
-class SubscriptionCore;
+class SubscriberCore;
 class ConcurrentGroup;
 
 struct alignas(kCacheLine) Lane {
   Mailbox mailbox;
   std::atomic<bool> scheduled{false};
-  // Whose lane this is: one subscription's, or a group's (concurrent_group.hpp).
-  SubscriptionCore* owner = nullptr;
+  // Whose lane this is: one subscriber's, or a group's (concurrent_group.hpp).
+  SubscriberCore* owner = nullptr;
   ConcurrentGroup* group = nullptr;
   Lane* next_ready = nullptr;  // guarded by the RunQueue's mutex
   CatchUpPacing catch_up;      // used by the lane's drainer only
@@ -62,18 +83,35 @@ struct alignas(kCacheLine) Lane {
   BiasedLock exclusive;  // synchronous bus only: one invocation at a time on this lane
 };
 
-class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
+class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
  public:
   // `identity` is the subscriber object for Subscriber-based subscriptions (to
-  // find duplicates and to unsubscribe by pointer), null for callables.
-  SubscriptionCore(const std::type_info& type, TopicPattern pattern, Concurrency concurrency,
-                   std::size_t concurrent_lanes, std::unique_ptr<Handler> handler,
-                   const void* identity);
+  // find it again and to unsubscribe by pointer), null for callables.
+  // `patterns`: one or more, without duplicates.
+  SubscriberCore(const std::type_info& type, std::vector<TopicPattern> patterns,
+                 Concurrency concurrency, std::size_t concurrent_lanes,
+                 std::unique_ptr<Handler> handler, const void* identity);
 
   const std::type_info& type() const noexcept { return type_; }
-  const TopicPattern& pattern() const noexcept { return pattern_; }
   Concurrency concurrency() const noexcept { return concurrency_; }
   const void* identity() const noexcept { return identity_; }
+
+  // --- Patterns. Changed only under the bus's routing mutex and
+  // patterns_mutex_ both; read under either. ---
+
+  // The caller holds the bus's routing mutex.
+  const std::vector<TopicPattern>& patterns_while_routing() const noexcept { return patterns_; }
+  // Adds those of `more` it lacks; the caller holds the routing mutex. The
+  // count added.
+  std::size_t add_patterns(const std::vector<TopicPattern>& more);
+  // Removes those of `gone` it has, narrowing the subscriber if any remain;
+  // the caller holds the routing mutex. The count removed.
+  std::size_t remove_patterns(const std::vector<TopicPattern>& gone);
+  // True if one of its patterns is one of `patterns`. Any thread.
+  bool has_any_of(const std::vector<TopicPattern>& patterns) const;
+  // The text of a pattern of its that matches `topic`: the first that does,
+  // or, if none does any more, its first. Any thread; for error reports.
+  std::string pattern_matching(std::string_view topic) const;
 
   // The lane of an event whose key hashes to `hint` (for unkeyed events, any
   // number that differs between neighbouring events, to spread them).
@@ -85,19 +123,32 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
   // Invocation protocol (see above). enter() false: closed, do not call.
   bool enter() noexcept {
     active_.fetch_add(1, std::memory_order_seq_cst);
-    if (!closed_.load(std::memory_order_seq_cst)) return true;
+    if (state_.load(std::memory_order_seq_cst) != State::Closed) return true;
     leave();
     return false;
   }
   void leave() noexcept {
     if (active_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-        closed_.load(std::memory_order_seq_cst)) {
+        state_.load(std::memory_order_seq_cst) == State::Closed) {
       active_.notify_all();
     }
   }
-  bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
+  bool closed() const noexcept { return state_.load(std::memory_order_relaxed) == State::Closed; }
+  // Whether to call the subscriber with `event`, a delivery in its lanes:
+  // Call; Skip (narrowed, and no pattern it still has matches the event);
+  // Closed. One relaxed load unless narrowed.
+  enum class Verdict { Call, Skip, Closed };
+  Verdict verdict(const void* event, const EventOps& ops) const {
+    const State state = state_.load(std::memory_order_relaxed);
+    if (state == State::Open) [[likely]]
+      return Verdict::Call;
+    if (state == State::Closed) return Verdict::Closed;
+    return still_matches(ops.topic(event)) ? Verdict::Call : Verdict::Skip;
+  }
   // True the first time only.
-  bool close() noexcept { return !closed_.exchange(true, std::memory_order_seq_cst); }
+  bool close() noexcept {
+    return state_.exchange(State::Closed, std::memory_order_seq_cst) != State::Closed;
+  }
   // Blocks until no invocation is running. After close(), none will start.
   void wait_until_quiet() noexcept;
 
@@ -112,17 +163,22 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
   }
 
  private:
+  enum class State : unsigned char { Open, Narrowed, Closed };
+
+  bool still_matches(std::string_view topic) const;
+
   const std::type_info& type_;
-  const TopicPattern pattern_;
   const Concurrency concurrency_;
   const void* const identity_;
   const std::size_t lane_count_;
   std::unique_ptr<Lane[]> lanes_;
   std::unique_ptr<Handler> handler_;  // reset only once closed and quiet
-  // closed_ apart from active_: every post to the subscription (and to its
-  // group) reads closed_, while each of its calls writes active_ on the
+  mutable std::mutex patterns_mutex_;
+  std::vector<TopicPattern> patterns_;  // see "Patterns" above
+  // state_ apart from active_: every post to the subscriber (and to its
+  // group) reads state_, while each of its calls writes active_ on the
   // executor. Sharing a line, the posting core waited for it to come back.
-  alignas(kCacheLine) std::atomic<bool> closed_{false};
+  alignas(kCacheLine) std::atomic<State> state_{State::Open};
   std::atomic<bool> handler_dropped_{false};
   alignas(kCacheLine) std::atomic<int> active_{0};
 };
