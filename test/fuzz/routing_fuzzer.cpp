@@ -2,21 +2,29 @@
 //
 // The input is a script, one step a line, its first character the step and the
 // rest its argument:
-//   s PATTERN   subscribe a Serial int subscriber      c PATTERN   ... Concurrent
-//   d PATTERN   subscribe a Serial double subscriber   x DIGIT     cancel one
+//   s PATTERN   subscribe a Serial int callable        c PATTERN   ... Concurrent
+//   d PATTERN   subscribe a Serial double callable     x DIGIT     cancel one handle
+//   l PATTERNS  one Serial int callable on several space-separated patterns
+//   o PATTERNS  a new Serial int Subscriber object on several patterns, in one call
+//   a PATTERN   subscribe the newest object to one more pattern
 //   p TOPIC     post an int                            k TOPIC     ... with a key
 //   h TOPIC     post an int through bus.topic(TOPIC)   f TOPIC     post a double
 // The script is played on a synchronous bus and an asynchronous one (which is
 // waited idle after each post), interleaved line by line, then on fresh buses
 // one after the other. After every post each bus must have delivered it
-// exactly to the subscriptions that the reference matcher says match, of the
-// payload's type, and counted it dead when there were none. An invalid pattern
-// or topic must be refused with std::invalid_argument and change nothing. This
-// exercises the routing snapshots, the wildcard trie, the concurrent groups,
-// topic handles resolved before or after a subscription, each thread's cache
-// of its last route and the synchronous post's shortest path (a topic posted
-// to three times in a row), across every change of subscriptions.
+// exactly once to each subscriber (callable or object) one of whose patterns
+// the reference matcher says matches, of the payload's type, however many of
+// them match, and counted it dead when there were none. Cancelling a handle
+// takes its patterns from its subscriber, which keeps the others. An invalid
+// pattern (anywhere in a list) or topic must be refused with
+// std::invalid_argument and change nothing. This exercises the routing
+// snapshots, the wildcard trie, subscribers with overlapping patterns, the
+// concurrent groups, topic handles resolved before or after a subscription,
+// each thread's cache of its last route and the synchronous post's shortest
+// path (a topic posted to three times in a row), across every change of
+// subscriptions.
 // A disagreement aborts, so libFuzzer saves the input as a crash.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -62,47 +71,114 @@ struct Received {
   }
 };
 
-struct Subscribed {
-  std::string pattern;
-  Payload payload;
-  courier::Subscription handle;
-  std::shared_ptr<Received> received;
+// A Subscriber object, recording as the callables do.
+class RecordingObject final : public courier::Subscriber<int> {
+ public:
+  explicit RecordingObject(std::shared_ptr<Received> received) : received_(std::move(received)) {}
+  void process(const courier::Event<int>& event) override { received_->add(event.data()); }
+
+ private:
+  std::shared_ptr<Received> received_;
 };
+
+// One subscriber as the reference sees it: the patterns it holds now.
+struct Receiver {
+  std::set<std::string> patterns;
+  Payload payload;
+  std::shared_ptr<Received> received;
+  std::shared_ptr<RecordingObject> object;  // null for a callable
+};
+
+// A Subscription handle and the patterns it cancels.
+struct Handle {
+  courier::Subscription subscription;
+  std::size_t receiver;
+  std::vector<std::string> patterns;
+};
+
+std::vector<std::string_view> split_patterns(std::string_view list) {
+  std::vector<std::string_view> patterns;
+  while (!list.empty()) {
+    const std::size_t end = list.find(' ');
+    patterns.push_back(list.substr(0, end));
+    list = end == std::string_view::npos ? std::string_view() : list.substr(end + 1);
+  }
+  return patterns;
+}
+
+bool all_valid(const std::vector<std::string_view>& patterns) {
+  for (std::string_view pattern : patterns) {
+    if (!courier_reference::is_valid_pattern(pattern)) return false;
+  }
+  return !patterns.empty();
+}
 
 // One bus under test and what the reference expects of it.
 class Trial {
  public:
   Trial(const char* name, courier::Options options) : name_(name), bus_(options) {}
 
-  void subscribe(std::string_view pattern, Payload payload, courier::Concurrency concurrency) {
-    const bool valid = courier_reference::is_valid_pattern(pattern);
+  bool full() const noexcept { return receivers_.size() >= kMaxSubscriptions; }
+
+  // A new callable on `patterns`.
+  void subscribe(const std::vector<std::string_view>& patterns, Payload payload,
+                 courier::Concurrency concurrency) {
     auto received = std::make_shared<Received>();
-    try {
-      courier::Subscription handle =
-          payload == Payload::Int
-              ? bus_.subscribe<int>(
-                    pattern, [received](const courier::Event<int>& e) { received->add(e.data()); },
-                    concurrency)
-              : bus_.subscribe<double>(
-                    pattern,
-                    [received](const courier::Event<double>& e) {
-                      received->add(static_cast<int>(e.data()));
-                    },
-                    concurrency);
-      if (!valid) disagree(name_, "an invalid pattern was accepted", pattern);
-      subscribed_.push_back({std::string(pattern), payload, std::move(handle), received});
-    } catch (const std::invalid_argument&) {
-      if (valid) disagree(name_, "a valid pattern was refused", pattern);
+    const std::vector<std::string> owned(patterns.begin(), patterns.end());
+    attempt(
+        patterns,
+        [&] {
+          return payload == Payload::Int
+                     ? bus_.subscribe<int>(
+                           owned,
+                           [received](const courier::Event<int>& e) { received->add(e.data()); },
+                           concurrency)
+                     : bus_.subscribe<double>(
+                           owned,
+                           [received](const courier::Event<double>& e) {
+                             received->add(static_cast<int>(e.data()));
+                           },
+                           concurrency);
+        },
+        Receiver{{}, payload, received, nullptr});
+  }
+
+  // A new Subscriber object on `patterns`, subscribed in one call.
+  void subscribe_object(const std::vector<std::string_view>& patterns) {
+    auto received = std::make_shared<Received>();
+    auto object = std::make_shared<RecordingObject>(received);
+    const std::vector<std::string> owned(patterns.begin(), patterns.end());
+    attempt(
+        patterns, [&] { return bus_.subscribe(object, owned); },
+        Receiver{{}, Payload::Int, received, object});
+  }
+
+  // One more pattern for the newest object.
+  void add_to_object(std::string_view pattern) {
+    for (std::size_t i = receivers_.size(); i-- > 0;) {
+      if (receivers_[i].object == nullptr) continue;
+      const bool valid = courier_reference::is_valid_pattern(pattern);
+      try {
+        courier::Subscription subscription = bus_.subscribe(receivers_[i].object, pattern);
+        if (!valid) disagree(name_, "an invalid pattern was accepted", pattern);
+        receivers_[i].patterns.emplace(pattern);
+        handles_.push_back({std::move(subscription), i, {std::string(pattern)}});
+      } catch (const std::invalid_argument&) {
+        if (valid) disagree(name_, "a valid pattern was refused", pattern);
+      }
+      return;
     }
   }
 
-  std::size_t subscriptions() const noexcept { return subscribed_.size(); }
-
   void cancel(std::size_t which) {
-    if (subscribed_.empty()) return;
-    const std::size_t index = which % subscribed_.size();
-    subscribed_[index].handle.cancel();
-    subscribed_.erase(subscribed_.begin() + static_cast<std::ptrdiff_t>(index));
+    if (handles_.empty()) return;
+    const std::size_t index = which % handles_.size();
+    Handle& handle = handles_[index];
+    handle.subscription.cancel();
+    for (const std::string& pattern : handle.patterns) {
+      receivers_[handle.receiver].patterns.erase(pattern);
+    }
+    handles_.erase(handles_.begin() + static_cast<std::ptrdiff_t>(index));
   }
 
   enum class Via { String, Keyed, Handle };
@@ -119,15 +195,18 @@ class Trial {
     }
     bus_.wait_idle();
     bool any = false;
-    for (Subscribed& subscription : subscribed_) {
-      const bool expected = valid && subscription.payload == payload &&
-                            courier_reference::matches(subscription.pattern, topic);
-      const std::vector<int> got = subscription.received->take();
+    for (Receiver& receiver : receivers_) {
+      const bool expected = valid && receiver.payload == payload &&
+                            std::any_of(receiver.patterns.begin(), receiver.patterns.end(),
+                                        [&](const std::string& pattern) {
+                                          return courier_reference::matches(pattern, topic);
+                                        });
+      const std::vector<int> got = receiver.received->take();
       if (got != (expected ? std::vector<int>{post} : std::vector<int>{})) {
         disagree(name_,
-                 expected ? "a matching subscription did not get the post exactly once"
-                          : "a subscription got a post it does not match",
-                 subscription.pattern);
+                 expected ? "a matching subscriber did not get the post exactly once"
+                          : "a subscriber got a post none of its patterns matches",
+                 receiver.patterns.empty() ? std::string_view() : *receiver.patterns.begin());
       }
       any |= expected;
     }
@@ -145,18 +224,37 @@ class Trial {
     } else if (via == Via::Keyed) {
       bus_.post(courier::Event<int>(text, post, "key"));
     } else if (via == Via::Handle) {
-      auto found = handles_.find(text);
-      if (found == handles_.end()) found = handles_.emplace(text, bus_.topic(text)).first;
+      auto found = topics_.find(text);
+      if (found == topics_.end()) found = topics_.emplace(text, bus_.topic(text)).first;
       bus_.post(found->second, post);
     } else {
       bus_.post(courier::Event<int>(text, post));
     }
   }
 
+  // Subscribes through `make` (which returns the handle); on success the
+  // reference adds `receiver` with `patterns`.
+  template <class Make>
+  void attempt(const std::vector<std::string_view>& patterns, Make make, Receiver receiver) {
+    const bool valid = all_valid(patterns);
+    const std::string_view shown = patterns.empty() ? std::string_view() : patterns.front();
+    try {
+      courier::Subscription subscription = make();
+      if (!valid) disagree(name_, "an invalid list of patterns was accepted", shown);
+      receiver.patterns.insert(patterns.begin(), patterns.end());
+      receivers_.push_back(std::move(receiver));
+      handles_.push_back({std::move(subscription), receivers_.size() - 1,
+                          std::vector<std::string>(patterns.begin(), patterns.end())});
+    } catch (const std::invalid_argument&) {
+      if (valid) disagree(name_, "a valid list of patterns was refused", shown);
+    }
+  }
+
   const char* name_;
   courier::EventBus bus_;
-  std::vector<Subscribed> subscribed_;
-  std::map<std::string, courier::Topic> handles_;
+  std::vector<Receiver> receivers_;
+  std::vector<Handle> handles_;
+  std::map<std::string, courier::Topic> topics_;
 };
 
 // The post steps of a script: what each posts, and how.
@@ -173,10 +271,16 @@ constexpr PostStep kPostSteps[] = {
 };
 
 void play(Trial& trial, char step, std::string_view argument, int post) {
-  if (step == 's' || step == 'c' || step == 'd') {
-    if (trial.subscriptions() >= kMaxSubscriptions) return;
-    trial.subscribe(argument, step == 'd' ? Payload::Double : Payload::Int,
+  if (step == 's' || step == 'c' || step == 'd' || step == 'l') {
+    if (trial.full()) return;
+    const std::vector<std::string_view> patterns =
+        step == 'l' ? split_patterns(argument) : std::vector<std::string_view>{argument};
+    trial.subscribe(patterns, step == 'd' ? Payload::Double : Payload::Int,
                     step == 'c' ? courier::Concurrency::Concurrent : courier::Concurrency::Serial);
+  } else if (step == 'o') {
+    if (!trial.full()) trial.subscribe_object(split_patterns(argument));
+  } else if (step == 'a') {
+    trial.add_to_object(argument);
   } else if (step == 'x') {
     trial.cancel(argument.empty() ? 0 : static_cast<unsigned char>(argument[0]));
   } else {
