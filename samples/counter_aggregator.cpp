@@ -1,9 +1,15 @@
 // The counter aggregator from geeteventbus's README, in C++.
 //
 // Thirty producer threads post random counts for the counters c1..c4 while one
-// Subscriber adds them up and prints the totals of the last second, every
-// second. At the end it prints the total posted and the total aggregated,
-// which must be equal: the program exits non-zero if they are not.
+// Subscriber adds them up. Every second the main thread posts a "report"
+// event to the same subscriber, which prints the totals of the last second.
+// At the end it prints the total posted and the total aggregated, which must
+// be equal: the program exits non-zero if they are not.
+//
+// The aggregator is written the simple way: Serial (the default), its sums in
+// a plain std::map, no lock and no atomic. The bus calls it one event at a
+// time and in post order across all five of its topics, so the report never
+// runs while a count is being added.
 //
 //   counter_aggregator [--seconds N]     (default 5)
 #include <array>
@@ -14,6 +20,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -24,32 +31,30 @@ namespace {
 
 const std::array<std::string, 4> kCounters = {"c1", "c2", "c3", "c4"};
 
-// Concurrent: process() may run on several executor threads at once, so the
-// per-counter sums are atomics.
 class CounterAggregator : public courier::Subscriber<int> {
  public:
-  CounterAggregator() : courier::Subscriber<int>(courier::Concurrency::Concurrent) {}
-
+  // A count on a counter's topic; on "report", the length of the window that
+  // just ended, in milliseconds.
   void process(const courier::Event<int>& event) override {
-    const std::size_t index = static_cast<std::size_t>(event.topic()[1] - '1');
-    window_[index].fetch_add(event.data(), std::memory_order_relaxed);
-    total_.fetch_add(event.data(), std::memory_order_relaxed);
+    if (event.topic() == "report") return report(event.data());
+    window_[std::string(event.topic())] += event.data();
+    total_ += event.data();
   }
 
-  // Prints and resets the sums of the window that just ended.
-  void report(double seconds) {
-    std::cout << "last " << seconds << " s:";
-    for (std::size_t i = 0; i < kCounters.size(); ++i) {
-      std::cout << "  " << kCounters[i] << " +" << window_[i].exchange(0);
-    }
-    std::cout << std::endl;
-  }
-
-  std::int64_t total() const { return total_.load(); }
+  // Only once the bus has shut down (its threads are joined).
+  std::int64_t total() const { return total_; }
 
  private:
-  std::array<std::atomic<std::int64_t>, 4> window_{};
-  std::atomic<std::int64_t> total_{0};
+  void report(int milliseconds) {
+    std::cout << "last " << milliseconds / 1000.0 << " s:";
+    for (const std::string& counter : kCounters)
+      std::cout << "  " << counter << " +" << window_[counter];
+    std::cout << std::endl;
+    window_.clear();
+  }
+
+  std::map<std::string, std::int64_t> window_;
+  std::int64_t total_ = 0;
 };
 
 int seconds_from(int argc, char** argv) {
@@ -70,6 +75,7 @@ int main(int argc, char** argv) {
   courier::EventBus bus;
   auto aggregator = std::make_shared<CounterAggregator>();
   for (const std::string& counter : kCounters) bus.subscribe(aggregator, counter);
+  bus.subscribe(aggregator, "report");
 
   std::mutex mutex;
   std::condition_variable stop_signal;
@@ -101,7 +107,8 @@ int main(int argc, char** argv) {
     for (int s = 0; s < seconds; ++s) {
       stop_signal.wait_until(lock, start + std::chrono::seconds(s + 1), [&] { return stop; });
       const auto now = std::chrono::steady_clock::now();
-      aggregator->report(std::chrono::duration<double>(now - window_start).count());
+      const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(now - window_start);
+      bus.post<int>("report", static_cast<int>(window.count()));
       window_start = now;
     }
     stop = true;

@@ -16,8 +16,14 @@
 //  - A Concurrent subscriber may be called on several threads at once, in any
 //    order, except that events sharing a non-empty ordering key reach it in
 //    post order, one at a time.
-//  - These hold per subscription: a subscriber subscribed to two patterns has
-//    two subscriptions, each ordered on its own, which may run at once.
+//  - These hold per subscriber: a Subscriber object (per payload type) is one
+//    subscriber however many patterns it is subscribed to, and a callable is
+//    one per subscribe() call. An event matching several of a subscriber's
+//    patterns reaches it once.
+//  - Causal order: an event posted by a handler while it processes event a
+//    is a consequence of a, and every Serial subscriber that gets both gets a
+//    first (so does a Concurrent one, for a and its consequence sharing an
+//    ordering key), even though post(a) may not have returned yet.
 //  - There is no order between different subscribers: one may see event b
 //    before another has seen event a.
 //  - An event reaches the subscriptions that were active when it was posted
@@ -49,6 +55,7 @@
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include <boost/signals2/connection.hpp>
 
@@ -112,13 +119,15 @@ class EventBus {
   template <SubscriberType S>
   Subscription subscribe(std::shared_ptr<S> subscriber,
                          std::initializer_list<std::string_view> topic_patterns) {
-    using T = typename S::data_type;
-    if (subscriber == nullptr) detail::reject_null_subscriber(topic_patterns);
-    std::shared_ptr<Subscriber<T>> base = std::move(subscriber);
-    const Concurrency concurrency = base->concurrency();
-    const void* identity = base.get();
-    return add(typeid(T), topic_patterns, concurrency,
-               std::make_unique<detail::SubscriberHandler<T>>(std::move(base)), identity);
+    return subscribe_all(std::move(subscriber), topic_patterns);
+  }
+
+  // The same for a list made at run time (from a configuration, say).
+  template <SubscriberType S>
+  Subscription subscribe(std::shared_ptr<S> subscriber,
+                         std::span<const std::string> topic_patterns) {
+    const std::vector<std::string_view> views(topic_patterns.begin(), topic_patterns.end());
+    return subscribe_all(std::move(subscriber), views);
   }
 
   // The same, naming the payload type: subscribe<int>(counter, "metrics.*").
@@ -148,12 +157,13 @@ class EventBus {
   template <class T, class F>
   Subscription subscribe(std::initializer_list<std::string_view> topic_patterns, F&& callable,
                          Concurrency concurrency = Concurrency::Serial) {
-    static_assert(std::is_invocable_v<std::decay_t<F>&, const Event<T>&>,
-                  "the callable must accept const courier::Event<T>&");
-    return add(
-        typeid(T), topic_patterns, concurrency,
-        std::make_unique<detail::CallableHandler<T, std::decay_t<F>>>(std::forward<F>(callable)),
-        nullptr);
+    return subscribe_callable<T>(topic_patterns, std::forward<F>(callable), concurrency);
+  }
+  template <class T, class F>
+  Subscription subscribe(std::span<const std::string> topic_patterns, F&& callable,
+                         Concurrency concurrency = Concurrency::Serial) {
+    const std::vector<std::string_view> views(topic_patterns.begin(), topic_patterns.end());
+    return subscribe_callable<T>(views, std::forward<F>(callable), concurrency);
   }
 
   // Cancels every subscription of `subscriber` (to events of its payload type).
@@ -259,6 +269,29 @@ class EventBus {
   }
 
  private:
+  template <SubscriberType S>
+  Subscription subscribe_all(std::shared_ptr<S> subscriber,
+                             std::span<const std::string_view> topic_patterns) {
+    using T = typename S::data_type;
+    if (subscriber == nullptr) detail::reject_null_subscriber(topic_patterns);
+    std::shared_ptr<Subscriber<T>> base = std::move(subscriber);
+    const Concurrency concurrency = base->concurrency();
+    const void* identity = base.get();
+    return add(typeid(T), topic_patterns, concurrency,
+               std::make_unique<detail::SubscriberHandler<T>>(std::move(base)), identity);
+  }
+
+  template <class T, class F>
+  Subscription subscribe_callable(std::span<const std::string_view> topic_patterns, F&& callable,
+                                  Concurrency concurrency) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, const Event<T>&>,
+                  "the callable must accept const courier::Event<T>&");
+    return add(
+        typeid(T), topic_patterns, concurrency,
+        std::make_unique<detail::CallableHandler<T, std::decay_t<F>>>(std::forward<F>(callable)),
+        nullptr);
+  }
+
   Subscription add(const std::type_info& type, std::span<const std::string_view> topic_patterns,
                    Concurrency concurrency, std::unique_ptr<detail::Handler> handler,
                    const void* identity);

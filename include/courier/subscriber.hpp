@@ -2,7 +2,8 @@
 //
 // Thread safety: the bus calls process() from its executor threads (or from the
 // posting thread on a synchronous bus). How often at once depends on the
-// Concurrency the subscriber declares:
+// Concurrency the subscriber declares, and holds for the object as a whole on
+// one bus, whatever the number of its patterns (EventBus::subscribe):
 #pragma once
 
 #include "courier/event.hpp"
@@ -10,15 +11,14 @@
 namespace courier {
 
 enum class Concurrency {
-  // The default, and always safe for a subscriber subscribed to one pattern:
-  // process() is never called concurrently with itself, and it sees events in
-  // post order (if post(a) returns before post(b) starts, a arrives first).
-  // Both hold per subscription: subscribed to two patterns, a subscriber may
-  // be called for each at once.
+  // The default, and always safe: process() is never called concurrently with
+  // itself, and it sees events in post order (if post(a) returns before
+  // post(b) starts, a arrives first), across all the patterns the object is
+  // subscribed to on a bus. A Serial subscriber needs no lock of its own.
   Serial,
   // The subscriber is thread-safe: process() may run on several threads at once,
   // in any order, except that events sharing a non-empty ordering key arrive in
-  // post order and never two at once.
+  // post order and never two at once, across all its patterns.
   Concurrent,
 };
 
