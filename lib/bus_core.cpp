@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -348,9 +349,11 @@ void BusCore::worker_main(CounterBlock& counters) {
 }
 
 void BusCore::drain(Lane& lane, CounterBlock& counters) {
-  const std::size_t handled =
-      lane.group != nullptr ? drain_group(lane, counters) : drain_subscription(lane, counters);
-  finish_lane(lane, handled != 0);
+  if (lane.group != nullptr) return finish_lane(lane, drain_group(lane, counters) != 0);
+  const Drained drained = drain_subscription(lane, counters);
+  if (drained.parked) [[unlikely]]
+    return park(lane);
+  finish_lane(lane, drained.handled != 0);
 }
 
 // The next node of a lane being drained, or null when the drain should stop.
@@ -394,12 +397,15 @@ bool BusCore::had_its_turn(std::size_t handled_before, std::size_t handled) cons
 
 // The subscription is entered once for the whole batch (the invocation
 // protocol of subscriber_core.hpp), and left before the lane is finished:
-// once finished, the lane's keep-alive reference may be gone.
-std::size_t BusCore::drain_subscription(Lane& lane, CounterBlock& counters) {
+// once finished, the lane's keep-alive reference may be gone. A drain
+// starts with the delivery its subscriber declined last, if any.
+BusCore::Drained BusCore::drain_subscription(Lane& lane, CounterBlock& counters) {
   SubscriberCore& subscription = *lane.owner;
   bool open = subscription.enter();
   std::size_t handled = 0;
-  while (DeliveryNode* node = next_node(lane)) {
+  DeliveryNode* node =
+      lane.parked != nullptr ? std::exchange(lane.parked, nullptr) : next_node(lane);
+  for (; node != nullptr; node = next_node(lane)) {
     Envelope& envelope = *node->envelope;
     bool call = false;
     if (open) {
@@ -417,14 +423,18 @@ std::size_t BusCore::drain_subscription(Lane& lane, CounterBlock& counters) {
     }
     if (call) {
       const CauseScope cause(envelope);
-      invoke(subscription, envelope.event(), envelope.ops(), counters);
+      if (!invoke(subscription, envelope.event(), envelope.ops(), counters)) [[unlikely]] {
+        lane.parked = node;
+        subscription.leave();
+        return {handled, true};
+      }
     }
     release(envelope, call, counters);
     ++handled;
     if (had_its_turn(handled - 1, handled)) break;
   }
   if (open) subscription.leave();
-  return handled;
+  return {handled, false};
 }
 
 // A group lane is drained a few events at a time, member by member: each
@@ -476,6 +486,36 @@ void BusCore::finish_lane(Lane& lane, bool made_progress) {
   }
 }
 
+// Parking. A lane whose subscriber declined an event keeps `scheduled` set,
+// so that no producer hands it to the run queue, and keeps its keep-alive
+// reference and the declined node; it leaves the executors until
+// resume_deliveries. The two sides meet on `parking`:
+//   drainer:  parked node stored;  if (parking.exchange(Parked) == ResumeRequested) requeue
+//   resumer:  if (parking.exchange(ResumeRequested) == Parked) requeue
+// Whichever exchanges second sees the other's mark and requeues the lane,
+// after setting Running again; so a resume that comes first (the consumer
+// made room before the drainer finished parking) is never lost, and a lane
+// is requeued once. A resume that finds the lane running only leaves its
+// mark, which makes the next parking return at once: one retry at most.
+void BusCore::park(Lane& lane) {
+  if (lane.parking.exchange(Lane::Parking::Parked, std::memory_order_seq_cst) ==
+      Lane::Parking::ResumeRequested) {
+    lane.parking.store(Lane::Parking::Running, std::memory_order_seq_cst);
+    run_queue_.push(lane);
+  }
+}
+
+void BusCore::resume_deliveries(SubscriberCore& subscriber) {
+  for (std::size_t i = 0; i < subscriber.lane_count(); ++i) {
+    Lane& lane = subscriber.lane_for_key_hash(i);
+    if (lane.parking.exchange(Lane::Parking::ResumeRequested, std::memory_order_seq_cst) ==
+        Lane::Parking::Parked) {
+      lane.parking.store(Lane::Parking::Running, std::memory_order_seq_cst);
+      run_queue_.push(lane);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Lifecycle
 
@@ -494,13 +534,41 @@ void BusCore::shutdown() {
   closed_.store(true, std::memory_order_seq_cst);
   release_epoch_.fetch_add(1, std::memory_order_seq_cst);  // blocked posters: wake up, see closed
   release_epoch_.notify_all();
-  if (synchronous_ || on_own_thread()) return;  // a handler cannot wait for itself
+  if (synchronous_) return finish_drain();
+  if (on_own_thread()) return;  // a handler cannot wait for itself
   std::lock_guard lock(shutdown_mutex_);
   if (joined_) return;
   wait_until_idle();
   run_queue_.stop();
   pool_->join();
   joined_ = true;
+  finish_drain();
+}
+
+void BusCore::finish_drain() {
+  if (drained_.exchange(true, std::memory_order_acq_rel)) return;
+  drained_hook();
+}
+
+void BusCore::report_drop(std::string_view topic, std::string_view pattern,
+                          std::uint64_t dropped_by_stream) noexcept {
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  try {
+    if (!drop_hook.empty()) return drop_hook(DroppedEvents{topic, pattern, dropped_by_stream});
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::int64_t last = last_drop_line_.load(std::memory_order_relaxed);
+    if (now > last && last_drop_line_.compare_exchange_strong(last, now)) {
+      std::fprintf(stderr,
+                   "courier: a stream on \"%.*s\" dropped an event on \"%.*s\" (%llu so far; "
+                   "at most one such line a second)\n",
+                   static_cast<int>(pattern.size()), pattern.data(), static_cast<int>(topic.size()),
+                   topic.data(), static_cast<unsigned long long>(dropped_by_stream));
+    }
+  } catch (...) {
+    std::fputs("courier: the drop hook threw; ignored\n", stderr);
+  }
 }
 
 void BusCore::wait_idle() {
@@ -523,6 +591,7 @@ Stats BusCore::stats() const {
       stats.failed += block->failed.read();
     }
   }
+  stats.dropped = dropped_.load(std::memory_order_relaxed);
   if (!synchronous_) {
     stats.queued = slot_count_ - std::min(slot_count_, free_slots_.size()) +
                    overflow_in_flight_.load(std::memory_order_relaxed);

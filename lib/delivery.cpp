@@ -209,23 +209,29 @@ struct BusCore::SyncPath {
   }
 
   // The guarded call both paths share: an exception is counted and reported.
-  [[gnu::always_inline]] static void invoke_guarded(BusCore& bus, SubscriberCore& subscription,
+  // False: the subscriber declined the event for now (only ever on a drain,
+  // see Handler::invoke); it is then not counted as delivered.
+  [[gnu::always_inline]] static bool invoke_guarded(BusCore& bus, SubscriberCore& subscription,
                                                     const void* event, const EventOps& ops,
                                                     CounterBlock& counters) {
     const InvocationScope scope(&bus);
     counters.delivered.increment();
-    call_reporting_errors(bus, subscription, event, ops, counters);
+    if (call_reporting_errors(bus, subscription, event, ops, counters)) [[likely]]
+      return true;
+    counters.delivered.decrement();
+    return false;
   }
 
-  [[gnu::always_inline]] static void call_reporting_errors(BusCore& bus,
+  [[gnu::always_inline]] static bool call_reporting_errors(BusCore& bus,
                                                            SubscriberCore& subscription,
                                                            const void* event, const EventOps& ops,
                                                            CounterBlock& counters) {
     try {
-      subscription.invoke(event);
+      return subscription.invoke(event);
     } catch (...) {
       counters.failed.increment();
       bus.report_error(subscription, event, ops, std::current_exception());
+      return true;
     }
   }
 };
@@ -256,9 +262,9 @@ bool BusCore::post_sync_generally(void* event, const EventOps& ops, HoldEvent ho
 // ---------------------------------------------------------------------------
 // Guarded invocation and reports
 
-void BusCore::invoke(SubscriberCore& subscription, const void* event, const EventOps& ops,
+bool BusCore::invoke(SubscriberCore& subscription, const void* event, const EventOps& ops,
                      CounterBlock& counters) {
-  SyncPath::invoke_guarded(*this, subscription, event, ops, counters);
+  return SyncPath::invoke_guarded(*this, subscription, event, ops, counters);
 }
 
 // One scope and one try block for the whole run of calls: on a throw, the

@@ -56,6 +56,33 @@ std::vector<TopicPattern> parse_patterns(std::span<const std::string_view> texts
 
 }  // namespace
 
+EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
+                                           std::span<const std::string_view> topic_patterns,
+                                           const std::shared_ptr<detail::StreamQueueBase>& queue,
+                                           std::unique_ptr<detail::Handler> handler) {
+  std::vector<TopicPattern> patterns = parse_patterns(topic_patterns);
+  auto subscriber = std::make_shared<detail::SubscriberCore>(type, patterns, Concurrency::Serial, 1,
+                                                             std::move(handler), nullptr);
+  const std::weak_ptr<detail::BusCore> bus = core_;
+  const std::weak_ptr<detail::SubscriberCore> weak_subscriber = subscriber;
+  queue->connect(
+      [bus, weak_subscriber] {
+        const auto live_bus = bus.lock();
+        const auto live_subscriber = weak_subscriber.lock();
+        if (live_bus && live_subscriber) live_bus->resume_deliveries(*live_subscriber);
+      },
+      [bus, pattern = patterns.front().str()](std::string_view topic, std::uint64_t dropped) {
+        if (const auto live_bus = bus.lock()) live_bus->report_drop(topic, pattern, dropped);
+      });
+  const std::weak_ptr<detail::StreamQueueBase> weak_queue = queue;
+  boost::signals2::connection end_connection = core_->drained_hook.connect([weak_queue] {
+    if (const auto live_queue = weak_queue.lock()) live_queue->end();
+  });
+  if (core_->drained()) queue->end();
+  Subscription subscription(core_, core_->subscribe(subscriber), std::move(patterns));
+  return {std::move(subscription), subscriber, std::move(end_connection)};
+}
+
 Subscription EventBus::add(const std::type_info& type,
                            std::span<const std::string_view> topic_patterns,
                            Concurrency concurrency, std::unique_ptr<detail::Handler> handler,

@@ -8,6 +8,8 @@
 #include "courier/hooks.hpp"
 #include "courier/options.hpp"
 #include "courier/stats.hpp"
+#include "courier/stream.hpp"
+#include "courier/stream_options.hpp"
 #include "courier/subscriber.hpp"
 #include "courier/subscription.hpp"
 #include "courier/topic.hpp"

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdexcept>
+#include <string>
 
 namespace courier {
 
@@ -12,6 +13,14 @@ namespace courier {
 class BusClosed : public std::runtime_error {
  public:
   BusClosed() : std::runtime_error("courier: the event bus is shut down and accepts no events") {}
+};
+
+// Thrown when a request would take the bus over one of its limits (a stream's
+// depth, StreamOptions::kMaxDepth). Its message names the limit and the value
+// asked for; nothing was changed.
+class LimitExceeded : public std::length_error {
+ public:
+  using std::length_error::length_error;
 };
 
 }  // namespace courier

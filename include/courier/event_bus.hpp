@@ -67,6 +67,7 @@
 #include "courier/hooks.hpp"
 #include "courier/options.hpp"
 #include "courier/stats.hpp"
+#include "courier/stream.hpp"
 #include "courier/subscriber.hpp"
 #include "courier/subscription.hpp"
 #include "courier/topic.hpp"
@@ -164,6 +165,27 @@ class EventBus {
                          Concurrency concurrency = Concurrency::Serial) {
     const std::vector<std::string_view> views(topic_patterns.begin(), topic_patterns.end());
     return subscribe_callable<T>(views, std::forward<F>(callable), concurrency);
+  }
+
+  // A pull stream of the events matching `topic_pattern` (stream.hpp): a
+  // Serial subscriber whose consumer reads a bounded queue. Thread-safe;
+  // takes effect for posts that start after it returns. Throws
+  // std::invalid_argument for an invalid pattern or options, and
+  // courier::LimitExceeded for a depth over StreamOptions::kMaxDepth.
+  template <class T>
+  Stream<T> stream(std::string_view topic_pattern, StreamOptions options = {}) {
+    return stream<T>({topic_pattern}, options);
+  }
+  // The same on several patterns (one or more); an event matching several
+  // arrives once.
+  template <class T>
+  Stream<T> stream(std::initializer_list<std::string_view> topic_patterns,
+                   StreamOptions options = {}) {
+    auto queue = std::make_shared<detail::StreamQueue<T>>(options, core_->synchronous());
+    StreamParts parts = add_stream(typeid(T), topic_patterns, queue,
+                                   std::make_unique<detail::StreamHandler<T>>(queue));
+    return Stream<T>(std::move(queue), std::move(parts.subscription), core_, parts.subscriber,
+                     std::move(parts.end_connection));
   }
 
   // Cancels every subscription of `subscriber` (to events of its payload type).
@@ -267,6 +289,13 @@ class EventBus {
       std::function<void(const DeadEvent&)> hook) {
     return core_->dead_event_hook.connect(std::move(hook));
   }
+  // A stream's overflow policy dropped an event (counted in Stats::dropped
+  // too). Without any such hook, drops are reported on stderr, at most one
+  // line a second.
+  [[nodiscard]] boost::signals2::scoped_connection on_drop(
+      std::function<void(const DroppedEvents&)> hook) {
+    return core_->drop_hook.connect(std::move(hook));
+  }
 
  private:
   template <SubscriberType S>
@@ -291,6 +320,17 @@ class EventBus {
         std::make_unique<detail::CallableHandler<T, std::decay_t<F>>>(std::forward<F>(callable)),
         nullptr);
   }
+
+  struct StreamParts {
+    Subscription subscription;
+    std::weak_ptr<detail::SubscriberCore> subscriber;
+    boost::signals2::connection end_connection;
+  };
+  // Subscribes a stream's handler, its queue connected to the bus first.
+  StreamParts add_stream(const std::type_info& type,
+                         std::span<const std::string_view> topic_patterns,
+                         const std::shared_ptr<detail::StreamQueueBase>& queue,
+                         std::unique_ptr<detail::Handler> handler);
 
   Subscription add(const std::type_info& type, std::span<const std::string_view> topic_patterns,
                    Concurrency concurrency, std::unique_ptr<detail::Handler> handler,

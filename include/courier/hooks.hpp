@@ -4,6 +4,7 @@
 // the hook call: copy what you want to keep.
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -22,6 +23,13 @@ struct DeliveryError {
 
   // The exception's what(), or a placeholder for non-standard exceptions.
   std::string message() const;
+};
+
+// A stream's overflow policy dropped an event (stream.hpp).
+struct DroppedEvents {
+  std::string_view topic;    // the dropped event's topic (for DropOldest: the arriving one's)
+  std::string_view pattern;  // the stream's first pattern
+  std::uint64_t dropped;     // events this stream has dropped so far
 };
 
 // An accepted event that no subscriber took: none matched when it was posted,

@@ -70,6 +70,9 @@ class OwnedCounter {
   [[gnu::always_inline]] void increment() noexcept {
     value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+  void decrement() noexcept {
+    value_.store(value_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
   std::uint64_t read() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -168,6 +171,11 @@ class BusCore {
   // Cancels those of `patterns` that `subscriber` has: all it has left closes
   // it and waits as finish_cancel() does; some only narrows it.
   void cancel(SubscriberCore& subscriber, const std::vector<TopicPattern>& patterns);
+  // Hands the lanes of `subscriber` that a declined event parked (see
+  // Handler::invoke) back to the executors; a lane parking at the same time
+  // goes straight back. Safe from any thread, often: a lane not parked is
+  // only marked, and its next parking returns at once.
+  void resume_deliveries(SubscriberCore& subscriber);
   void unsubscribe(const void* identity, const std::type_info& type);
   bool is_subscribed(const void* identity, const std::type_info& type) const;
 
@@ -185,6 +193,18 @@ class BusCore {
 
   boost::signals2::signal<void(const DeliveryError&)> error_hook;
   boost::signals2::signal<void(const DeadEvent&)> dead_event_hook;
+
+  // --- Hooks for streams (stream.hpp). ---
+
+  // Counts a stream's drop (Stats::dropped) and reports it to drop_hook, or
+  // without one, in a line on stderr at most once a second. Any thread.
+  void report_drop(std::string_view topic, std::string_view pattern,
+                   std::uint64_t dropped_by_stream) noexcept;
+  boost::signals2::signal<void(const DroppedEvents&)> drop_hook;
+  // Called once, when shutdown has delivered every accepted event (joined the
+  // pool; a synchronous bus: when it closes).
+  boost::signals2::signal<void()> drained_hook;
+  bool drained() const noexcept { return drained_.load(std::memory_order_acquire); }
 
  private:
   static constexpr std::size_t kBatch = 256;
@@ -229,15 +249,23 @@ class BusCore {
   DeliveryNode* pause_then_pop(Lane& lane) noexcept;
   bool had_its_turn(std::size_t handled_before, std::size_t handled) const noexcept;
   // Deliver from a lane until it is empty or has had its turn; the count.
-  std::size_t drain_subscription(Lane& lane, CounterBlock& counters);
+  struct Drained {
+    std::size_t handled = 0;
+    bool parked = false;  // the subscriber declined an event: park the lane
+  };
+  Drained drain_subscription(Lane& lane, CounterBlock& counters);
   std::size_t drain_group(Lane& lane, CounterBlock& counters);
   void finish_lane(Lane& lane, bool made_progress);
+  // Leaves a lane whose subscriber declined an event: it stays scheduled (no
+  // producer hands it to the run queue) until resume_deliveries.
+  void park(Lane& lane);
 
   struct SyncPath;  // lib/delivery.cpp
   // post_sync() where its shortest path does not apply.
   bool post_sync_generally(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
                            Admission admission);
-  void invoke(SubscriberCore& subscription, const void* event, const EventOps& ops,
+  // False: the subscriber declined the event for now (Handler::invoke).
+  bool invoke(SubscriberCore& subscription, const void* event, const EventOps& ops,
               CounterBlock& counters);
   // As invoke() for each of `events` (those of `envelopes`) in turn, until
   // the subscription is closed; sets invoked[i] for each call made. The
@@ -287,6 +315,11 @@ class BusCore {
 
   mutable std::mutex counters_mutex_;
   std::vector<std::shared_ptr<CounterBlock>> counter_blocks_;  // guarded by counters_mutex_
+
+  alignas(kCacheLine) std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::int64_t> last_drop_line_{0};  // steady clock, seconds
+  std::atomic<bool> drained_{false};
+  void finish_drain();
 
   std::mutex shutdown_mutex_;
   bool joined_ = false;  // guarded by shutdown_mutex_

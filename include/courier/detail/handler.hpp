@@ -18,8 +18,12 @@ std::string readable_type_name(const std::type_info& type);
 class Handler {
  public:
   virtual ~Handler() = default;
-  // `event` points at an Event<T> of the T the handler was made for.
-  virtual void invoke(const void* event) = 0;
+  // `event` points at an Event<T> of the T the handler was made for. False if
+  // the subscriber declined the event for now (a full stream that blocks,
+  // stream.hpp; only ever on an asynchronous bus's Serial subscriber): the
+  // bus keeps it, parks the subscriber's lane, and offers it again once the
+  // subscriber resumes (BusCore::resume_deliveries).
+  virtual bool invoke(const void* event) = 0;
   // Who this is, for error reports.
   virtual std::string describe() const = 0;
 };
@@ -30,8 +34,9 @@ class SubscriberHandler final : public Handler {
   explicit SubscriberHandler(std::shared_ptr<Subscriber<T>> subscriber)
       : subscriber_(std::move(subscriber)) {}
 
-  void invoke(const void* event) override {
+  bool invoke(const void* event) override {
     subscriber_->process(*static_cast<const Event<T>*>(event));
+    return true;
   }
   std::string describe() const override { return readable_type_name(typeid(*subscriber_)); }
 
@@ -44,8 +49,9 @@ class CallableHandler final : public Handler {
  public:
   explicit CallableHandler(F callable) : callable_(std::move(callable)) {}
 
-  void invoke(const void* event) override {
+  bool invoke(const void* event) override {
     std::invoke(callable_, *static_cast<const Event<T>*>(event));
+    return true;
   }
   std::string describe() const override { return "callable " + readable_type_name(typeid(F)); }
 

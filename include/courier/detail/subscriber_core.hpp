@@ -81,6 +81,11 @@ struct alignas(kCacheLine) Lane {
   // thread that set `scheduled`, and moved out before it is cleared.
   std::shared_ptr<const void> keep_alive;
   BiasedLock exclusive;  // synchronous bus only: one invocation at a time on this lane
+  // Parking (BusCore::park): the delivery its subscriber declined, kept by
+  // the drainer for the next drain; and the handshake with resume_deliveries.
+  DeliveryNode* parked = nullptr;  // used by the lane's drainer only
+  enum class Parking : unsigned char { Running, Parked, ResumeRequested };
+  std::atomic<Parking> parking{Parking::Running};
 };
 
 class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
@@ -119,6 +124,7 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
     return lanes_[lane_count_ == 1 ? 0 : hint % lane_count_];
   }
   Lane& lane_for_key_hash(std::size_t hash) noexcept { return lanes_[hash % lane_count_]; }
+  std::size_t lane_count() const noexcept { return lane_count_; }
 
   // Invocation protocol (see above). enter() false: closed, do not call.
   bool enter() noexcept {
@@ -153,7 +159,8 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
   void wait_until_quiet() noexcept;
 
   // Only between enter() and leave().
-  void invoke(const void* event) { handler_->invoke(event); }
+  // False: declined for now (Handler::invoke).
+  bool invoke(const void* event) { return handler_->invoke(event); }
   std::string describe() const { return handler_->describe(); }
 
   // Lets go of the subscriber (or callable). Only once closed and quiet; the

@@ -1,0 +1,247 @@
+// Stream<T>: a subscription its consumer reads, instead of a callback.
+//
+//   courier::Stream<Reading> stream = bus.stream<Reading>("scan.>", {.depth = 256});
+//   for (const courier::Event<Reading>& event : stream) { ... }  // ends when closed
+//   std::optional<courier::Event<Reading>> e = stream.next(100ms); // nullopt: timeout or end
+//   auto item = co_await stream.async_next(boost::asio::use_awaitable);
+//
+// A stream is a Serial subscriber with a bounded queue of its own
+// (StreamOptions::depth): the bus delivers each event matching its patterns
+// into that queue, in post order, and the consumer takes them out in that
+// order. When the queue is full, StreamOptions::overflow decides: Block
+// holds back the stream's deliveries (never an executor thread) until the
+// consumer makes room, DropNewest and DropOldest drop and count.
+//
+// End of a stream. close() (and the destructor) cancels the subscription and
+// drops what the stream still holds; iteration, next() and a pending
+// async_next() end. Once its bus has shut down (every accepted event
+// delivered), a stream still hands out what it holds, then ends. Note that
+// shutdown() waits for a Block stream's consumer to take what the bus holds
+// for it, as it waits for a slow callback: close a stream nobody reads.
+//
+// Thread safety: distinct objects: safe. Shared objects: one consumer per
+// stream is the contract: next(), next_item(), async_next() and iteration
+// from several threads at once are safe (no data race) but promise no order
+// between those threads; one async_next() may be pending at a time (a second
+// completes at once with boost::asio::error::already_started). close() and
+// stats() are safe from any thread, also while the consumer waits.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/signals2/connection.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "courier/detail/bus_core.hpp"
+#include "courier/detail/handler.hpp"
+#include "courier/detail/stream_queue.hpp"
+#include "courier/event.hpp"
+#include "courier/stream_options.hpp"
+#include "courier/subscription.hpp"
+
+namespace courier {
+
+// What a stream yields through next_item() and async_next(): an event, or a
+// heartbeat (StreamOptions::heartbeat) telling that nothing arrived lately.
+template <class T>
+class StreamItem {
+ public:
+  // A heartbeat.
+  StreamItem() noexcept = default;
+  explicit StreamItem(detail::Taken<T>&& taken) noexcept : taken_(std::move(taken)) {}
+
+  bool is_heartbeat() const noexcept { return !taken_.event.has_value(); }
+
+  // The event. Throws std::logic_error on a heartbeat.
+  const Event<T>& event() const& { return checked(); }
+  Event<T>&& event() && { return std::move(checked()); }
+
+ private:
+  Event<T>& checked() const {
+    if (!taken_.event) throw std::logic_error("courier: a heartbeat carries no event");
+    return const_cast<Event<T>&>(*taken_.event);
+  }
+
+  detail::Taken<T> taken_;
+};
+
+template <class T>
+class Stream {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // An empty stream: ended at once. EventBus::stream makes real ones.
+  Stream() = default;
+  Stream(Stream&&) noexcept = default;
+  Stream& operator=(Stream&& other) noexcept {
+    if (this != &other) {
+      close();
+      queue_ = std::move(other.queue_);
+      subscription_ = std::move(other.subscription_);
+      bus_ = std::move(other.bus_);
+      subscriber_ = std::move(other.subscriber_);
+      end_connection_ = std::move(other.end_connection_);
+    }
+    return *this;
+  }
+  ~Stream() { close(); }
+
+  // The next event: waits for one; nullopt once the stream has ended.
+  // Heartbeats are skipped.
+  std::optional<Event<T>> next() { return event_of(take(std::nullopt, false)); }
+
+  // The same, waiting at most `timeout`: nullopt on timeout too.
+  template <class Rep, class Period>
+  std::optional<Event<T>> next(std::chrono::duration<Rep, Period> timeout) {
+    return event_of(take(deadline_after(timeout), false));
+  }
+
+  // The next event or heartbeat, waiting at most `timeout`; nullopt on
+  // timeout or once the stream has ended.
+  template <class Rep, class Period>
+  std::optional<StreamItem<T>> next_item(std::chrono::duration<Rep, Period> timeout) {
+    std::optional<detail::Taken<T>> taken = take(deadline_after(timeout), true);
+    if (!taken) return std::nullopt;
+    return StreamItem<T>(std::move(*taken));
+  }
+
+  // Asynchronously, the next event (or heartbeat, see StreamOptions), with
+  // any Asio completion token: a callback, use_future, use_awaitable.
+  // Signature: void(boost::system::error_code, StreamItem<T>). Errors:
+  // operation_aborted once the stream is closed (a pending wait completes
+  // with it), eof once its bus has shut down and it holds nothing more,
+  // already_started if another async_next is pending. The handler runs on
+  // its associated executor, never inside this call.
+  template <class CompletionToken>
+  auto async_next(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(boost::system::error_code, StreamItem<T>)>(
+        [queue = queue_](auto handler) {
+          using Handler = Adapter<std::decay_t<decltype(handler)>>;
+          if (queue != nullptr) return queue->take_async(Handler{std::move(handler)});
+          detail::AsyncWaiterFor<T, Handler>(Handler{std::move(handler)})
+              .complete(boost::asio::error::operation_aborted, {});
+        },
+        token);
+  }
+
+  // Ends the stream: cancels its subscription (waiting, from outside the
+  // bus's handlers, for a delivery under way), drops what it holds, ends
+  // waits. Idempotent. Thread-safe.
+  void close() {
+    if (queue_ == nullptr || !queue_->close()) return;
+    subscription_.cancel();
+    // Deliveries the stream declined are still parked in its lane: the
+    // drainer now finds the subscriber closed and lets them go.
+    if (auto bus = bus_.lock()) {
+      if (auto subscriber = subscriber_.lock()) bus->resume_deliveries(*subscriber);
+    }
+    end_connection_.disconnect();
+  }
+
+  bool closed() const { return queue_ == nullptr || queue_->closed(); }
+
+  StreamStats stats() const { return queue_ == nullptr ? StreamStats{} : queue_->stats(); }
+
+  // Range-for over the events, until the stream ends.
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Event<T>;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Event<T>*;
+    using reference = const Event<T>&;
+
+    iterator() = default;
+    reference operator*() const { return *current_; }
+    pointer operator->() const { return &*current_; }
+    iterator& operator++() {
+      current_ = stream_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) {
+      return !it.current_.has_value();
+    }
+
+   private:
+    friend class Stream;
+    explicit iterator(Stream& stream) : stream_(&stream), current_(stream.next()) {}
+    Stream* stream_ = nullptr;
+    std::optional<Event<T>> current_;
+  };
+  iterator begin() { return iterator(*this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  friend class EventBus;
+
+  Stream(std::shared_ptr<detail::StreamQueue<T>> queue, Subscription subscription,
+         std::weak_ptr<detail::BusCore> bus, std::weak_ptr<detail::SubscriberCore> subscriber,
+         boost::signals2::connection end_connection)
+      : queue_(std::move(queue)),
+        subscription_(std::move(subscription)),
+        bus_(std::move(bus)),
+        subscriber_(std::move(subscriber)),
+        end_connection_(std::move(end_connection)) {}
+
+  // Turns the queue's Taken<T> into the StreamItem<T> of the public signature.
+  template <class Handler>
+  struct Adapter {
+    Handler handler;
+    using executor_type = boost::asio::associated_executor_t<Handler>;
+    executor_type get_executor() const noexcept {
+      return boost::asio::get_associated_executor(handler);
+    }
+    void operator()(boost::system::error_code error, detail::Taken<T> taken) {
+      std::move(handler)(error, StreamItem<T>(std::move(taken)));
+    }
+  };
+
+  template <class Rep, class Period>
+  static Clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
+  }
+
+  std::optional<detail::Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) {
+    if (queue_ == nullptr) return std::nullopt;
+    return queue_->take(deadline, heartbeats);
+  }
+
+  static std::optional<Event<T>> event_of(std::optional<detail::Taken<T>>&& taken) {
+    if (!taken) return std::nullopt;
+    return std::move(taken->event);
+  }
+
+  std::shared_ptr<detail::StreamQueue<T>> queue_;
+  Subscription subscription_;
+  std::weak_ptr<detail::BusCore> bus_;
+  std::weak_ptr<detail::SubscriberCore> subscriber_;
+  boost::signals2::scoped_connection end_connection_;
+};
+
+namespace detail {
+
+// The bus side of a stream: offers each event to its queue.
+template <class T>
+class StreamHandler final : public Handler {
+ public:
+  explicit StreamHandler(std::shared_ptr<StreamQueue<T>> queue) : queue_(std::move(queue)) {}
+  bool invoke(const void* event) override {
+    return queue_->offer(*static_cast<const Event<T>*>(event));
+  }
+  std::string describe() const override { return "stream of " + readable_type_name(typeid(T)); }
+
+ private:
+  std::shared_ptr<StreamQueue<T>> queue_;
+};
+
+}  // namespace detail
+}  // namespace courier

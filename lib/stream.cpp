@@ -1,0 +1,48 @@
+// The non-template half of a pull stream's queue (detail/stream_queue.hpp).
+#include <string>
+
+#include "courier/detail/stream_queue.hpp"
+#include "courier/errors.hpp"
+
+namespace courier::detail {
+namespace {
+
+const StreamOptions& validated(const StreamOptions& options) {
+  if (options.depth > StreamOptions::kMaxDepth) {
+    throw LimitExceeded("courier: StreamOptions::depth must be at most " +
+                        std::to_string(StreamOptions::kMaxDepth) + ", got " +
+                        std::to_string(options.depth));
+  }
+  if (options.depth == 0 && options.overflow != Overflow::Block) {
+    throw std::invalid_argument(
+        "courier: StreamOptions::depth 0 (a rendezvous) needs Overflow::Block");
+  }
+  if (options.heartbeat.count() < 0) {
+    throw std::invalid_argument("courier: StreamOptions::heartbeat must not be negative, got " +
+                                std::to_string(options.heartbeat.count()) + " ms");
+  }
+  return options;
+}
+
+}  // namespace
+
+StreamQueueBase::StreamQueueBase(const StreamOptions& options, bool synchronous_bus)
+    : options_(validated(options)), synchronous_bus_(synchronous_bus) {}
+
+void StreamQueueBase::connect(
+    std::function<void()> resume,
+    std::function<void(std::string_view topic, std::uint64_t dropped)> report_drop) {
+  resume_ = std::move(resume);
+  report_drop_ = std::move(report_drop);
+}
+
+bool StreamQueueBase::has_room(std::size_t queued) const noexcept {
+  if (options_.depth == 0) return waiting_ > queued;
+  return queued < options_.depth;
+}
+
+void StreamQueueBase::after_take(bool resume) const {
+  if (resume && resume_) resume_();
+}
+
+}  // namespace courier::detail

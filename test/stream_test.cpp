@@ -1,0 +1,319 @@
+// Pull streams (stream.hpp): a subscription its consumer reads.
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#endif
+
+#include "courier/event_bus.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using courier::DroppedEvents;
+using courier::Event;
+using courier::EventBus;
+using courier::Options;
+using courier::Overflow;
+using courier::Stream;
+using courier::StreamItem;
+using courier::StreamStats;
+using courier_test::finishes_promptly;
+using courier_test::iota_vector;
+using courier_test::kBoundedWait;
+using courier_test::mentions;
+using courier_test::run_on_thread;
+
+Options pool(std::size_t capacity = 64) {
+  return Options{.threads = 2, .queue_capacity = capacity};
+}
+
+// Takes `count` events (each within the bounded wait) and returns their payloads.
+std::vector<int> take(Stream<int>& stream, int count) {
+  std::vector<int> payloads;
+  for (int i = 0; i < count; ++i) {
+    std::optional<Event<int>> event = stream.next(kBoundedWait);
+    if (!event) break;
+    payloads.push_back(event->data());
+  }
+  return payloads;
+}
+
+void expect_balanced(const StreamStats& stats) {
+  EXPECT_EQ(stats.received, stats.delivered + stats.dropped + stats.depth);
+}
+
+TEST(Stream, DeliversInPostOrderAndIterationEndsWhenClosed) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("ticks.>", {.depth = 8});
+  std::promise<void> got_all;
+  auto consumer = run_on_thread([&] {
+    std::vector<int> seen;
+    for (const Event<int>& event : stream) {
+      seen.push_back(event.data());
+      if (seen.size() == 100) got_all.set_value();
+    }
+    return seen;
+  });
+  for (int i = 0; i < 100; ++i) bus.post<int>(i % 2 == 0 ? "ticks.a" : "ticks.b.c", i);
+  ASSERT_EQ(got_all.get_future().wait_for(kBoundedWait), std::future_status::ready);
+  stream.close();
+  ASSERT_TRUE(finishes_promptly(consumer));
+  EXPECT_EQ(consumer.get(), iota_vector(100));
+  const StreamStats stats = stream.stats();
+  EXPECT_EQ(stats.delivered, 100U);
+  EXPECT_EQ(stats.dropped, 0U);
+  expect_balanced(stats);
+}
+
+TEST(Stream, NextTimesOutOnAnIdleStreamAndEndsOnceClosed) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("idle");
+  EXPECT_FALSE(stream.next(1ms).has_value());
+  auto waiting = run_on_thread([&] { return stream.next(); });
+  stream.close();
+  ASSERT_TRUE(finishes_promptly(waiting));
+  EXPECT_FALSE(waiting.get().has_value());
+  EXPECT_TRUE(stream.closed());
+}
+
+// A full Block stream holds back only its own deliveries: with a single
+// executor thread, another subscriber still gets its events meanwhile.
+TEST(Stream, AFullBlockStreamNeverHoldsAnExecutorThread) {
+  EventBus bus(Options{.threads = 1, .queue_capacity = 64});
+  Stream<int> stream = bus.stream<int>("s", {.depth = 2, .overflow = Overflow::Block});
+  std::promise<int> other;
+  bus.subscribe<int>("other", [&](const Event<int>& event) { other.set_value(event.data()); });
+
+  for (int i = 0; i < 6; ++i) bus.post<int>("s", i);
+  bus.post<int>("other", 42);
+
+  auto arrived = other.get_future();
+  ASSERT_EQ(arrived.wait_for(kBoundedWait), std::future_status::ready);
+  EXPECT_EQ(arrived.get(), 42);
+  EXPECT_EQ(take(stream, 6), iota_vector(6));
+  bus.wait_idle();
+  const StreamStats stats = stream.stats();
+  EXPECT_EQ(stats.received, 6U);
+  EXPECT_EQ(stats.dropped, 0U);
+  expect_balanced(stats);
+}
+
+// What a full Block stream holds back keeps its slots of the bus's bounded
+// queue, so try_post fails once they are all taken; and nothing is lost.
+TEST(Stream, BlockBackpressureReachesThePosterAndLosesNothing) {
+  constexpr std::size_t kCapacity = 8;
+  EventBus bus(pool(kCapacity));
+  Stream<int> stream = bus.stream<int>("s", {.depth = 1, .overflow = Overflow::Block});
+  int accepted = 0;
+  while (accepted < 1000 && bus.try_post(Event<int>("s", accepted))) ++accepted;
+  EXPECT_LT(accepted, 1000);
+  EXPECT_LE(accepted, static_cast<int>(kCapacity) + 1);
+
+  EXPECT_EQ(take(stream, accepted), iota_vector(accepted));
+  bus.wait_idle();
+  EXPECT_EQ(bus.stats().dead, 0U);
+  EXPECT_EQ(stream.stats().delivered, static_cast<std::uint64_t>(accepted));
+}
+
+TEST(Stream, BlockOnALoadedBusKeepsEveryEventInOrder) {
+  constexpr int kEvents = 5000;
+  EventBus bus(pool(16));
+  Stream<int> stream = bus.stream<int>("s", {.depth = 4, .overflow = Overflow::Block});
+  auto consumer = run_on_thread([&] { return take(stream, kEvents); });
+  for (int i = 0; i < kEvents; ++i) bus.post<int>("s", i);
+  ASSERT_TRUE(finishes_promptly(consumer));
+  EXPECT_EQ(consumer.get(), iota_vector(kEvents));
+  expect_balanced(stream.stats());
+}
+
+TEST(Stream, DropNewestKeepsTheFirstAndCountsTheRest) {
+  EventBus bus(Options{.synchronous = true});
+  std::vector<std::uint64_t> reported;
+  const auto hook = bus.on_drop([&](const DroppedEvents& drop) {
+    EXPECT_EQ(drop.pattern, "s");
+    reported.push_back(drop.dropped);
+  });
+  Stream<int> stream = bus.stream<int>("s", {.depth = 3, .overflow = Overflow::DropNewest});
+  for (int i = 0; i < 10; ++i) bus.post<int>("s", i);
+
+  const StreamStats stats = stream.stats();
+  EXPECT_EQ(stats.received, 10U);
+  EXPECT_EQ(stats.dropped, 7U);
+  EXPECT_EQ(stats.depth, 3U);
+  expect_balanced(stats);
+  EXPECT_EQ(bus.stats().dropped, 7U);
+  EXPECT_EQ(reported, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(take(stream, 3), (std::vector<int>{0, 1, 2}));
+}
+
+TEST(Stream, DropOldestKeepsTheLatest) {
+  EventBus bus(Options{.synchronous = true});
+  const auto hook = bus.on_drop([](const DroppedEvents&) {});
+  Stream<int> stream = bus.stream<int>("s", {.depth = 3, .overflow = Overflow::DropOldest});
+  for (int i = 0; i < 10; ++i) bus.post<int>("s", i);
+
+  EXPECT_EQ(take(stream, 3), (std::vector<int>{7, 8, 9}));
+  const StreamStats stats = stream.stats();
+  EXPECT_EQ(stats.dropped, 7U);
+  EXPECT_EQ(stats.delivered, 3U);
+  expect_balanced(stats);
+}
+
+TEST(Stream, AHeartbeatComesOnlyWhenIdle) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s", {.heartbeat = 20ms});
+  std::optional<StreamItem<int>> item = stream.next_item(kBoundedWait);
+  ASSERT_TRUE(item.has_value());
+  EXPECT_TRUE(item->is_heartbeat());
+  EXPECT_THROW((void)item->event(), std::logic_error);
+
+  bus.post<int>("s", 7);
+  item = stream.next_item(kBoundedWait);
+  ASSERT_TRUE(item.has_value());
+  ASSERT_FALSE(item->is_heartbeat());
+  EXPECT_EQ(item->event().data(), 7);
+  // next() never yields heartbeats: it times out instead.
+  EXPECT_FALSE(stream.next(60ms).has_value());
+}
+
+TEST(Stream, DepthZeroHandsOverOnlyToAWaitingConsumer) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s", {.depth = 0, .overflow = Overflow::Block});
+  bus.post<int>("s", 1);
+  bus.post<int>("s", 2);
+  EXPECT_EQ(stream.stats().received, 0U);  // nobody waits: the bus keeps them
+  EXPECT_EQ(take(stream, 2), (std::vector<int>{1, 2}));
+  bus.wait_idle();
+  EXPECT_EQ(stream.stats().received, 2U);
+}
+
+TEST(Stream, ShutdownHandsOutWhatTheStreamHoldsThenEndsIt) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s", {.depth = 100});
+  for (int i = 0; i < 10; ++i) bus.post<int>("s", i);
+  bus.shutdown();
+  std::vector<int> seen;
+  for (const Event<int>& event : stream) seen.push_back(event.data());
+  EXPECT_EQ(seen, iota_vector(10));
+}
+
+TEST(Stream, ClosingAStreamLetsGoOfWhatItHeldBack) {
+  EventBus bus(pool(8));
+  Stream<int> stream = bus.stream<int>("s", {.depth = 1, .overflow = Overflow::Block});
+  for (int i = 0; i < 5; ++i) bus.post<int>("s", i);
+  stream.close();
+  auto idle = run_on_thread([&] { bus.wait_idle(); });
+  ASSERT_TRUE(finishes_promptly(idle));
+  EXPECT_EQ(bus.stats().queued, 0U);
+  expect_balanced(stream.stats());
+}
+
+TEST(Stream, OnASynchronousBusBlockMakesThePosterWaitForTheConsumer) {
+  EventBus bus(Options{.synchronous = true});
+  Stream<int> stream = bus.stream<int>("s", {.depth = 1, .overflow = Overflow::Block});
+  auto consumer = run_on_thread([&] { return take(stream, 50); });
+  for (int i = 0; i < 50; ++i) bus.post<int>("s", i);
+  ASSERT_TRUE(finishes_promptly(consumer));
+  EXPECT_EQ(consumer.get(), iota_vector(50));
+}
+
+TEST(Stream, AnEventMatchingSeveralPatternsArrivesOnce) {
+  EventBus bus(Options{.synchronous = true});
+  Stream<int> stream = bus.stream<int>({"a.*", "a.b", "*.b"});
+  bus.post<int>("a.b", 1);
+  bus.post<int>("a.c", 2);
+  EXPECT_EQ(take(stream, 2), (std::vector<int>{1, 2}));
+  EXPECT_EQ(stream.stats().received, 2U);
+}
+
+TEST(Stream, BadOptionsAreRefusedNamingTheValue) {
+  EventBus bus(pool());
+  try {
+    (void)bus.stream<int>("s", {.depth = courier::StreamOptions::kMaxDepth + 1});
+    ADD_FAILURE() << "an oversized depth was accepted";
+  } catch (const courier::LimitExceeded& error) {
+    EXPECT_TRUE(mentions(error.what(), std::to_string(courier::StreamOptions::kMaxDepth + 1)));
+  }
+  EXPECT_THROW((void)bus.stream<int>("s", {.depth = 0, .overflow = Overflow::DropNewest}),
+               std::invalid_argument);
+  EXPECT_THROW((void)bus.stream<int>("bad..pattern"), std::invalid_argument);
+  EXPECT_EQ(bus.stats().subscriptions, 0U);
+}
+
+TEST(Stream, AsyncNextCompletesThroughUseFutureAndEndsWithAbortOnClose) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s");
+  std::future<StreamItem<int>> next = stream.async_next(boost::asio::use_future);
+  bus.post<int>("s", 5);
+  ASSERT_EQ(next.wait_for(kBoundedWait), std::future_status::ready);
+  EXPECT_EQ(next.get().event().data(), 5);
+
+  std::future<StreamItem<int>> pending = stream.async_next(boost::asio::use_future);
+  stream.close();
+  ASSERT_EQ(pending.wait_for(kBoundedWait), std::future_status::ready);
+  try {
+    (void)pending.get();
+    ADD_FAILURE() << "a closed stream completed a wait without an error";
+  } catch (const boost::system::system_error& error) {
+    EXPECT_EQ(error.code(), boost::asio::error::operation_aborted);
+  }
+}
+
+TEST(Stream, AsyncNextRunsItsHandlerOnTheHandlersExecutor) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s");
+  boost::asio::io_context context;
+  std::vector<int> seen;
+  std::function<void(boost::system::error_code, StreamItem<int>)> on_item;
+  on_item = [&](boost::system::error_code error, StreamItem<int> item) {
+    if (error) return;
+    EXPECT_TRUE(context.get_executor().running_in_this_thread());
+    seen.push_back(item.event().data());
+    if (seen.size() < 20) stream.async_next(boost::asio::bind_executor(context, on_item));
+  };
+  stream.async_next(boost::asio::bind_executor(context, on_item));
+  for (int i = 0; i < 20; ++i) bus.post<int>("s", i);
+  context.run();  // returns once no wait is pending
+  EXPECT_EQ(seen, iota_vector(20));
+}
+
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+TEST(Stream, ACoroutineConsumesInsideAnIoContext) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s", {.depth = 4});
+  boost::asio::io_context context;
+  std::vector<int> seen;
+  boost::asio::co_spawn(
+      context,
+      [&]() -> boost::asio::awaitable<void> {
+        for (int i = 0; i < 50; ++i) {
+          StreamItem<int> item = co_await stream.async_next(boost::asio::use_awaitable);
+          seen.push_back(item.event().data());
+        }
+      },
+      boost::asio::detached);
+  auto producer = run_on_thread([&] {
+    for (int i = 0; i < 50; ++i) bus.post<int>("s", i);
+  });
+  context.run();
+  ASSERT_TRUE(finishes_promptly(producer));
+  EXPECT_EQ(seen, iota_vector(50));
+}
+#endif
+
+}  // namespace
