@@ -310,15 +310,12 @@ struct InvocationScope {
 // before it (BusCore::publish waits until the cause is published).
 class CauseScope {
  public:
-  explicit CauseScope(const Envelope& cause) noexcept : outer_(this_thread.cause) {
-    this_thread.cause = &cause;
-  }
-  ~CauseScope() { this_thread.cause = outer_; }
+  // Causes do not nest: an executor drains one lane at a time, and nothing a
+  // handler calls drains another (a synchronous bus delivers without one).
+  explicit CauseScope(const Envelope& cause) noexcept { this_thread.cause = &cause; }
+  ~CauseScope() { this_thread.cause = nullptr; }
   CauseScope(const CauseScope&) = delete;
   CauseScope& operator=(const CauseScope&) = delete;
-
- private:
-  const Envelope* outer_;
 };
 
 // This thread's state.
