@@ -292,6 +292,26 @@ TEST(Stream, AsyncNextRunsItsHandlerOnTheHandlersExecutor) {
   EXPECT_EQ(seen, iota_vector(20));
 }
 
+TEST(Stream, AsyncNextYieldsAHeartbeatOnAnIdleStream) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s", {.heartbeat = 20ms});
+  boost::asio::io_context context;
+  std::vector<std::string> seen;
+  stream.async_next(boost::asio::bind_executor(
+      context, [&](boost::system::error_code error, StreamItem<int> item) {
+        ASSERT_FALSE(error);
+        seen.push_back(item.is_heartbeat() ? "heartbeat" : "event");
+        bus.post<int>("s", 1);
+        stream.async_next(boost::asio::bind_executor(
+            context, [&](boost::system::error_code next_error, StreamItem<int> next_item) {
+              ASSERT_FALSE(next_error);
+              seen.push_back(next_item.is_heartbeat() ? "heartbeat" : "event");
+            }));
+      }));
+  context.run();
+  EXPECT_EQ(seen, (std::vector<std::string>{"heartbeat", "event"}));
+}
+
 #if defined(BOOST_ASIO_HAS_CO_AWAIT)
 TEST(Stream, ACoroutineConsumesInsideAnIoContext) {
   EventBus bus(pool());

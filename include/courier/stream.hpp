@@ -112,8 +112,10 @@ class Stream {
     return StreamItem<T>(std::move(*taken));
   }
 
-  // Asynchronously, the next event (or heartbeat, see StreamOptions), with
-  // any Asio completion token: a callback, use_future, use_awaitable.
+  // Asynchronously, the next event (or heartbeat, see StreamOptions, where
+  // the handler's executor has timers, as an io_context's has; use_future's
+  // has none), with any Asio completion token: a callback, use_future,
+  // use_awaitable.
   // Signature: void(boost::system::error_code, StreamItem<T>). Errors:
   // operation_aborted once the stream is closed (a pending wait completes
   // with it), eof once its bus has shut down and it holds nothing more,

@@ -46,6 +46,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/associated_executor.hpp>
@@ -53,6 +54,7 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "courier/detail/handler.hpp"
@@ -73,8 +75,14 @@ template <class T>
 class AsyncWaiter {
  public:
   virtual ~AsyncWaiter() = default;
-  // Completes the handler through its associated executor, never inline.
+  // Completes the handler through its associated executor, never inline,
+  // and lets go of the heartbeat timer, if armed.
   virtual void complete(boost::system::error_code error, Taken<T> taken) = 0;
+  // Calls `due` on the handler's executor at `when` (a heartbeat's time),
+  // unless the waiter completes first. Costs no thread: a timer of the
+  // handler's own execution context.
+  virtual void arm_heartbeat(std::chrono::steady_clock::time_point when,
+                             std::function<void()> due) = 0;
 };
 
 template <class T, class Handler>
@@ -86,20 +94,38 @@ class AsyncWaiterFor final : public AsyncWaiter<T> {
         handler_(std::move(handler)) {}
 
   void complete(boost::system::error_code error, Taken<T> taken) override {
+    if (timer_ != nullptr) {
+      // On the timer's executor: a timer is not safe to touch from another thread.
+      const auto timer_executor = timer_->get_executor();
+      boost::asio::post(timer_executor, [timer = std::move(timer_)] { timer->cancel(); });
+    }
     boost::asio::post(work_,
                       [handler = std::move(handler_), error, taken = std::move(taken)]() mutable {
                         handler(error, std::move(taken));
                       });
   }
 
+  void arm_heartbeat(std::chrono::steady_clock::time_point when,
+                     std::function<void()> due) override {
+    // An executor without timers of its own (use_future's) gets no heartbeat.
+    if constexpr (std::is_constructible_v<boost::asio::steady_timer, WorkExecutor&,
+                                          std::chrono::steady_clock::time_point>) {
+      timer_ = std::make_shared<boost::asio::steady_timer>(work_, when);
+      timer_->async_wait([due = std::move(due)](boost::system::error_code error) {
+        if (!error) due();
+      });
+    }
+  }
+
  private:
   // Keeps the handler's execution context from running out of work (an
   // io_context's run() returning) while the handler waits here.
-  std::decay_t<decltype(boost::asio::prefer(
+  using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
       std::declval<boost::asio::associated_executor_t<Handler>>(),
-      boost::asio::execution::outstanding_work.tracked))>
-      work_;
+      boost::asio::execution::outstanding_work.tracked))>;
+  WorkExecutor work_;
   Handler handler_;
+  std::shared_ptr<boost::asio::steady_timer> timer_;
 };
 
 // The non-template half: counters, state, waking, resuming, drop reports.
@@ -148,7 +174,8 @@ class StreamQueueBase {
 };
 
 template <class T>
-class StreamQueue final : public StreamQueueBase {
+class StreamQueue final : public StreamQueueBase,
+                          public std::enable_shared_from_this<StreamQueue<T>> {
  public:
   using StreamQueueBase::StreamQueueBase;
 
@@ -208,6 +235,10 @@ class StreamQueue final : public StreamQueueBase {
   }
   std::deque<Event<T>> events_;             // guarded by mutex_
   std::unique_ptr<AsyncWaiter<T>> waiter_;  // the one async consumer waiting; guarded
+  std::uint64_t waiter_number_ = 0;         // counts the waiters stored; guarded
+
+  // The heartbeat timer of waiter number `number` fired.
+  void heartbeat_due(std::uint64_t number);
 };
 
 template <class T>
@@ -316,11 +347,31 @@ void StreamQueue<T>::take_async(Handler handler) {
     lock.unlock();
     return waiter->complete(error, {});
   }
+  if (options_.heartbeat.count() > 0) {
+    const std::uint64_t number = ++waiter_number_;
+    waiter->arm_heartbeat(last_activity_ + options_.heartbeat,
+                          [weak = this->weak_from_this(), number] {
+                            if (auto queue = weak.lock()) queue->heartbeat_due(number);
+                          });
+  }
   waiter_ = std::move(waiter);
   ++waiting_;
   const bool resume = options_.depth == 0 && std::exchange(declined_, false);
   lock.unlock();
   after_take(resume);
+}
+
+// Completes the waiter with a heartbeat if it still waits, and nothing has
+// arrived since it began waiting (an arrival completes it with the event).
+template <class T>
+void StreamQueue<T>::heartbeat_due(std::uint64_t number) {
+  std::unique_lock lock(mutex_);
+  if (waiter_ == nullptr || number != waiter_number_) return;
+  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
+  --waiting_;
+  last_activity_ = Clock::now();
+  lock.unlock();
+  waiter->complete({}, Taken<T>{});
 }
 
 }  // namespace courier::detail
