@@ -12,3 +12,4 @@
 #include "courier/subscription.hpp"
 #include "courier/topic.hpp"
 #include "courier/topic_handle.hpp"
+#include "courier/version.hpp"

@@ -5,11 +5,13 @@
 
 #include <stdexcept>
 
+#include "courier/detail/export.hpp"
+
 namespace courier {
 
 // Thrown by EventBus::post() once the bus has been shut down. The event was not
 // accepted: nothing of it was delivered.
-class BusClosed : public std::runtime_error {
+class COURIER_EXPORT BusClosed : public std::runtime_error {
  public:
   BusClosed() : std::runtime_error("courier: the event bus is shut down and accepts no events") {}
 };

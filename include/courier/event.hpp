@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "courier/detail/export.hpp"
 #include "courier/detail/small_text.hpp"
 #include "courier/topic.hpp"
 
@@ -71,7 +72,7 @@ class TopicArgument {
 // An ordering key as Event's constructors and EventBus::post take it: any
 // string, or a C string, which must not be null (std::string_view's own
 // constructor would read through it); throws std::invalid_argument if it is.
-class KeyArgument {
+class COURIER_EXPORT KeyArgument {
  public:
   KeyArgument() noexcept = default;
   KeyArgument(const char* key) : text_(key != nullptr ? key : reject_null_key()) {}  // NOLINT

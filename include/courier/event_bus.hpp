@@ -51,6 +51,7 @@
 #include <boost/signals2/connection.hpp>
 
 #include "courier/detail/bus_core.hpp"
+#include "courier/detail/export.hpp"
 #include "courier/detail/handler.hpp"
 #include "courier/detail/subscription_core.hpp"
 #include "courier/errors.hpp"
@@ -72,7 +73,7 @@ concept SubscriberType = requires {
 }
 &&std::derived_from<S, Subscriber<typename S::data_type>>;
 
-class EventBus {
+class COURIER_EXPORT EventBus {
  public:
   // Starts the executor threads. Throws std::invalid_argument for zero threads
   // or zero capacity.

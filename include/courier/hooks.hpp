@@ -9,12 +9,13 @@
 #include <string_view>
 #include <typeinfo>
 
+#include "courier/detail/export.hpp"
 #include "courier/event.hpp"
 
 namespace courier {
 
 // A subscriber's process() threw.
-struct DeliveryError {
+struct COURIER_EXPORT DeliveryError {
   std::string_view topic;        // the event's topic
   std::string_view pattern;      // the failing subscription's pattern
   std::string subscriber;        // the subscriber's type, or "callable ..." for callables

@@ -20,6 +20,8 @@
 #include <memory>
 #include <utility>
 
+#include "courier/detail/export.hpp"
+
 namespace courier {
 
 namespace detail {
@@ -27,7 +29,7 @@ class BusCore;
 class SubscriptionCore;
 }  // namespace detail
 
-class Subscription {
+class COURIER_EXPORT Subscription {
  public:
   Subscription() noexcept = default;
   Subscription(std::weak_ptr<detail::BusCore> bus,

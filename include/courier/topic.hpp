@@ -18,13 +18,15 @@
 #include <string>
 #include <string_view>
 
+#include "courier/detail/export.hpp"
+
 namespace courier {
 
 // True if `topic` is a valid topic. Never throws.
-bool is_valid_topic(std::string_view topic) noexcept;
+COURIER_EXPORT bool is_valid_topic(std::string_view topic) noexcept;
 
 // Throws std::invalid_argument, naming `topic`, if it is not a valid topic.
-void validate_topic(std::string_view topic);
+COURIER_EXPORT void validate_topic(std::string_view topic);
 
 namespace detail {
 
@@ -52,7 +54,7 @@ constexpr unsigned char topic_char_kind(char c) noexcept {
   return kTopicCharKinds.of[static_cast<unsigned char>(c)];
 }
 
-[[noreturn, gnu::cold]] void reject_c_topic(const char* topic);
+[[noreturn, gnu::cold]] COURIER_EXPORT void reject_c_topic(const char* topic);
 
 // One step of a topic's validation: false if `c` cannot come next, given
 // whether the character before it was a token character (updated). A topic
@@ -107,7 +109,7 @@ inline std::string_view checked_topic(const char* topic) {
 
 }  // namespace detail
 
-class TopicPattern {
+class COURIER_EXPORT TopicPattern {
  public:
   // Throws std::invalid_argument, naming `pattern`, if it is not a valid pattern.
   explicit TopicPattern(std::string_view pattern);
