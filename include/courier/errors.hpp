@@ -1,6 +1,7 @@
-// Exceptions courier throws of its own. Bad arguments (an invalid topic or
-// pattern, a null subscriber, zero threads) raise std::invalid_argument with a
-// message naming the bad value.
+/// \file
+/// Exceptions courier throws of its own. Bad arguments (an invalid topic or
+/// pattern, a null subscriber, zero threads) raise std::invalid_argument with a
+/// message naming the bad value.
 #pragma once
 
 #include <stdexcept>
@@ -9,8 +10,8 @@
 
 namespace courier {
 
-// Thrown by EventBus::post() once the bus has been shut down. The event was not
-// accepted: nothing of it was delivered.
+/// Thrown by EventBus::post() once the bus has been shut down. The event was not
+/// accepted: nothing of it was delivered.
 class COURIER_EXPORT BusClosed : public std::runtime_error {
  public:
   BusClosed() : std::runtime_error("courier: the event bus is shut down and accepts no events") {}
