@@ -100,7 +100,7 @@ consume_prefix "$out/static/prefix" static
 step "shared: build courier with BUILD_SHARED_LIBS=ON, run the samples"
 quietly cmake -S . -B "$out/shared/courier" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DBUILD_SHARED_LIBS=ON -DCOURIER_BUILD_TESTS=OFF -DCOURIER_BUILD_SAMPLES=ON
-quietly cmake --build "$out/shared/courier" -j 2
+quietly cmake --build "$out/shared/courier" -j 2 --target courier hello readme_example
 quietly "$out/shared/courier/samples/hello"
 quietly "$out/shared/courier/samples/readme_example"
 quietly cmake --install "$out/shared/courier" --prefix "$out/shared/prefix"
