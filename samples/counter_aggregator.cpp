@@ -68,6 +68,7 @@ int seconds_from(int argc, char** argv) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): an exception ends the sample, with its message
 int main(int argc, char** argv) {
   const int seconds = seconds_from(argc, argv);
   constexpr int kProducers = 30;
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   std::atomic<std::int64_t> posted_total{0};
 
   std::vector<std::thread> producers;
+  producers.reserve(kProducers);
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&, p] {
       std::mt19937 random(static_cast<unsigned>(p));

@@ -1,6 +1,11 @@
-// courier: an in-process event bus for multithreaded C++20 programs.
-// Include this for everything; each header below also stands on its own.
+/// \file
+/// courier: an in-process event bus for multithreaded C++20 programs.
+/// Include this for everything; each header below also stands on its own.
 #pragma once
+
+/// \namespace courier
+/// Everything courier offers users. Its nested namespace courier::detail holds
+/// machinery that the templates need, which users never name.
 
 #include "courier/errors.hpp"
 #include "courier/event.hpp"
@@ -14,3 +19,4 @@
 #include "courier/subscription.hpp"
 #include "courier/topic.hpp"
 #include "courier/topic_handle.hpp"
+#include "courier/version.hpp"

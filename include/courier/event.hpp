@@ -1,15 +1,16 @@
-// Event<T>: what is posted on the bus and what subscribers receive.
-//
-// An event is a topic (see topic.hpp), a payload of any movable type T, and an
-// optional ordering key. Events sharing a non-empty ordering key reach each
-// Concurrent subscriber in post order, one at a time (see subscriber.hpp); the
-// key changes nothing for Serial subscribers, which see every event in post
-// order anyway.
-//
-// Thread safety: an Event is immutable after construction. Distinct objects:
-// safe. Shared objects: safe (subscribers on several threads may read the same
-// delivered event at once, so T's const members must be safe to call
-// concurrently, as they are for every standard type).
+/// \class courier::Event
+/// What is posted on the bus and what subscribers receive.
+///
+/// An event is a topic (see topic.hpp), a payload of any movable type T, and an
+/// optional ordering key. Events sharing a non-empty ordering key reach each
+/// Concurrent subscriber in post order, one at a time (see subscriber.hpp); the
+/// key changes nothing for Serial subscribers, which see every event in post
+/// order anyway.
+///
+/// Thread safety: an Event is immutable after construction. Distinct objects:
+/// safe. Shared objects: safe (subscribers on several threads may read the same
+/// delivered event at once, so T's const members must be safe to call
+/// concurrently, as they are for every standard type).
 #pragma once
 
 #include <string>
@@ -17,6 +18,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "courier/detail/export.hpp"
 #include "courier/detail/small_text.hpp"
 #include "courier/topic.hpp"
 
@@ -71,7 +73,7 @@ class TopicArgument {
 // An ordering key as Event's constructors and EventBus::post take it: any
 // string, or a C string, which must not be null (std::string_view's own
 // constructor would read through it); throws std::invalid_argument if it is.
-class KeyArgument {
+class COURIER_EXPORT KeyArgument {
  public:
   KeyArgument() noexcept = default;
   KeyArgument(const char* key) : text_(key != nullptr ? key : reject_null_key()) {}  // NOLINT
@@ -100,25 +102,34 @@ bool destructor_does_nothing(const Event<T>& event) noexcept;
 template <class T>
 class Event {
  public:
+  /// The payload type, T.
   using data_type = T;
 
-  // Throws std::invalid_argument, naming the topic, if `topic` is not valid.
+  ///@{
+  /// An event on `topic` carrying `data`, with or without an ordering key
+  /// (any string, or a non-null C string). Throws std::invalid_argument,
+  /// naming the topic, if `topic` is not valid.
   Event(detail::TopicArgument topic, T data) : topic_(topic.text()), data_(std::move(data)) {}
   Event(detail::TopicArgument topic, T data, detail::KeyArgument ordering_key)
       : topic_(topic.text()), ordering_key_(ordering_key.text()), data_(std::move(data)) {}
+  ///@}
 
-  // For the bus: `topic` was validated when its Topic handle was made.
+  ///@{
+  /// For the bus: `topic` was validated when its Topic handle was made.
   Event(detail::ValidatedTopic, const detail::SmallText& topic, T data)
       : topic_(topic), data_(std::move(data)) {}
   Event(detail::ValidatedTopic, const detail::SmallText& topic, T data,
         detail::KeyArgument ordering_key)
       : topic_(topic), ordering_key_(ordering_key.text()), data_(std::move(data)) {}
+  ///@}
 
-  // Views into the event, valid as long as it is: a subscriber that keeps the
-  // topic or key beyond process() copies it (std::string(event.topic())).
+  /// The topic: a view into the event, valid as long as it is. A subscriber
+  /// that keeps it beyond process() copies it (std::string(event.topic())).
   std::string_view topic() const noexcept { return topic_.view(); }
+  /// The payload.
   const T& data() const noexcept { return data_; }
-  // Empty when no ordering is requested.
+  /// The ordering key, empty when no ordering is requested: a view into the
+  /// event, valid as long as it is, as topic() is.
   std::string_view ordering_key() const noexcept { return ordering_key_.view(); }
 
  private:

@@ -1,48 +1,51 @@
-// EventBus: publish/subscribe between the threads of one process.
-//
-//   courier::EventBus bus;                                    // a pool of executor threads
-//   bus.subscribe<int>("metrics.*", [](const courier::Event<int>& event) { ... });
-//   bus.post(courier::Event<int>("metrics.cpu", 42));         // returns; the pool delivers
-//
-// Delivery contract (asynchronous bus, the default):
-//  - post() moves the event into a bounded queue of Options::queue_capacity
-//    events and returns; the bus's fixed pool of Options::threads executor
-//    threads (a Boost.Asio thread_pool) delivers it. While the queue is full,
-//    post() blocks and try_post() returns false: nothing accepted is dropped.
-//  - A Serial subscriber (the default) is never called concurrently with itself
-//    and sees events in post order: if post(a) returns before post(b) starts, a
-//    is delivered first. Events posted concurrently from different threads
-//    have no order between them.
-//  - A Concurrent subscriber may be called on several threads at once, in any
-//    order, except that events sharing a non-empty ordering key reach it in
-//    post order, one at a time.
-//  - These hold per subscriber: a Subscriber object (per payload type) is one
-//    subscriber however many patterns it is subscribed to, and a callable is
-//    one per subscribe() call. An event matching several of a subscriber's
-//    patterns reaches it once.
-//  - Causal order: an event posted by a handler while it processes event a
-//    is a consequence of a, and every Serial subscriber that gets both gets a
-//    first (so does a Concurrent one, for a and its consequence sharing an
-//    ordering key), even though post(a) may not have returned yet.
-//  - There is no order between different subscribers: one may see event b
-//    before another has seen event a.
-//  - An event reaches the subscriptions that were active when it was posted
-//    and are still active when it is delivered.
-//  - An exception thrown by a subscriber is caught, counted (Stats::failed) and
-//    reported to the on_error hooks (default: one line on stderr); delivery
-//    goes on. An event no subscriber took is dead: counted and reported to the
-//    on_dead_event hooks.
-//
-// Synchronous bus (Options::synchronous): post() calls every matching
-// subscriber on the posting thread before it returns. A post made from inside
-// a handler is queued on that thread and delivered once the current event is
-// done, so every subscriber sees events in one order and nothing recurses.
-//
-// Thread safety: distinct objects: safe. Shared objects: safe; every member
-// may be called from any thread. From inside a handler of the same bus: post,
-// try_post, subscribe, unsubscribe, is_subscribed, shutdown and stats are safe
-// (unsubscribe and shutdown then return without waiting, see below);
-// wait_idle throws std::logic_error, and destroying the bus is undefined.
+/// \class courier::EventBus
+/// EventBus: publish/subscribe between the threads of one process.
+///
+/// \code
+///   courier::EventBus bus;                                    // a pool of executor threads
+///   bus.subscribe<int>("metrics.*", [](const courier::Event<int>& event) { ... });
+///   bus.post(courier::Event<int>("metrics.cpu", 42));         // returns; the pool delivers
+/// \endcode
+///
+/// Delivery contract (asynchronous bus, the default):
+///  - post() moves the event into a bounded queue of Options::queue_capacity
+///    events and returns; the bus's fixed pool of Options::threads executor
+///    threads (a Boost.Asio thread_pool) delivers it. While the queue is full,
+///    post() blocks and try_post() returns false: nothing accepted is dropped.
+///  - A Serial subscriber (the default) is never called concurrently with itself
+///    and sees events in post order: if post(a) returns before post(b) starts, a
+///    is delivered first. Events posted concurrently from different threads
+///    have no order between them.
+///  - A Concurrent subscriber may be called on several threads at once, in any
+///    order, except that events sharing a non-empty ordering key reach it in
+///    post order, one at a time.
+///  - These hold per subscriber: a Subscriber object (per payload type) is one
+///    subscriber however many patterns it is subscribed to, and a callable is
+///    one per subscribe() call. An event matching several of a subscriber's
+///    patterns reaches it once.
+///  - Causal order: an event posted by a handler while it processes event a
+///    is a consequence of a, and every Serial subscriber that gets both gets a
+///    first (so does a Concurrent one, for a and its consequence sharing an
+///    ordering key), even though post(a) may not have returned yet.
+///  - There is no order between different subscribers: one may see event b
+///    before another has seen event a.
+///  - An event reaches the subscriptions that were active when it was posted
+///    and are still active when it is delivered.
+///  - An exception thrown by a subscriber is caught, counted (Stats::failed) and
+///    reported to the on_error hooks (default: one line on stderr); delivery
+///    goes on. An event no subscriber took is dead: counted and reported to the
+///    on_dead_event hooks.
+///
+/// Synchronous bus (Options::synchronous): post() calls every matching
+/// subscriber on the posting thread before it returns. A post made from inside
+/// a handler is queued on that thread and delivered once the current event is
+/// done, so every subscriber sees events in one order and nothing recurses.
+///
+/// Thread safety: distinct objects: safe. Shared objects: safe; every member
+/// may be called from any thread. From inside a handler of the same bus: post,
+/// try_post, subscribe, unsubscribe, is_subscribed, shutdown and stats are safe
+/// (unsubscribe and shutdown then return without waiting, see below);
+/// wait_idle throws std::logic_error, and destroying the bus is undefined.
 #pragma once
 
 #include <functional>
@@ -60,6 +63,7 @@
 #include <boost/signals2/connection.hpp>
 
 #include "courier/detail/bus_core.hpp"
+#include "courier/detail/export.hpp"
 #include "courier/detail/handler.hpp"
 #include "courier/detail/subscriber_core.hpp"
 #include "courier/errors.hpp"
@@ -77,53 +81,54 @@ namespace courier {
 
 namespace detail {
 // Throws std::invalid_argument naming the patterns.
-[[noreturn]] void reject_null_subscriber(std::span<const std::string_view> topic_patterns);
+[[noreturn]] COURIER_EXPORT void reject_null_subscriber(
+    std::span<const std::string_view> topic_patterns);
 }  // namespace detail
 
-// A shared_ptr to some subclass of Subscriber<T>, T deduced.
+/// A shared_ptr to some subclass of Subscriber<T>, T deduced.
 template <class S>
 concept SubscriberType = requires {
   typename S::data_type;
 }
 &&std::derived_from<S, Subscriber<typename S::data_type>>;
 
-class EventBus {
+class COURIER_EXPORT EventBus {
  public:
-  // Starts the executor threads. Throws std::invalid_argument for zero threads
-  // or zero capacity.
+  /// Starts the executor threads. Throws std::invalid_argument for zero threads
+  /// or zero capacity.
   explicit EventBus(Options options = {});
 
-  // Shuts down (see shutdown()), then lets go of every subscriber.
+  /// Shuts down (see shutdown()), then lets go of every subscriber.
   ~EventBus();
 
   EventBus(const EventBus&) = delete;
   EventBus& operator=(const EventBus&) = delete;
 
-  // Subscribes `subscriber` to the topics matching `topic_pattern`. An object
-  // subscribed to several patterns is still one subscriber (see the order
-  // contract above), and an event matching several of them reaches it once.
-  // Subscribing the same subscriber to the same pattern again is a no-op that
-  // returns a handle to the existing subscription. Thread-safe; takes effect
-  // for posts that start after it returns. Throws std::invalid_argument for a
-  // null subscriber or an invalid pattern.
+  /// Subscribes `subscriber` to the topics matching `topic_pattern`. An object
+  /// subscribed to several patterns is still one subscriber (see the order
+  /// contract above), and an event matching several of them reaches it once.
+  /// Subscribing the same subscriber to the same pattern again is a no-op that
+  /// returns a handle to the existing subscription. Thread-safe; takes effect
+  /// for posts that start after it returns. Throws std::invalid_argument for a
+  /// null subscriber or an invalid pattern.
   template <SubscriberType S>
   Subscription subscribe(std::shared_ptr<S> subscriber, std::string_view topic_pattern) {
     return subscribe(std::move(subscriber), {topic_pattern});
   }
 
-  // Subscribes `subscriber` to every pattern of `topic_patterns` (one or
-  // more) at once: bus.subscribe(scanner, {"scan.*", "ui.click"}). Returns
-  // one Subscription, whose cancel() ends all of them. Throws
-  // std::invalid_argument, naming the first bad pattern, for an invalid
-  // pattern (then none is subscribed), for an empty list and for a null
-  // subscriber.
+  /// Subscribes `subscriber` to every pattern of `topic_patterns` (one or
+  /// more) at once: bus.subscribe(scanner, {"scan.*", "ui.click"}). Returns
+  /// one Subscription, whose cancel() ends all of them. Throws
+  /// std::invalid_argument, naming the first bad pattern, for an invalid
+  /// pattern (then none is subscribed), for an empty list and for a null
+  /// subscriber.
   template <SubscriberType S>
   Subscription subscribe(std::shared_ptr<S> subscriber,
                          std::initializer_list<std::string_view> topic_patterns) {
     return subscribe_all(std::move(subscriber), topic_patterns);
   }
 
-  // The same for a list made at run time (from a configuration, say).
+  /// The same for a list made at run time (from a configuration, say).
   template <SubscriberType S>
   Subscription subscribe(std::shared_ptr<S> subscriber,
                          std::span<const std::string> topic_patterns) {
@@ -131,7 +136,8 @@ class EventBus {
     return subscribe_all(std::move(subscriber), views);
   }
 
-  // The same, naming the payload type: subscribe<int>(counter, "metrics.*").
+  ///@{
+  /// The same, naming the payload type: subscribe<int>(counter, "metrics.*").
   template <class T>
   Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber,
                          std::string_view topic_pattern) {
@@ -143,18 +149,21 @@ class EventBus {
     return subscribe<Subscriber<T>>(std::move(subscriber), topic_patterns);
   }
 
-  // Subscribes a callable taking `const Event<T>&`. Each call makes a new
-  // subscriber, whatever the callable. Thread-safe. Throws
-  // std::invalid_argument for an invalid pattern.
+  ///@}
+
+  /// Subscribes a callable taking `const Event<T>&`. Each call makes a new
+  /// subscriber, whatever the callable. Thread-safe. Throws
+  /// std::invalid_argument for an invalid pattern.
   template <class T, class F>
   Subscription subscribe(std::string_view topic_pattern, F&& callable,
                          Concurrency concurrency = Concurrency::Serial) {
     return subscribe<T>({topic_pattern}, std::forward<F>(callable), concurrency);
   }
 
-  // The same for several patterns (one or more): one subscriber, one
-  // Subscription for all of them. Throws std::invalid_argument for an
-  // invalid pattern (then none is subscribed) or an empty list.
+  ///@{
+  /// The same for several patterns (one or more): one subscriber, one
+  /// Subscription for all of them. Throws std::invalid_argument for an
+  /// invalid pattern (then none is subscribed) or an empty list.
   template <class T, class F>
   Subscription subscribe(std::initializer_list<std::string_view> topic_patterns, F&& callable,
                          Concurrency concurrency = Concurrency::Serial) {
@@ -167,17 +176,19 @@ class EventBus {
     return subscribe_callable<T>(views, std::forward<F>(callable), concurrency);
   }
 
-  // A pull stream of the events matching `topic_pattern` (stream.hpp): a
-  // Serial subscriber whose consumer reads a bounded queue. Thread-safe;
-  // takes effect for posts that start after it returns. Throws
-  // std::invalid_argument for an invalid pattern or options, and
-  // courier::LimitExceeded for a depth over StreamOptions::kMaxDepth.
+  ///@}
+
+  /// A pull stream of the events matching `topic_pattern` (stream.hpp): a
+  /// Serial subscriber whose consumer reads a bounded queue. Thread-safe;
+  /// takes effect for posts that start after it returns. Throws
+  /// std::invalid_argument for an invalid pattern or options, and
+  /// courier::LimitExceeded for a depth over StreamOptions::kMaxDepth.
   template <class T>
   Stream<T> stream(std::string_view topic_pattern, StreamOptions options = {}) {
     return stream<T>({topic_pattern}, options);
   }
-  // The same on several patterns (one or more); an event matching several
-  // arrives once.
+  /// The same on several patterns (one or more); an event matching several
+  /// arrives once.
   template <class T>
   Stream<T> stream(std::initializer_list<std::string_view> topic_patterns,
                    StreamOptions options = {}) {
@@ -188,11 +199,12 @@ class EventBus {
                      std::move(parts.end_connection));
   }
 
-  // Cancels every subscription of `subscriber` (to events of its payload type).
-  // Unknown subscribers are a no-op. From outside the bus's handlers, returns
-  // once no invocation of it is running and none will start, so the caller may
-  // destroy it; from inside a handler, returns at once (no invocation starts
-  // after it). Thread-safe.
+  ///@{
+  /// Cancels every subscription of `subscriber` (to events of its payload type).
+  /// Unknown subscribers are a no-op. From outside the bus's handlers, returns
+  /// once no invocation of it is running and none will start, so the caller may
+  /// destroy it; from inside a handler, returns at once (no invocation starts
+  /// after it). Thread-safe.
   template <SubscriberType S>
   void unsubscribe(const std::shared_ptr<S>& subscriber) {
     using T = typename S::data_type;
@@ -204,7 +216,10 @@ class EventBus {
     unsubscribe<Subscriber<T>>(subscriber);
   }
 
-  // True if `subscriber` has a subscription on this bus. Thread-safe.
+  ///@}
+
+  ///@{
+  /// True if `subscriber` has a subscription on this bus. Thread-safe.
   template <SubscriberType S>
   bool is_subscribed(const std::shared_ptr<S>& subscriber) const {
     using T = typename S::data_type;
@@ -216,37 +231,40 @@ class EventBus {
     return is_subscribed<Subscriber<T>>(subscriber);
   }
 
-  // Accepts `event` for delivery. Thread-safe. Blocks while the queue is full
-  // (not when called from one of this bus's own handlers: those posts are
-  // admitted beyond the bound rather than deadlock the pool). Throws BusClosed
-  // after shutdown.
+  ///@}
+
+  /// Accepts `event` for delivery. Thread-safe. Blocks while the queue is full
+  /// (not when called from one of this bus's own handlers: those posts are
+  /// admitted beyond the bound rather than deadlock the pool). Throws BusClosed
+  /// after shutdown.
   template <class T>
   void post(Event<T> event) {
     post_event(std::move(event), detail::BusCore::Admission::Wait);
   }
 
-  // Shorthand for post(Event<T>(topic, data, ordering_key)).
+  /// Shorthand for post(Event<T>(topic, data, ordering_key)).
   template <class T>
   void post(detail::TopicArgument topic, T data, detail::KeyArgument ordering_key = {}) {
     post(Event<T>(topic, std::move(data), ordering_key));
   }
 
-  // Like post(), but returns false at once instead of blocking when the queue
-  // is full or the bus is shut down. Thread-safe. Never blocks.
+  /// Like post(), but returns false at once instead of blocking when the queue
+  /// is full or the bus is shut down. Thread-safe. Never blocks.
   template <class T>
   bool try_post(Event<T> event) {
     return post_event(std::move(event), detail::BusCore::Admission::Try);
   }
 
-  // A handle for posting to `name` without looking it up each time (see
-  // topic_handle.hpp). Thread-safe. Throws std::invalid_argument, naming the
-  // topic, if it is not valid.
+  /// A handle for posting to `name` without looking it up each time (see
+  /// topic_handle.hpp). Thread-safe. Throws std::invalid_argument, naming the
+  /// topic, if it is not valid.
   Topic topic(std::string_view name) {
     const std::size_t id = core_->register_topic(name);
     return Topic(name, id, core_->id());
   }
 
-  // post() and try_post() through a topic handle: the same contract.
+  ///@{
+  /// post() and try_post() through a topic handle: the same contract.
   template <class T>
   void post(const Topic& topic, T data) {
     post_through(topic, detail::BusCore::Admission::Wait, std::move(data));
@@ -264,23 +282,26 @@ class EventBus {
     return post_through(topic, detail::BusCore::Admission::Try, std::move(data), ordering_key);
   }
 
-  // Stops accepting events (later posts throw BusClosed, try_post returns
-  // false), delivers every event already accepted, then joins the executor
-  // threads. Idempotent. Thread-safe. Called from inside a handler it only
-  // stops accepting and returns; the pool still delivers what was accepted,
-  // and the destructor joins.
+  ///@}
+
+  /// Stops accepting events (later posts throw BusClosed, try_post returns
+  /// false), delivers every event already accepted, then joins the executor
+  /// threads. Idempotent. Thread-safe. Called from inside a handler it only
+  /// stops accepting and returns; the pool still delivers what was accepted,
+  /// and the destructor joins.
   void shutdown() { core_->shutdown(); }
 
-  // Blocks until every accepted event has been delivered (or found dead),
-  // without shutting down. Thread-safe; throws std::logic_error from a handler.
+  /// Blocks until every accepted event has been delivered (or found dead),
+  /// without shutting down. Thread-safe; throws std::logic_error from a handler.
   void wait_idle() { core_->wait_idle(); }
 
-  // Thread-safe. Never blocks for long.
+  /// The bus's counters (see Stats). Thread-safe. Never blocks for long.
   Stats stats() const { return core_->stats(); }
 
-  // Lifecycle hooks (Boost.Signals2): called on the thread that hit the event,
-  // with no lock of the bus held. Keep the returned connection: destroying it
-  // disconnects. Thread-safe.
+  ///@{
+  /// Lifecycle hooks (Boost.Signals2): called on the thread that hit the event,
+  /// with no lock of the bus held. Keep the returned connection: destroying it
+  /// disconnects. Thread-safe.
   [[nodiscard]] boost::signals2::scoped_connection on_error(
       std::function<void(const DeliveryError&)> hook) {
     return core_->error_hook.connect(std::move(hook));
@@ -289,9 +310,11 @@ class EventBus {
       std::function<void(const DeadEvent&)> hook) {
     return core_->dead_event_hook.connect(std::move(hook));
   }
-  // A stream's overflow policy dropped an event (counted in Stats::dropped
-  // too). Without any such hook, drops are reported on stderr, at most one
-  // line a second.
+  ///@}
+
+  /// A stream's overflow policy dropped an event (counted in Stats::dropped
+  /// too). Without any such hook, drops are reported on stderr, at most one
+  /// line a second.
   [[nodiscard]] boost::signals2::scoped_connection on_drop(
       std::function<void(const DroppedEvents&)> hook) {
     return core_->drop_hook.connect(std::move(hook));
@@ -326,7 +349,7 @@ class EventBus {
     std::weak_ptr<detail::SubscriberCore> subscriber;
     boost::signals2::connection end_connection;
   };
-  // Subscribes a stream's handler, its queue connected to the bus first.
+  /// Subscribes a stream's handler, its queue connected to the bus first.
   StreamParts add_stream(const std::type_info& type,
                          std::span<const std::string_view> topic_patterns,
                          const std::shared_ptr<detail::StreamQueueBase>& queue,
@@ -344,8 +367,8 @@ class EventBus {
     return topic;
   }
 
-  // A post through a handle: the event takes the handle's validated topic,
-  // and routing its pre-resolved id. `ordering_key`: none, or one KeyArgument.
+  /// A post through a handle: the event takes the handle's validated topic,
+  /// and routing its pre-resolved id. `ordering_key`: none, or one KeyArgument.
   template <class T, class... OrderingKey>
   bool post_through(const Topic& topic, detail::BusCore::Admission admission, T data,
                     OrderingKey... ordering_key) {

@@ -1,30 +1,33 @@
-// Stream<T>: a subscription its consumer reads, instead of a callback.
-//
-//   courier::Stream<Reading> stream = bus.stream<Reading>("scan.>", {.depth = 256});
-//   for (const courier::Event<Reading>& event : stream) { ... }  // ends when closed
-//   std::optional<courier::Event<Reading>> e = stream.next(100ms); // nullopt: timeout or end
-//   auto item = co_await stream.async_next(boost::asio::use_awaitable);
-//
-// A stream is a Serial subscriber with a bounded queue of its own
-// (StreamOptions::depth): the bus delivers each event matching its patterns
-// into that queue, in post order, and the consumer takes them out in that
-// order. When the queue is full, StreamOptions::overflow decides: Block
-// holds back the stream's deliveries (never an executor thread) until the
-// consumer makes room, DropNewest and DropOldest drop and count.
-//
-// End of a stream. close() (and the destructor) cancels the subscription and
-// drops what the stream still holds; iteration, next() and a pending
-// async_next() end. Once its bus has shut down (every accepted event
-// delivered), a stream still hands out what it holds, then ends. Note that
-// shutdown() waits for a Block stream's consumer to take what the bus holds
-// for it, as it waits for a slow callback: close a stream nobody reads.
-//
-// Thread safety: distinct objects: safe. Shared objects: one consumer per
-// stream is the contract: next(), next_item(), async_next() and iteration
-// from several threads at once are safe (no data race) but promise no order
-// between those threads; one async_next() may be pending at a time (a second
-// completes at once with boost::asio::error::already_started). close() and
-// stats() are safe from any thread, also while the consumer waits.
+/// \class courier::Stream
+/// Stream<T>: a subscription its consumer reads, instead of a callback.
+///
+/// \code
+///   courier::Stream<Reading> stream = bus.stream<Reading>("scan.>", {.depth = 256});
+///   for (const courier::Event<Reading>& event : stream) { ... }  // ends when closed
+///   std::optional<courier::Event<Reading>> e = stream.next(100ms); // nullopt: timeout or end
+///   auto item = co_await stream.async_next(boost::asio::use_awaitable);
+/// \endcode
+///
+/// A stream is a Serial subscriber with a bounded queue of its own
+/// (StreamOptions::depth): the bus delivers each event matching its patterns
+/// into that queue, in post order, and the consumer takes them out in that
+/// order. When the queue is full, StreamOptions::overflow decides: Block
+/// holds back the stream's deliveries (never an executor thread) until the
+/// consumer makes room, DropNewest and DropOldest drop and count.
+///
+/// End of a stream. close() (and the destructor) cancels the subscription and
+/// drops what the stream still holds; iteration, next() and a pending
+/// async_next() end. Once its bus has shut down (every accepted event
+/// delivered), a stream still hands out what it holds, then ends. Note that
+/// shutdown() waits for a Block stream's consumer to take what the bus holds
+/// for it, as it waits for a slow callback: close a stream nobody reads.
+///
+/// Thread safety: distinct objects: safe. Shared objects: one consumer per
+/// stream is the contract: next(), next_item(), async_next() and iteration
+/// from several threads at once are safe (no data race) but promise no order
+/// between those threads; one async_next() may be pending at a time (a second
+/// completes at once with boost::asio::error::already_started). close() and
+/// stats() are safe from any thread, also while the consumer waits.
 #pragma once
 
 #include <chrono>
@@ -48,20 +51,24 @@
 
 namespace courier {
 
-// What a stream yields through next_item() and async_next(): an event, or a
-// heartbeat (StreamOptions::heartbeat) telling that nothing arrived lately.
+/// What a stream yields through next_item() and async_next(): an event, or a
+/// heartbeat (StreamOptions::heartbeat) telling that nothing arrived lately.
 template <class T>
 class StreamItem {
  public:
-  // A heartbeat.
+  /// A heartbeat.
   StreamItem() noexcept = default;
+  /// Made by the stream: an event, or a heartbeat if `taken` holds none.
   explicit StreamItem(detail::Taken<T>&& taken) noexcept : taken_(std::move(taken)) {}
 
+  /// True for a heartbeat, false for an event.
   bool is_heartbeat() const noexcept { return !taken_.event.has_value(); }
 
-  // The event. Throws std::logic_error on a heartbeat.
+  ///@{
+  /// The event. Throws std::logic_error on a heartbeat.
   const Event<T>& event() const& { return checked(); }
   Event<T>&& event() && { return std::move(checked()); }
+  ///@}
 
  private:
   Event<T>& checked() const {
@@ -75,11 +82,14 @@ class StreamItem {
 template <class T>
 class Stream {
  public:
+  /// The clock of timeouts and heartbeats.
   using Clock = std::chrono::steady_clock;
 
-  // An empty stream: ended at once. EventBus::stream makes real ones.
+  /// An empty stream: ended at once. EventBus::stream makes real ones.
   Stream() = default;
+  /// Takes the stream over; `other` is left empty.
   Stream(Stream&&) noexcept = default;
+  /// Closes this stream, then takes `other` over.
   Stream& operator=(Stream&& other) noexcept {
     if (this != &other) {
       close();
@@ -93,18 +103,18 @@ class Stream {
   }
   ~Stream() { close(); }
 
-  // The next event: waits for one; nullopt once the stream has ended.
-  // Heartbeats are skipped.
+  /// The next event: waits for one; nullopt once the stream has ended.
+  /// Heartbeats are skipped.
   std::optional<Event<T>> next() { return event_of(take(std::nullopt, false)); }
 
-  // The same, waiting at most `timeout`: nullopt on timeout too.
+  /// The same, waiting at most `timeout`: nullopt on timeout too.
   template <class Rep, class Period>
   std::optional<Event<T>> next(std::chrono::duration<Rep, Period> timeout) {
     return event_of(take(deadline_after(timeout), false));
   }
 
-  // The next event or heartbeat, waiting at most `timeout`; nullopt on
-  // timeout or once the stream has ended.
+  /// The next event or heartbeat, waiting at most `timeout`; nullopt on
+  /// timeout or once the stream has ended.
   template <class Rep, class Period>
   std::optional<StreamItem<T>> next_item(std::chrono::duration<Rep, Period> timeout) {
     std::optional<detail::Taken<T>> taken = take(deadline_after(timeout), true);
@@ -112,15 +122,15 @@ class Stream {
     return StreamItem<T>(std::move(*taken));
   }
 
-  // Asynchronously, the next event (or heartbeat, see StreamOptions, where
-  // the handler's executor has timers, as an io_context's has; use_future's
-  // has none), with any Asio completion token: a callback, use_future,
-  // use_awaitable.
-  // Signature: void(boost::system::error_code, StreamItem<T>). Errors:
-  // operation_aborted once the stream is closed (a pending wait completes
-  // with it), eof once its bus has shut down and it holds nothing more,
-  // already_started if another async_next is pending. The handler runs on
-  // its associated executor, never inside this call.
+  /// Asynchronously, the next event (or heartbeat, see StreamOptions, where
+  /// the handler's executor has timers, as an io_context's has; use_future's
+  /// has none), with any Asio completion token: a callback, use_future,
+  /// use_awaitable.
+  /// Signature: void(boost::system::error_code, StreamItem<T>). Errors:
+  /// operation_aborted once the stream is closed (a pending wait completes
+  /// with it), eof once its bus has shut down and it holds nothing more,
+  /// already_started if another async_next is pending. The handler runs on
+  /// its associated executor, never inside this call.
   template <class CompletionToken>
   auto async_next(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken,
@@ -134,9 +144,9 @@ class Stream {
         token);
   }
 
-  // Ends the stream: cancels its subscription (waiting, from outside the
-  // bus's handlers, for a delivery under way), drops what it holds, ends
-  // waits. Idempotent. Thread-safe.
+  /// Ends the stream: cancels its subscription (waiting, from outside the
+  /// bus's handlers, for a delivery under way), drops what it holds, ends
+  /// waits. Idempotent. Thread-safe.
   void close() {
     if (queue_ == nullptr || !queue_->close()) return;
     subscription_.cancel();
@@ -148,27 +158,40 @@ class Stream {
     end_connection_.disconnect();
   }
 
+  /// True once close() was called (or for an empty stream). Thread-safe.
   bool closed() const { return queue_ == nullptr || queue_->closed(); }
 
+  /// The stream's counters. Thread-safe.
   StreamStats stats() const { return queue_ == nullptr ? StreamStats{} : queue_->stats(); }
 
-  // Range-for over the events, until the stream ends.
+  /// An input iterator over the events, for range-for; each step is next().
   class iterator {
    public:
+    ///@{
+    /// An input iterator's types.
     using iterator_category = std::input_iterator_tag;
     using value_type = Event<T>;
     using difference_type = std::ptrdiff_t;
     using pointer = const Event<T>*;
     using reference = const Event<T>&;
+    ///@}
 
+    /// An iterator at the end.
     iterator() = default;
+    ///@{
+    /// The current event.
     reference operator*() const { return *current_; }
     pointer operator->() const { return &*current_; }
+    ///@}
+    ///@{
+    /// Waits for the next event (or the stream's end).
     iterator& operator++() {
       current_ = stream_->next();
       return *this;
     }
     void operator++(int) { ++*this; }
+    ///@}
+    /// True once the stream has ended.
     friend bool operator==(const iterator& it, std::default_sentinel_t) {
       return !it.current_.has_value();
     }
@@ -179,8 +202,12 @@ class Stream {
     Stream* stream_ = nullptr;
     std::optional<Event<T>> current_;
   };
+  ///@{
+  /// Range-for over the events, until the stream ends: begin() waits for the
+  /// first one.
   iterator begin() { return iterator(*this); }
   std::default_sentinel_t end() const noexcept { return {}; }
+  ///@}
 
  private:
   friend class EventBus;
@@ -194,7 +221,7 @@ class Stream {
         subscriber_(std::move(subscriber)),
         end_connection_(std::move(end_connection)) {}
 
-  // Turns the queue's Taken<T> into the StreamItem<T> of the public signature.
+  /// Turns the queue's Taken<T> into the StreamItem<T> of the public signature.
   template <class Handler>
   struct Adapter {
     Handler handler;
@@ -231,7 +258,7 @@ class Stream {
 
 namespace detail {
 
-// The bus side of a stream: offers each event to its queue.
+/// The bus side of a stream: offers each event to its queue.
 template <class T>
 class StreamHandler final : public Handler {
  public:

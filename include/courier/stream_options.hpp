@@ -1,4 +1,5 @@
-// How a pull stream (stream.hpp) is made, and what it counts.
+/// \file
+/// How a pull stream (stream.hpp) is made, and what it counts.
 #pragma once
 
 #include <chrono>
@@ -7,43 +8,46 @@
 
 namespace courier {
 
-// What a stream does with an event that arrives while it holds `depth`
-// events its consumer has not taken yet.
+/// What a stream does with an event that arrives while it holds `depth`
+/// events its consumer has not taken yet.
 enum class Overflow {
-  // Lossless: the stream holds back its own deliveries until the consumer
-  // makes room. No executor thread waits for it: the event stays in the bus
-  // (in its bounded queue, so a stream that stays full makes post() block
-  // once the queue is full), and other subscribers keep receiving. On a
-  // synchronous bus, post() waits for the consumer.
+  /// Lossless: the stream holds back its own deliveries until the consumer
+  /// makes room. No executor thread waits for it: the event stays in the bus
+  /// (in its bounded queue, so a stream that stays full makes post() block
+  /// once the queue is full), and other subscribers keep receiving. On a
+  /// synchronous bus, post() waits for the consumer.
   Block,
-  // The arriving event is dropped (counted, reported to on_drop).
+  /// The arriving event is dropped (counted, reported to on_drop).
   DropNewest,
-  // The oldest event the stream holds is dropped to make room.
+  /// The oldest event the stream holds is dropped to make room.
   DropOldest,
 };
 
+/// How EventBus::stream makes a stream.
 struct StreamOptions {
-  // Events held for the consumer, at most; 0 (Block only) is a rendezvous:
-  // an event is handed over only while the consumer waits for it. At most
-  // kMaxDepth, else courier::LimitExceeded.
+  /// Events held for the consumer, at most; 0 (Block only) is a rendezvous:
+  /// an event is handed over only while the consumer waits for it. At most
+  /// kMaxDepth, else courier::LimitExceeded.
   std::size_t depth = 256;
+  /// What to do with an event that finds the stream full.
   Overflow overflow = Overflow::Block;
-  // If not zero: Stream::next_item and async_next yield a heartbeat (an item
-  // whose is_heartbeat() is true) when nothing arrived for this long, so a
-  // consumer forwarding to a peer can notice a dead one on an idle stream.
-  // Costs no thread: the consumer's own wait times out.
+  /// If not zero: Stream::next_item and async_next yield a heartbeat (an item
+  /// whose is_heartbeat() is true) when nothing arrived for this long, so a
+  /// consumer forwarding to a peer can notice a dead one on an idle stream.
+  /// Costs no thread: the consumer's own wait times out.
   std::chrono::milliseconds heartbeat{0};
 
+  /// The largest depth a stream may have.
   static constexpr std::size_t kMaxDepth = std::size_t{1} << 24;
 };
 
-// A snapshot of one stream's counters, consistent with one another:
-// received == delivered + dropped + depth.
+/// A snapshot of one stream's counters, consistent with one another:
+/// received == delivered + dropped + depth.
 struct StreamStats {
-  std::uint64_t received = 0;   // events that reached the stream
-  std::uint64_t delivered = 0;  // events its consumer took
-  std::uint64_t dropped = 0;    // events dropped by its overflow policy or by close()
-  std::uint64_t depth = 0;      // events held now
+  std::uint64_t received = 0;   ///< events that reached the stream
+  std::uint64_t delivered = 0;  ///< events its consumer took
+  std::uint64_t dropped = 0;    ///< events dropped by its overflow policy or by close()
+  std::uint64_t depth = 0;      ///< events held now
 };
 
 }  // namespace courier

@@ -1,30 +1,34 @@
-// Topics and topic patterns.
-//
-// A topic is one or more dot-separated tokens; a token is one or more of
-// [A-Za-z0-9_-]: "metrics", "metrics.cpu", "orders.eu-west.created".
-//
-// A pattern is a topic in which a token may be a wildcard (the NATS syntax, so
-// that a bridge to NATS maps subjects one to one):
-//   "*"  matches exactly one token:          "metrics.*"  matches "metrics.cpu",
-//                                             not "metrics" nor "metrics.cpu.user";
-//   ">"  as the last token matches one or    "metrics.>"  matches "metrics.cpu" and
-//        more tokens:                         "metrics.cpu.user", not "metrics".
-// A pattern without wildcards matches exactly the topic it spells.
-//
-// Thread safety: free functions are safe from any thread. A TopicPattern is
-// immutable after construction: distinct and shared objects are safe.
+/// \file
+/// Topics and topic patterns.
+///
+//// A topic is one or more dot-separated tokens; a token is one or more of
+/// [A-Za-z0-9_-]: "metrics", "metrics.cpu", "orders.eu-west.created".
+///
+/// A pattern is a topic in which a token may be a wildcard (the NATS syntax, so
+/// that a bridge to NATS maps subjects one to one):
+///  - `*` matches exactly one token: `metrics.*` matches `metrics.cpu`, not
+///    `metrics` nor `metrics.cpu.user`;
+///  - `>` as the last token matches one or more tokens: `metrics.>` matches
+///    `metrics.cpu` and `metrics.cpu.user`, not `metrics`.
+///
+/// A pattern without wildcards matches exactly the topic it spells.
+///
+/// Thread safety: free functions are safe from any thread. A TopicPattern is
+/// immutable after construction: distinct and shared objects are safe.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "courier/detail/export.hpp"
+
 namespace courier {
 
-// True if `topic` is a valid topic. Never throws.
-bool is_valid_topic(std::string_view topic) noexcept;
+/// True if `topic` is a valid topic. Never throws.
+COURIER_EXPORT bool is_valid_topic(std::string_view topic) noexcept;
 
-// Throws std::invalid_argument, naming `topic`, if it is not a valid topic.
-void validate_topic(std::string_view topic);
+/// Throws std::invalid_argument, naming `topic`, if it is not a valid topic.
+COURIER_EXPORT void validate_topic(std::string_view topic);
 
 namespace detail {
 
@@ -52,7 +56,7 @@ constexpr unsigned char topic_char_kind(char c) noexcept {
   return kTopicCharKinds.of[static_cast<unsigned char>(c)];
 }
 
-[[noreturn, gnu::cold]] void reject_c_topic(const char* topic);
+[[noreturn, gnu::cold]] COURIER_EXPORT void reject_c_topic(const char* topic);
 
 // One step of a topic's validation: false if `c` cannot come next, given
 // whether the character before it was a token character (updated). A topic
@@ -107,19 +111,23 @@ inline std::string_view checked_topic(const char* topic) {
 
 }  // namespace detail
 
-class TopicPattern {
+/// A topic pattern, validated (see the top of this file for the syntax).
+/// Immutable: distinct and shared objects are safe.
+class COURIER_EXPORT TopicPattern {
  public:
-  // Throws std::invalid_argument, naming `pattern`, if it is not a valid pattern.
+  /// Throws std::invalid_argument, naming `pattern`, if it is not a valid pattern.
   explicit TopicPattern(std::string_view pattern);
 
-  // True if `topic` (assumed valid) matches this pattern. Never allocates.
+  /// True if `topic` (assumed valid) matches this pattern. Never allocates.
   bool matches(std::string_view topic) const noexcept;
 
-  // True if the pattern has no wildcard token, so it matches one topic only.
+  /// True if the pattern has no wildcard token, so it matches one topic only.
   bool is_exact() const noexcept { return exact_; }
 
+  /// The pattern as given.
   const std::string& str() const noexcept { return text_; }
 
+  /// Patterns are equal if they are spelled alike.
   friend bool operator==(const TopicPattern& a, const TopicPattern& b) noexcept {
     return a.text_ == b.text_;
   }

@@ -1,15 +1,5 @@
-// Topic: a topic resolved ahead of time, for posting on a hot path.
-//
-//   const courier::Topic cpu = bus.topic("metrics.cpu");   // validates once
-//   bus.post(cpu, 42);                                     // no validation, no lookup
-//
-// The bus keeps, in every routing snapshot, the subscriptions matching each
-// topic it has made a handle for, so a post through a handle skips the topic's
-// validation, hashing and pattern matching. Handles are cheap to copy and
-// valid for the life of the bus that made them; using one with another bus
-// throws std::invalid_argument.
-//
-// Thread safety: immutable. Distinct objects: safe. Shared objects: safe.
+/// \file
+/// Topic: a topic resolved ahead of time, for posting on a hot path.
 #pragma once
 
 #include <cstddef>
@@ -20,8 +10,23 @@
 
 namespace courier {
 
+/// A topic resolved ahead of time, for posting on a hot path.
+///
+/// \code
+///   const courier::Topic cpu = bus.topic("metrics.cpu");   // validates once
+///   bus.post(cpu, 42);                                     // no validation, no lookup
+/// \endcode
+///
+/// The bus keeps, in every routing snapshot, the subscriptions matching each
+/// topic it has made a handle for, so a post through a handle skips the topic's
+/// validation, hashing and pattern matching. Handles are cheap to copy and
+/// valid for the life of the bus that made them; using one with another bus
+/// throws std::invalid_argument.
+///
+/// Thread safety: immutable. Distinct objects: safe. Shared objects: safe.
 class Topic {
  public:
+  /// The topic's name.
   std::string_view name() const noexcept { return name_.view(); }
 
  private:

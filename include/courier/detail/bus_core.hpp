@@ -50,6 +50,7 @@
 
 #include "courier/detail/cache_line.hpp"
 #include "courier/detail/envelope.hpp"
+#include "courier/detail/export.hpp"
 #include "courier/detail/index_ring.hpp"
 #include "courier/detail/routing_table.hpp"
 #include "courier/detail/run_queue.hpp"
@@ -119,7 +120,7 @@ std::unique_ptr<HeldEvent> hold_event(void* event) {
 
 struct ThreadEntry;  // lib/thread_state.hpp
 
-class BusCore {
+class COURIER_EXPORT BusCore {
  public:
   enum class Admission { Wait, Try };
 

@@ -7,13 +7,14 @@
 #include <typeinfo>
 #include <utility>
 
+#include "courier/detail/export.hpp"
 #include "courier/event.hpp"
 #include "courier/subscriber.hpp"
 
 namespace courier::detail {
 
 // Names a type for error messages ("MyCounter", not "9MyCounter").
-std::string readable_type_name(const std::type_info& type);
+COURIER_EXPORT std::string readable_type_name(const std::type_info& type);
 
 class Handler {
  public:

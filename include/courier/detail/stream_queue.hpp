@@ -57,6 +57,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "courier/detail/export.hpp"
 #include "courier/detail/handler.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
@@ -129,7 +130,7 @@ class AsyncWaiterFor final : public AsyncWaiter<T> {
 };
 
 // The non-template half: counters, state, waking, resuming, drop reports.
-class StreamQueueBase {
+class COURIER_EXPORT StreamQueueBase {
  public:
   using Clock = std::chrono::steady_clock;
 
