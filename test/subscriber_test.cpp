@@ -323,6 +323,18 @@ TEST(SubscriberNarrowing, EventsQueuedThroughACancelledPatternAreNotDelivered) {
 // ---------------------------------------------------------------------------
 // Causal order: what a handler posts never overtakes the event it handles.
 
+// Expects `recorder` to have received `rounds` chains 1 .. `length`, each
+// whole and in order.
+void expect_chains(const RecordingSubscriber<int>& recorder, int rounds, int length) {
+  const std::vector<int> received = recorder.received();
+  ASSERT_EQ(received.size(), static_cast<std::size_t>(rounds * length));
+  int out_of_order = 0;
+  for (std::size_t i = 0; i < received.size(); ++i) {
+    out_of_order += received[i] != static_cast<int>(i % static_cast<std::size_t>(length)) + 1;
+  }
+  EXPECT_EQ(out_of_order, 0);
+}
+
 // A callable reposts n + 1 on "chain" while it handles n (up to kLength);
 // the recorders, also on "chain", must each see 1 .. kLength in order.
 // Without causal order, post(1)'s node could reach the reposter's lane before
@@ -347,15 +359,7 @@ TEST(CausalOrder, ARepostNeverOvertakesItsCause) {
     bus.post<int>("chain", 1);
     bus.wait_idle();
   }
-  for (const auto& recorder : recorders) {
-    const std::vector<int> received = recorder->received();
-    ASSERT_EQ(received.size(), static_cast<std::size_t>(kRounds * kLength));
-    int out_of_order = 0;
-    for (std::size_t i = 0; i < received.size(); ++i) {
-      out_of_order += received[i] != static_cast<int>(i % kLength) + 1;
-    }
-    EXPECT_EQ(out_of_order, 0);
-  }
+  for (const auto& recorder : recorders) expect_chains(*recorder, kRounds, kLength);
 }
 
 // The same for one ordering key on Concurrent subscribers with several
@@ -383,15 +387,7 @@ TEST(CausalOrder, AKeyedRepostNeverOvertakesItsCause) {
     bus.post(Event<int>("chain", 1, "k"));
     bus.wait_idle();
   }
-  for (const auto& recorder : recorders) {
-    const std::vector<int> received = recorder->received();
-    ASSERT_EQ(received.size(), static_cast<std::size_t>(kRounds * kLength));
-    int out_of_order = 0;
-    for (std::size_t i = 0; i < received.size(); ++i) {
-      out_of_order += received[i] != static_cast<int>(i % kLength) + 1;
-    }
-    EXPECT_EQ(out_of_order, 0);
-  }
+  for (const auto& recorder : recorders) expect_chains(*recorder, kRounds, kLength);
 }
 
 }  // namespace
