@@ -263,15 +263,17 @@ TEST(Stream, AsyncNextCompletesThroughUseFutureAndEndsWithAbortOnClose) {
   ASSERT_EQ(next.wait_for(kBoundedWait), std::future_status::ready);
   EXPECT_EQ(next.get().event().data(), 5);
 
-  std::future<StreamItem<int>> pending = stream.async_next(boost::asio::use_future);
+  // The error comes back as a value, not as an exception rethrown from the
+  // future: libstdc++ counts references to an exception_ptr in code that
+  // ThreadSanitizer does not see, so a rethrown exception freed on Asio's thread
+  // is reported as a race.
+  std::future<boost::system::error_code> pending = stream.async_next(
+      boost::asio::use_future([](boost::system::error_code error, const StreamItem<int>&) {
+        return error;
+      }));
   stream.close();
   ASSERT_EQ(pending.wait_for(kBoundedWait), std::future_status::ready);
-  try {
-    (void)pending.get();
-    ADD_FAILURE() << "a closed stream completed a wait without an error";
-  } catch (const boost::system::system_error& error) {
-    EXPECT_EQ(error.code(), boost::asio::error::operation_aborted);
-  }
+  EXPECT_EQ(pending.get(), boost::asio::error::operation_aborted);
 }
 
 TEST(Stream, AsyncNextRunsItsHandlerOnTheHandlersExecutor) {
