@@ -24,10 +24,9 @@ set(COURIER_PACKAGE_MAINTAINER "the courier authors" CACHE STRING
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${COURIER_PACKAGE_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # libcourier-dev_<version>_<architecture>.deb
-# The Boost that the library was built with, and no later minor version: the
+# The Boost that the library was built with, no other minor version: the
 # headers hold Boost.Asio and Boost.Signals2 objects (see courierConfig.cmake.in).
-math(EXPR courier_next_boost_minor "${Boost_VERSION_MINOR} + 1")
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libboost-dev (>= ${courier_boost_version}), libboost-dev (<< ${Boost_VERSION_MAJOR}.${courier_next_boost_minor})")
+# Debian names each minor version's headers package (libboost1.81-dev).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libboost${courier_boost_version}-dev")
 
 include(CPack)

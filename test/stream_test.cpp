@@ -1,8 +1,14 @@
 // Pull streams (stream.hpp): a subscription its consumer reads.
 #include <gtest/gtest.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <functional>
@@ -11,12 +17,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#if defined(BOOST_ASIO_HAS_CO_AWAIT)
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#endif
 
 #include "courier/event_bus.hpp"
 #include "test_support.hpp"
@@ -267,10 +267,8 @@ TEST(Stream, AsyncNextCompletesThroughUseFutureAndEndsWithAbortOnClose) {
   // future: libstdc++ counts references to an exception_ptr in code that
   // ThreadSanitizer does not see, so a rethrown exception freed on Asio's thread
   // is reported as a race.
-  std::future<boost::system::error_code> pending = stream.async_next(
-      boost::asio::use_future([](boost::system::error_code error, const StreamItem<int>&) {
-        return error;
-      }));
+  std::future<boost::system::error_code> pending = stream.async_next(boost::asio::use_future(
+      [](boost::system::error_code error, const StreamItem<int>&) { return error; }));
   stream.close();
   ASSERT_EQ(pending.wait_for(kBoundedWait), std::future_status::ready);
   EXPECT_EQ(pending.get(), boost::asio::error::operation_aborted);
@@ -314,7 +312,6 @@ TEST(Stream, AsyncNextYieldsAHeartbeatOnAnIdleStream) {
   EXPECT_EQ(seen, (std::vector<std::string>{"heartbeat", "event"}));
 }
 
-#if defined(BOOST_ASIO_HAS_CO_AWAIT)
 TEST(Stream, ACoroutineConsumesInsideAnIoContext) {
   EventBus bus(pool());
   Stream<int> stream = bus.stream<int>("s", {.depth = 4});
@@ -336,6 +333,68 @@ TEST(Stream, ACoroutineConsumesInsideAnIoContext) {
   ASSERT_TRUE(finishes_promptly(producer));
   EXPECT_EQ(seen, iota_vector(50));
 }
-#endif
+
+// Asio's per-operation cancellation: a signalled slot ends the pending wait
+// with operation_aborted, and the stream loses nothing (the next event goes
+// to the next wait).
+TEST(Stream, AsyncNextEndsThroughItsCancellationSlot) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s");
+  boost::asio::io_context context;
+  boost::asio::cancellation_signal cancel;
+  std::vector<boost::system::error_code> results;
+  stream.async_next(boost::asio::bind_cancellation_slot(
+      cancel.slot(), boost::asio::bind_executor(
+                         context, [&](boost::system::error_code error, const StreamItem<int>&) {
+                           results.push_back(error);
+                         })));
+  EXPECT_EQ(context.poll(), 0U) << "the wait completed with nothing posted";
+  cancel.emit(boost::asio::cancellation_type::terminal);
+  context.run_one_for(kBoundedWait);  // bounded: an ignored signal leaves the wait pending
+  ASSERT_EQ(results.size(), 1U) << "the cancelled wait did not complete";
+  EXPECT_EQ(results[0], boost::asio::error::operation_aborted);
+
+  bus.post<int>("s", 7);
+  const std::optional<Event<int>> next = stream.next(kBoundedWait);
+  ASSERT_TRUE(next.has_value()) << "the event after a cancelled wait was lost";
+  EXPECT_EQ(next->data(), 7);
+  EXPECT_EQ(stream.stats().delivered, 1U);
+}
+
+// A cancellation that comes after an event reached the wait changes nothing:
+// the handler gets the event.
+TEST(Stream, CancellingACompletedWaitKeepsItsEvent) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s");
+  boost::asio::io_context context;
+  boost::asio::cancellation_signal cancel;
+  std::optional<int> got;
+  stream.async_next(boost::asio::bind_cancellation_slot(
+      cancel.slot(), boost::asio::bind_executor(context, [&](boost::system::error_code error,
+                                                             const StreamItem<int>& item) {
+        if (!error) got = item.event().data();
+      })));
+  bus.post<int>("s", 3);
+  bus.wait_idle();  // the event reached the wait; its completion is posted to `context`
+  cancel.emit(boost::asio::cancellation_type::terminal);
+  context.run();
+  EXPECT_EQ(got, 3);
+}
+
+TEST(Stream, AsyncNextWithDeferredStartsWhenTheOperationIsLaunched) {
+  EventBus bus(pool());
+  Stream<int> stream = bus.stream<int>("s");
+  auto operation = stream.async_next(boost::asio::deferred);
+  bus.post<int>("s", 11);
+  bus.wait_idle();
+  EXPECT_EQ(stream.stats().depth, 1U) << "the deferred operation took an event before launch";
+  std::promise<int> got;
+  std::move(operation)([&](boost::system::error_code error, const StreamItem<int>& item) {
+    got.set_value(error ? -1 : item.event().data());
+  });
+  std::future<int> result = got.get_future();
+  ASSERT_EQ(result.wait_for(kBoundedWait), std::future_status::ready);
+  EXPECT_EQ(result.get(), 11);
+}
 
 }  // namespace

@@ -38,6 +38,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/signals2/connection.hpp>
 #include <boost/system/error_code.hpp>
@@ -125,12 +126,20 @@ class Stream {
   /// Asynchronously, the next event (or heartbeat, see StreamOptions, where
   /// the handler's executor has timers, as an io_context's has; use_future's
   /// has none), with any Asio completion token: a callback, use_future,
-  /// use_awaitable.
+  /// use_awaitable, deferred (the wait begins when the deferred operation is
+  /// launched).
   /// Signature: void(boost::system::error_code, StreamItem<T>). Errors:
   /// operation_aborted once the stream is closed (a pending wait completes
-  /// with it), eof once its bus has shut down and it holds nothing more,
-  /// already_started if another async_next is pending. The handler runs on
-  /// its associated executor, never inside this call.
+  /// with it) or the wait is cancelled, eof once its bus has shut down and it
+  /// holds nothing more, already_started if another async_next is pending.
+  /// The handler runs on its associated executor, never inside this call.
+  /// Cancellation: the handler's associated cancellation slot (Asio's
+  /// per-operation cancellation, e.g. bind_cancellation_slot or an awaitable
+  /// operator) ends a pending wait with operation_aborted, for any
+  /// cancellation type: a wait has taken nothing until it completes, so
+  /// nothing is lost; an event that reached the wait before the signal is
+  /// still handed to it. Emit the signal from the handler's executor, as Asio
+  /// requires of every cancellation slot.
   template <class CompletionToken>
   auto async_next(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken,
@@ -228,6 +237,10 @@ class Stream {
     using executor_type = boost::asio::associated_executor_t<Handler>;
     executor_type get_executor() const noexcept {
       return boost::asio::get_associated_executor(handler);
+    }
+    using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+      return boost::asio::get_associated_cancellation_slot(handler);
     }
     void operator()(boost::system::error_code error, detail::Taken<T> taken) {
       std::move(handler)(error, StreamItem<T>(std::move(taken)));

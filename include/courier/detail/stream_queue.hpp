@@ -23,19 +23,42 @@
 // consumer waits in next() or async_next(), and a consumer that starts to
 // wait resumes the lane.
 //
-// Counters (guarded by the mutex): received = delivered + dropped + depth,
-// exactly, at every instant the mutex is free. A declined offer is not
-// received yet: it is offered again.
+// Batches. Meeting the bus under the mutex for every event would make the
+// consumer and the delivering executor trade the mutex's cache line (and
+// often a wake-up) per event. So, on an asynchronous bus, a consumer that
+// finds events queued moves them all over at once, under the mutex, into
+// its batch, and takes them from there one by one without it. The batch
+// still counts against the depth: `batch_taken_` says how many of it were
+// taken, and the consumer claims each event by compare-exchange on it, as
+// does a DropOldest offer that drops the oldest event (the batch's next
+// one: the consumer then skips it), and close() (which marks the batch
+// closed). A Block offer that finds the queue full flags its decline and
+// then looks at `batch_taken_` again, while the consumer claims an event and
+// then looks at the flag, all sequentially consistent: one of them sees the
+// other, so a take that makes room while the bus declines always resumes
+// the lane.
+//
+// Counters (guarded by the mutex, batch_taken_ read under it):
+// received = delivered + dropped + depth, exactly, at every instant the
+// mutex is free. A declined offer is not received yet: it is offered again.
 //
 // The queue ends when the consumer closes the stream (what is queued is
 // dropped) or when the bus has shut down (what is queued is still handed
 // out, then the consumer sees the end).
 //
+// An async waiter is numbered. Its heartbeat timer and its cancellation slot
+// (Asio's per-operation cancellation) both end the wait through that number,
+// under the mutex, so that a late timer or signal meant for a waiter that an
+// offer already completed ends nothing: the event it got still reaches it.
+//
 // Thread safety: every member is safe from any thread. One consumer per
-// stream is the contract (stream.hpp); a second one is safe, but no order
-// between them is promised.
+// stream is the contract (stream.hpp); a second one is safe (consumer calls
+// take turns on `consumer_mutex_`: a second next() waits while the first
+// waits), but no order between them is promised.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -49,7 +72,9 @@
 #include <type_traits>
 #include <utility>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
@@ -59,6 +84,7 @@
 
 #include "courier/detail/export.hpp"
 #include "courier/detail/handler.hpp"
+#include "courier/detail/spin.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 
@@ -84,6 +110,10 @@ class AsyncWaiter {
   // handler's own execution context.
   virtual void arm_heartbeat(std::chrono::steady_clock::time_point when,
                              std::function<void()> due) = 0;
+  // Calls `cancel` if the handler's associated cancellation slot is
+  // signalled (Asio's per-operation cancellation) before the waiter
+  // completes. Called by the initiating thread, before the waiter is shared.
+  virtual void arm_cancellation(std::function<void()> cancel) = 0;
 };
 
 template <class T, class Handler>
@@ -92,6 +122,7 @@ class AsyncWaiterFor final : public AsyncWaiter<T> {
   explicit AsyncWaiterFor(Handler handler)
       : work_(boost::asio::prefer(boost::asio::get_associated_executor(handler),
                                   boost::asio::execution::outstanding_work.tracked)),
+        cancellation_(boost::asio::get_associated_cancellation_slot(handler)),
         handler_(std::move(handler)) {}
 
   void complete(boost::system::error_code error, Taken<T> taken) override {
@@ -100,10 +131,22 @@ class AsyncWaiterFor final : public AsyncWaiter<T> {
       const auto timer_executor = timer_->get_executor();
       boost::asio::post(timer_executor, [timer = std::move(timer_)] { timer->cancel(); });
     }
-    boost::asio::post(work_,
-                      [handler = std::move(handler_), error, taken = std::move(taken)]() mutable {
-                        handler(error, std::move(taken));
-                      });
+    // The slot is cleared on the handler's executor, where Asio emits
+    // cancellation signals, never concurrently with an emit.
+    boost::asio::post(work_, [handler = std::move(handler_), slot = cancellation_, error,
+                              taken = std::move(taken)]() mutable {
+      if (slot.is_connected()) slot.clear();
+      handler(error, std::move(taken));
+    });
+  }
+
+  void arm_cancellation(std::function<void()> cancel) override {
+    if (!cancellation_.is_connected()) return;
+    // Any kind of cancellation may end the wait: until the waiter completes
+    // it has taken nothing, so nothing is lost (terminal, partial, total).
+    cancellation_.assign([cancel = std::move(cancel)](boost::asio::cancellation_type type) {
+      if (type != boost::asio::cancellation_type::none) cancel();
+    });
   }
 
   void arm_heartbeat(std::chrono::steady_clock::time_point when,
@@ -125,6 +168,7 @@ class AsyncWaiterFor final : public AsyncWaiter<T> {
       std::declval<boost::asio::associated_executor_t<Handler>>(),
       boost::asio::execution::outstanding_work.tracked))>;
   WorkExecutor work_;
+  boost::asio::associated_cancellation_slot_t<Handler> cancellation_;
   Handler handler_;
   std::shared_ptr<boost::asio::steady_timer> timer_;
 };
@@ -166,9 +210,11 @@ class COURIER_EXPORT StreamQueueBase {
   std::uint64_t delivered_ = 0;  // guarded by mutex_
   std::uint64_t dropped_ = 0;    // guarded by mutex_
   std::size_t waiting_ = 0;      // consumers waiting now; guarded by mutex_
-  bool declined_ = false;        // the bus holds an offer this queue declined; guarded
-  bool closed_ = false;          // guarded by mutex_
-  bool ended_ = false;           // guarded by mutex_
+  // The bus holds an offer this queue declined: set by the bus under the
+  // mutex, cleared by whichever consumer take makes room (see offer).
+  std::atomic<bool> declined_{false};
+  bool closed_ = false;                             // guarded by mutex_
+  bool ended_ = false;                              // guarded by mutex_
   Clock::time_point last_activity_ = Clock::now();  // guarded by mutex_
   std::function<void()> resume_;                    // set once, before offers
   std::function<void(std::string_view, std::uint64_t)> report_drop_;
@@ -196,7 +242,9 @@ class StreamQueue final : public StreamQueueBase,
 
   StreamStats stats() const {
     const std::lock_guard lock(mutex_);
-    return {received_, delivered_, dropped_, events_.size()};
+    const BatchCount batch = batch_count_locked();
+    return {received_, delivered_ + batch.taken - batch_dropped_, dropped_,
+            events_.size() + batch.remaining};
   }
 
   // See StreamQueueBase::close and end; these also finish an async waiter.
@@ -204,7 +252,12 @@ class StreamQueue final : public StreamQueueBase,
     std::unique_lock lock(mutex_);
     if (closed_) return false;
     closed_ = true;
-    dropped_ += events_.size();
+    news_.store(true, std::memory_order_release);
+    // The consumer's batch ends here too: what it has not taken is dropped,
+    // and a take racing with this finds the mark.
+    const std::uint64_t taken = batch_taken_.exchange(kBatchClosed, std::memory_order_seq_cst);
+    closed_batch_taken_ = std::min<std::uint64_t>(taken, batch_size_);
+    dropped_ += batch_size_ - closed_batch_taken_ + events_.size();
     events_.clear();
     finish_waiter(lock, boost::asio::error::operation_aborted);
     return true;
@@ -212,12 +265,83 @@ class StreamQueue final : public StreamQueueBase,
   void end() override {
     std::unique_lock lock(mutex_);
     ended_ = true;
+    news_.store(true, std::memory_order_release);
     if (events_.empty()) return finish_waiter(lock, boost::asio::error::eof);
     lock.unlock();
     changed_.notify_all();
   }
 
  private:
+  // What the consumer's batch holds: taken (delivered or dropped from it)
+  // and remaining.
+  struct BatchCount {
+    std::uint64_t taken;
+    std::uint64_t remaining;
+  };
+  static constexpr std::uint64_t kBatchClosed = ~std::uint64_t{0};
+  static constexpr std::chrono::microseconds kSpinBeforeSleep{20};
+
+  // Consumer side, without the mutex: whether events were queued (or the
+  // queue ended) since the consumer last looked; a hint, checked under it.
+  bool has_news() const noexcept { return news_.load(std::memory_order_acquire); }
+
+  BatchCount batch_count_locked() const noexcept {
+    const std::uint64_t taken = batch_taken_.load(std::memory_order_seq_cst);
+    if (taken == kBatchClosed) return {closed_batch_taken_, 0};
+    const std::uint64_t clamped = std::min<std::uint64_t>(taken, batch_size_);
+    return {clamped, batch_size_ - clamped};
+  }
+  std::size_t held_locked() const noexcept {
+    return events_.size() + static_cast<std::size_t>(batch_count_locked().remaining);
+  }
+
+  // Consumer side, without the mutex: the next event of the batch, if any;
+  // sets `resume` if the bus declined an offer for want of the room this
+  // take makes.
+  std::optional<Event<T>> pop_from_batch(bool& resume) {
+    std::uint64_t taken = batch_taken_.load(std::memory_order_acquire);
+    while (taken < batch_size_) {
+      if (batch_taken_.compare_exchange_weak(taken, taken + 1, std::memory_order_seq_cst,
+                                             std::memory_order_acquire)) {
+        // seq_cst on both sides (see offer): either the bus sees this room or
+        // this thread sees its decline.
+        resume = declined_.load(std::memory_order_seq_cst) &&
+                 declined_.exchange(false, std::memory_order_seq_cst);
+        return std::move(batch_[static_cast<std::size_t>(taken)]);
+      }
+    }
+    return std::nullopt;
+  }
+  // Consumer side, with the mutex held, once the batch is used up: the
+  // events queued since become the batch.
+  void refill_batch_locked() {
+    if (batch_taken_.load(std::memory_order_relaxed) == kBatchClosed) return;
+    delivered_ += batch_size_ - batch_dropped_;
+    batch_dropped_ = 0;
+    batch_.clear();
+    batch_.swap(events_);
+    batch_size_ = batch_.size();
+    batch_taken_.store(0, std::memory_order_release);
+    news_.store(false, std::memory_order_relaxed);
+  }
+  // With the mutex held, the queue full: drops its oldest event, which is in
+  // the consumer's batch if that holds any. False if the consumer took
+  // everything meanwhile: there is room now, nothing to drop.
+  bool drop_oldest_locked() {
+    std::uint64_t taken = batch_taken_.load(std::memory_order_acquire);
+    while (taken < batch_size_) {
+      if (batch_taken_.compare_exchange_weak(taken, taken + 1, std::memory_order_seq_cst,
+                                             std::memory_order_acquire)) {
+        ++batch_dropped_;
+        ++dropped_;
+        return true;
+      }
+    }
+    if (events_.empty()) return false;
+    events_.pop_front();
+    ++dropped_;
+    return true;
+  }
   // With the mutex held: the front event, counted as delivered.
   Taken<T> pop_locked() {
     Taken<T> taken{std::move(events_.front())};
@@ -234,12 +358,38 @@ class StreamQueue final : public StreamQueueBase,
     changed_.notify_all();
     if (waiter != nullptr) waiter->complete(error, {});
   }
+  enum class Wait { Events, Heartbeat, Ended, TimedOut };
+  // With the mutex held: waits until the queue holds events, has ended, a
+  // heartbeat is due (`beats`) or `deadline` passed.
+  Wait wait_locked(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
+                   bool beats);
+
   std::deque<Event<T>> events_;             // guarded by mutex_
   std::unique_ptr<AsyncWaiter<T>> waiter_;  // the one async consumer waiting; guarded
   std::uint64_t waiter_number_ = 0;         // counts the waiters stored; guarded
 
+  // The consumer's batch: events it moved over from events_ in one go, to
+  // take one by one without the mutex (see the comment at the top).
+  std::mutex consumer_mutex_;             // one consumer call at a time
+  std::deque<Event<T>> batch_;            // written by the consumer only, under both mutexes
+  std::uint64_t batch_size_ = 0;          // written by the consumer under mutex_
+  std::uint64_t batch_dropped_ = 0;       // DropOldest drops from the batch; guarded
+  std::uint64_t closed_batch_taken_ = 0;  // batch_taken_ when closed; guarded
+  // How many of the batch were taken: the consumer and a DropOldest offer
+  // claim the next one by compare-exchange; kBatchClosed once closed.
+  std::atomic<std::uint64_t> batch_taken_{0};
+  // Set by offers, close() and end(), cleared by the consumer's refill.
+  std::atomic<bool> news_{false};
+  // Batches serve streams whose consumer may hold events a while: not the
+  // rendezvous (depth 0), not a synchronous bus (its Block offers wait on the
+  // condition variable for room), not heartbeat streams (idleness is measured
+  // from the last take).
+  const bool batching_ = !synchronous_bus_ && options_.depth > 0 && options_.heartbeat.count() == 0;
+
   // The heartbeat timer of waiter number `number` fired.
   void heartbeat_due(std::uint64_t number);
+  // Waiter number `number` was cancelled through its cancellation slot.
+  void cancel_waiter(std::uint64_t number);
 };
 
 template <class T>
@@ -247,7 +397,7 @@ bool StreamQueue<T>::offer(const Event<T>& event) {
   std::unique_lock lock(mutex_);
   if (closed_) return true;         // its subscription is being cancelled
   std::uint64_t dropped_total = 0;  // set if this offer dropped an event
-  if (!has_room(events_.size())) {
+  if (!has_room(held_locked())) {
     if (options_.overflow == Overflow::DropNewest) {
       ++received_;
       dropped_total = ++dropped_;
@@ -256,11 +406,13 @@ bool StreamQueue<T>::offer(const Event<T>& event) {
       return true;
     }
     if (options_.overflow == Overflow::DropOldest) {
-      events_.pop_front();
-      dropped_total = ++dropped_;
+      if (drop_oldest_locked()) dropped_total = dropped_;
     } else if (!synchronous_bus_) {
-      declined_ = true;
-      return false;
+      // Declined, unless the consumer made room meanwhile (seq_cst: see
+      // pop_from_batch).
+      declined_.store(true, std::memory_order_seq_cst);
+      if (!has_room(held_locked())) return false;
+      declined_.store(false, std::memory_order_relaxed);
     } else {
       changed_.wait(lock, [&] { return closed_ || has_room(events_.size()); });
       if (closed_) return true;
@@ -268,6 +420,7 @@ bool StreamQueue<T>::offer(const Event<T>& event) {
   }
   events_.push_back(event);
   ++received_;
+  if (batching_) news_.store(true, std::memory_order_release);
   std::unique_ptr<AsyncWaiter<T>> waiter;
   std::optional<Taken<T>> for_waiter;
   if (waiter_ != nullptr) {
@@ -275,51 +428,43 @@ bool StreamQueue<T>::offer(const Event<T>& event) {
     --waiting_;
     for_waiter = pop_locked();
   }
+  const bool consumer_waits = waiting_ > 0;
   lock.unlock();
-  changed_.notify_all();
+  if (consumer_waits) changed_.notify_all();
   if (waiter != nullptr) waiter->complete({}, std::move(*for_waiter));
   if (dropped_total != 0) report_drop_(event.topic(), dropped_total);
   return true;
 }
 
 template <class T>
-std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> deadline,
-                                             bool heartbeats) {
-  std::unique_lock lock(mutex_);
+typename StreamQueue<T>::Wait StreamQueue<T>::wait_locked(std::unique_lock<std::mutex>& lock,
+                                                          std::optional<Clock::time_point> deadline,
+                                                          bool beats) {
   ++waiting_;
   struct Leave {
     std::size_t& waiting;
     ~Leave() { --waiting; }
   } leave{waiting_};
-  if (options_.depth == 0 && std::exchange(declined_, false)) {
+  if (options_.depth == 0 && declined_.exchange(false, std::memory_order_seq_cst)) {
     // A rendezvous: the bus holds the next event until a consumer waits.
     lock.unlock();
     after_take(true);
     lock.lock();
   }
-  const bool beats = heartbeats && options_.heartbeat.count() > 0;
   for (;;) {
-    if (!events_.empty()) {
-      Taken<T> taken = pop_locked();
-      const bool resume = std::exchange(declined_, false);
-      lock.unlock();
-      changed_.notify_all();  // a synchronous offer may wait for room
-      after_take(resume);
-      lock.lock();  // for Leave
-      return taken;
-    }
-    if (closed_ || ended_) return std::nullopt;
+    if (!events_.empty()) return Wait::Events;
+    if (closed_ || ended_) return Wait::Ended;
     const Clock::time_point now = Clock::now();
     std::optional<Clock::time_point> wake = deadline;
     if (beats) {
       const Clock::time_point beat = last_activity_ + options_.heartbeat;
       if (now >= beat) {
         last_activity_ = now;
-        return Taken<T>{};
+        return Wait::Heartbeat;
       }
       if (!wake || beat < *wake) wake = beat;
     }
-    if (deadline && now >= *deadline) return std::nullopt;
+    if (deadline && now >= *deadline) return Wait::TimedOut;
     if (wake) {
       changed_.wait_until(lock, *wake);
     } else {
@@ -329,15 +474,69 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
 }
 
 template <class T>
+std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> deadline,
+                                             bool heartbeats) {
+  const std::lock_guard consuming(consumer_mutex_);
+  const bool beats = heartbeats && options_.heartbeat.count() > 0;
+  for (;;) {
+    bool resume = false;
+    if (batching_) {
+      if (std::optional<Event<T>> event = pop_from_batch(resume)) {
+        after_take(resume);
+        return Taken<T>{std::move(event)};
+      }
+    }
+    // An empty stream fed at speed gets its next events within microseconds:
+    // wait that long before sleeping, so that the bus need not wake this
+    // thread (a system call on the delivering thread) for each event.
+    if (batching_) spin_for(kSpinBeforeSleep, [this] { return has_news(); });
+    std::unique_lock lock(mutex_);
+    switch (wait_locked(lock, deadline, beats)) {
+      case Wait::Ended:
+      case Wait::TimedOut:
+        return std::nullopt;
+      case Wait::Heartbeat:
+        return Taken<T>{};
+      case Wait::Events:
+        break;
+    }
+    if (batching_) {
+      refill_batch_locked();
+      continue;  // takes from the new batch, without the mutex
+    }
+    Taken<T> taken = pop_locked();
+    resume = declined_.exchange(false, std::memory_order_seq_cst);
+    lock.unlock();
+    if (synchronous_bus_) changed_.notify_all();  // a synchronous offer may wait for room
+    after_take(resume);
+    return taken;
+  }
+}
+
+template <class T>
 template <class Handler>
 void StreamQueue<T>::take_async(Handler handler) {
   auto waiter = std::make_unique<AsyncWaiterFor<T, Handler>>(std::move(handler));
-  std::unique_lock lock(mutex_);
+  const std::lock_guard consuming(consumer_mutex_);
+  bool resume = false;
+  std::unique_lock lock(mutex_, std::defer_lock);
+  for (;;) {
+    if (batching_) {
+      if (std::optional<Event<T>> event = pop_from_batch(resume)) {
+        after_take(resume);
+        return waiter->complete({}, Taken<T>{std::move(event)});
+      }
+    }
+    lock.lock();
+    if (!batching_ || events_.empty()) break;
+    refill_batch_locked();
+    lock.unlock();
+  }
   if (!events_.empty()) {
     Taken<T> taken = pop_locked();
-    const bool resume = std::exchange(declined_, false);
+    resume = declined_.exchange(false, std::memory_order_seq_cst);
     lock.unlock();
-    changed_.notify_all();
+    if (synchronous_bus_) changed_.notify_all();
     after_take(resume);
     return waiter->complete({}, std::move(taken));
   }
@@ -348,16 +547,19 @@ void StreamQueue<T>::take_async(Handler handler) {
     lock.unlock();
     return waiter->complete(error, {});
   }
+  const std::uint64_t number = ++waiter_number_;
   if (options_.heartbeat.count() > 0) {
-    const std::uint64_t number = ++waiter_number_;
     waiter->arm_heartbeat(last_activity_ + options_.heartbeat,
                           [weak = this->weak_from_this(), number] {
                             if (auto queue = weak.lock()) queue->heartbeat_due(number);
                           });
   }
+  waiter->arm_cancellation([weak = this->weak_from_this(), number] {
+    if (auto queue = weak.lock()) queue->cancel_waiter(number);
+  });
   waiter_ = std::move(waiter);
   ++waiting_;
-  const bool resume = options_.depth == 0 && std::exchange(declined_, false);
+  resume = options_.depth == 0 && declined_.exchange(false, std::memory_order_seq_cst);
   lock.unlock();
   after_take(resume);
 }
@@ -373,6 +575,18 @@ void StreamQueue<T>::heartbeat_due(std::uint64_t number) {
   last_activity_ = Clock::now();
   lock.unlock();
   waiter->complete({}, Taken<T>{});
+}
+
+// Completes the waiter with operation_aborted if it still waits; if an event
+// reached it first, its completion is on the way and carries the event.
+template <class T>
+void StreamQueue<T>::cancel_waiter(std::uint64_t number) {
+  std::unique_lock lock(mutex_);
+  if (waiter_ == nullptr || number != waiter_number_) return;
+  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
+  --waiting_;
+  lock.unlock();
+  waiter->complete(boost::asio::error::operation_aborted, {});
 }
 
 }  // namespace courier::detail
