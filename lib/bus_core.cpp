@@ -490,19 +490,25 @@ void BusCore::finish_lane(Lane& lane, bool made_progress) {
 // so that no producer hands it to the run queue, and keeps its keep-alive
 // reference and the declined node; it leaves the executors until
 // resume_deliveries. The two sides meet on `parking`:
-//   drainer:  parked node stored;  if (parking.exchange(Parked) == ResumeRequested) requeue
-//   resumer:  if (parking.exchange(ResumeRequested) == Parked) requeue
-// Whichever exchanges second sees the other's mark and requeues the lane,
-// after setting Running again; so a resume that comes first (the consumer
-// made room before the drainer finished parking) is never lost, and a lane
-// is requeued once. A resume that finds the lane running only leaves its
-// mark, which makes the next parking return at once: one retry at most.
+//   drainer:  parked node stored;  if (!parking.compare_exchange(Running -> Parked))
+//                                    { parking = Running; requeue }
+//   resumer:  if (parking.exchange(ResumeRequested) == Parked) { parking = Running; requeue }
+// Whichever comes second sees the other's mark and requeues the lane, so a
+// resume that comes first (the consumer made room before the drainer
+// finished parking) is never lost, and a lane is requeued once. A resume
+// that finds the lane running only leaves its mark, which makes the next
+// parking return at once: one retry at most. The drainer must not write
+// Parked over a mark (an exchange would): a second resume could then take
+// the lane as parked and requeue it too, and two executors would drain it
+// at once (found by StreamStress.*/Block under TSan).
 void BusCore::park(Lane& lane) {
-  if (lane.parking.exchange(Lane::Parking::Parked, std::memory_order_seq_cst) ==
-      Lane::Parking::ResumeRequested) {
-    lane.parking.store(Lane::Parking::Running, std::memory_order_seq_cst);
-    run_queue_.push(lane);
+  Lane::Parking running = Lane::Parking::Running;
+  if (lane.parking.compare_exchange_strong(running, Lane::Parking::Parked,
+                                           std::memory_order_seq_cst)) {
+    return;
   }
+  lane.parking.store(Lane::Parking::Running, std::memory_order_seq_cst);
+  run_queue_.push(lane);
 }
 
 void BusCore::resume_deliveries(SubscriberCore& subscriber) {
@@ -552,9 +558,12 @@ void BusCore::finish_drain() {
 
 void BusCore::report_drop(std::string_view topic, std::string_view pattern,
                           std::uint64_t dropped_by_stream) noexcept {
-  dropped_.fetch_add(1, std::memory_order_relaxed);
+  thread_entry().counters->dropped.increment();
   try {
-    if (!drop_hook.empty()) return drop_hook(DroppedEvents{topic, pattern, dropped_by_stream});
+    if (drop_hook_connected_.load(std::memory_order_acquire)) {
+      return drop_hook_(DroppedEvents{topic, pattern, dropped_by_stream});
+    }
+    if (dropped_by_stream != 1 && dropped_by_stream % 1024 != 0) return;
     const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::steady_clock::now().time_since_epoch())
                                  .count();
@@ -569,6 +578,13 @@ void BusCore::report_drop(std::string_view topic, std::string_view pattern,
   } catch (...) {
     std::fputs("courier: the drop hook threw; ignored\n", stderr);
   }
+}
+
+boost::signals2::connection BusCore::connect_drop_hook(
+    std::function<void(const DroppedEvents&)> hook) {
+  boost::signals2::connection connection = drop_hook_.connect(std::move(hook));
+  drop_hook_connected_.store(true, std::memory_order_release);
+  return connection;
 }
 
 void BusCore::wait_idle() {
@@ -589,9 +605,9 @@ Stats BusCore::stats() const {
       stats.delivered_events += block->delivered_events.read();
       stats.dead += block->dead.read();
       stats.failed += block->failed.read();
+      stats.dropped += block->dropped.read();
     }
   }
-  stats.dropped = dropped_.load(std::memory_order_relaxed);
   if (!synchronous_) {
     stats.queued = slot_count_ - std::min(slot_count_, free_slots_.size()) +
                    overflow_in_flight_.load(std::memory_order_relaxed);

@@ -313,11 +313,12 @@ class COURIER_EXPORT EventBus {
   ///@}
 
   /// A stream's overflow policy dropped an event (counted in Stats::dropped
-  /// too). Without any such hook, drops are reported on stderr, at most one
-  /// line a second.
+  /// too). Until a first such hook is connected, drops are reported on
+  /// stderr instead: a stream's first drop and every 1024th, at most one line
+  /// a second.
   [[nodiscard]] boost::signals2::scoped_connection on_drop(
       std::function<void(const DroppedEvents&)> hook) {
-    return core_->drop_hook.connect(std::move(hook));
+    return core_->connect_drop_hook(std::move(hook));
   }
 
  private:
