@@ -7,7 +7,7 @@
 //                   the fan-out curve use min(N, 3))
 //   --quick         every count / 20 and one round: a smoke test, not a figure
 //   --data-dir DIR  also write the series bench/plot_performance.sh charts
-//   --only STEP     run one step alone, for profiling: memory, W1, W2, W3,
+//   --only STEP     run one step alone, for profiling: memory, W1, W2, streams, W3,
 //                   "W4 latency", "W4 idle", allocations, "scale: topics",
 //                   "scale: patterns", "W3 curve"
 //   --contender S   with --emit: run only the contenders whose name contains
@@ -51,6 +51,7 @@
 #include "bench_support.hpp"
 #include "counting_allocator.hpp"
 #include "scaling_topics.hpp"
+#include "stream_workloads.hpp"
 
 namespace {
 
@@ -310,6 +311,58 @@ void measure_w2_ordered(const Config& config, Report& report) {
               runs.ratio_list(courier_id, {asio, one_by_one, bulk}), ">= 3x Asio pool+strand",
               bench::verdict(runs.median_ratio(courier_id, asio) >= 3)});
   report.add_bar("W2", "courier", true, runs.median_of(courier_id));
+}
+
+// ---------------------------------------------------------------------------
+// Streams (issue 15): W2 pulled through a stream and through co_await, and
+// the publisher's cost of fanning out to 64 dropping streams. The contenders
+// are in stream_workloads.hpp.
+
+void measure_streams(const Config& config, Report& report) {
+  const std::int64_t events = config.count(2'000'000);
+  SideBySide<> runs;
+  const Id asio = runs.add("Asio pool+strand", [=] { return w2_asio_strand(events); });
+  const Id one_by_one =
+      runs.add("moodycamel 1-by-1", [=] { return w2_queue(events, Dequeue::OneByOne); });
+  const Id callback = runs.add("courier, Serial callback", [=] { return w2_courier(events); });
+  const Id stream =
+      runs.add("courier, stream next()", [=] { return bench::w2_stream(kPoolThreads, events); });
+  const Id coroutine = runs.add("courier, co_await async_next",
+                                [=] { return bench::w2_coroutine(kPoolThreads, events); });
+  runs.run(config.rounds);
+
+  const std::string workload = "W2 through a stream";
+  for (Id baseline : {asio, one_by_one, callback}) {
+    report.add({workload, runs.name(baseline),
+                bench::format_rate(runs.median_of(baseline), "events/s"), "", "", ""});
+  }
+  report.add({workload, "courier, stream next() (order verified)",
+              bench::format_rate(runs.median_of(stream), "events/s"),
+              runs.ratio_list(stream, {callback, one_by_one}), ">= 0.8x courier Serial callback",
+              bench::verdict(runs.median_ratio(stream, callback) >= 0.8)});
+  report.add_goal(">= 1x moodycamel 1-by-1",
+                  bench::verdict(runs.median_ratio(stream, one_by_one) >= 1));
+  report.add({workload, "courier, co_await async_next (order verified)",
+              bench::format_rate(runs.median_of(coroutine), "events/s"),
+              runs.ratio_list(coroutine, {asio, stream}), ">= 3x Asio pool+strand",
+              bench::verdict(runs.median_ratio(coroutine, asio) >= 3)});
+
+  const std::int64_t fan_out_events = config.count(200'000);
+  SideBySide<> fan_out;
+  const Id callbacks = fan_out.add("courier, 64 callbacks", [=] {
+    return bench::fan_out_callbacks(kPoolThreads, fan_out_events);
+  });
+  const Id dropping = fan_out.add("courier, 64 DropOldest streams, stalled", [=] {
+    return bench::fan_out_dropping_streams(kPoolThreads, fan_out_events);
+  });
+  fan_out.run(config.rounds);
+  const std::string fan_out_workload = "post to 64 subscribers";
+  report.add({fan_out_workload, fan_out.name(callbacks),
+              bench::format_rate(fan_out.median_of(callbacks), "posts/s"), "", "", ""});
+  report.add({fan_out_workload, fan_out.name(dropping),
+              bench::format_rate(fan_out.median_of(dropping), "posts/s"),
+              fan_out.ratio_list(dropping, {callbacks}), ">= 0.5x 64 callbacks",
+              bench::verdict(fan_out.median_ratio(dropping, callbacks) >= 0.5)});
 }
 
 // ---------------------------------------------------------------------------
@@ -771,6 +824,7 @@ const Step kSteps[] = {
     {"memory", measure_memory},
     {"W1", measure_w1_sync},
     {"W2", measure_w2_ordered},
+    {"streams", measure_streams},
     {"W3", measure_w3_fan_out},
     {"W4 latency", measure_w4_latency},
     {"W4 idle", measure_idle_cpu},
