@@ -242,7 +242,7 @@ void BusCore::schedule(Lane& lane) {
   } else {
     lane.keep_alive = lane.owner->shared_from_this();
   }
-  run_queue_.push(lane);
+  hand_over(lane);
 }
 
 // ---------------------------------------------------------------------------
@@ -473,7 +473,7 @@ void BusCore::finish_lane(Lane& lane, bool made_progress) {
     // More work, or a producer between its exchange and its link: stay
     // scheduled, but let the others go first.
     if (!made_progress) std::this_thread::yield();
-    run_queue_.push(lane);
+    hand_over(lane);
     return;
   }
   const std::shared_ptr<const void> hold = std::move(lane.keep_alive);
@@ -482,7 +482,7 @@ void BusCore::finish_lane(Lane& lane, bool made_progress) {
   if (lane.mailbox.pushed_since_empty() &&
       !lane.scheduled.exchange(true, std::memory_order_seq_cst)) {
     lane.keep_alive = hold;
-    run_queue_.push(lane);
+    hand_over(lane);
   }
 }
 
@@ -508,7 +508,7 @@ void BusCore::park(Lane& lane) {
     return;
   }
   lane.parking.store(Lane::Parking::Running, std::memory_order_seq_cst);
-  run_queue_.push(lane);
+  hand_over(lane);
 }
 
 void BusCore::resume_deliveries(SubscriberCore& subscriber) {
@@ -517,10 +517,14 @@ void BusCore::resume_deliveries(SubscriberCore& subscriber) {
     if (lane.parking.exchange(Lane::Parking::ResumeRequested, std::memory_order_seq_cst) ==
         Lane::Parking::Parked) {
       lane.parking.store(Lane::Parking::Running, std::memory_order_seq_cst);
-      run_queue_.push(lane);
+      hand_over(lane);
     }
   }
 }
+
+void BusCore::drain_pulled(Lane& lane) { drain(lane, *thread_entry().counters); }
+
+void BusCore::give_to_executors(Lane& lane) { run_queue_.push(lane); }
 
 // ---------------------------------------------------------------------------
 // Lifecycle
@@ -537,7 +541,7 @@ bool BusCore::on_own_thread() const noexcept {
 }
 
 void BusCore::shutdown() {
-  closed_.store(true, std::memory_order_seq_cst);
+  if (!closed_.exchange(true, std::memory_order_seq_cst)) shutdown_hook(false);
   release_epoch_.fetch_add(1, std::memory_order_seq_cst);  // blocked posters: wake up, see closed
   release_epoch_.notify_all();
   if (synchronous_) return finish_drain();
@@ -553,7 +557,7 @@ void BusCore::shutdown() {
 
 void BusCore::finish_drain() {
   if (drained_.exchange(true, std::memory_order_acq_rel)) return;
-  drained_hook();
+  shutdown_hook(true);
 }
 
 void BusCore::report_drop(std::string_view topic, std::string_view pattern,

@@ -63,6 +63,11 @@ EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
   std::vector<TopicPattern> patterns = parse_patterns(topic_patterns);
   auto subscriber = std::make_shared<detail::SubscriberCore>(type, patterns, Concurrency::Serial, 1,
                                                              std::move(handler), nullptr);
+  if (std::shared_ptr<detail::LanePuller> puller = queue->puller()) {
+    // Before the subscriber can be routed to: see detail/lane_stream.hpp.
+    subscriber->set_puller(std::move(puller));
+    queue->attach(core_, subscriber);
+  }
   const std::weak_ptr<detail::BusCore> bus = core_;
   const std::weak_ptr<detail::SubscriberCore> weak_subscriber = subscriber;
   queue->connect(
@@ -75,9 +80,14 @@ EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
         if (const auto live_bus = bus.lock()) live_bus->report_drop(topic, pattern, dropped);
       });
   const std::weak_ptr<detail::StreamQueueBase> weak_queue = queue;
-  boost::signals2::connection end_connection = core_->drained_hook.connect([weak_queue] {
-    if (const auto live_queue = weak_queue.lock()) live_queue->end();
-  });
+  boost::signals2::connection end_connection =
+      core_->shutdown_hook.connect([weak_queue](bool drained) {
+        const auto live_queue = weak_queue.lock();
+        if (live_queue == nullptr) return;
+        if (drained) return live_queue->end();
+        live_queue->bus_closing();
+      });
+  if (core_->closed()) queue->bus_closing();
   if (core_->drained()) queue->end();
   Subscription subscription(core_, core_->subscribe(subscriber), std::move(patterns));
   return {std::move(subscription), subscriber, std::move(end_connection)};

@@ -113,6 +113,26 @@ TEST(Stream, AFullBlockStreamNeverHoldsAnExecutorThread) {
   expect_balanced(stats);
 }
 
+// A Block stream's consumer takes its events from the bus itself: with every
+// executor held up by another subscriber, the stream still flows.
+TEST(Stream, ABlockStreamFlowsWhileEveryExecutorIsBusy) {
+  EventBus bus(Options{.threads = 1, .queue_capacity = 64});
+  Stream<int> stream = bus.stream<int>("s", {.depth = 4, .overflow = Overflow::Block});
+  courier_test::Gate release;
+  std::promise<void> busy;
+  bus.subscribe<int>("busy", [&](const Event<int>&) {
+    busy.set_value();
+    (void)release.wait_for(kBoundedWait);
+  });
+  bus.post<int>("busy", 0);
+  ASSERT_EQ(busy.get_future().wait_for(kBoundedWait), std::future_status::ready);
+  for (int i = 0; i < 10; ++i) bus.post<int>("s", i);
+  EXPECT_EQ(take(stream, 10), iota_vector(10));
+  release.open();
+  bus.wait_idle();
+  expect_balanced(stream.stats());
+}
+
 // What a full Block stream holds back keeps its slots of the bus's bounded
 // queue, so try_post fails once they are all taken; and nothing is lost.
 TEST(Stream, BlockBackpressureReachesThePosterAndLosesNothing) {
@@ -362,10 +382,16 @@ TEST(Stream, AsyncNextEndsThroughItsCancellationSlot) {
 }
 
 // A cancellation that comes after an event reached the wait changes nothing:
-// the handler gets the event.
-TEST(Stream, CancellingACompletedWaitKeepsItsEvent) {
+// the handler gets the event. On both kinds of stream: one the executors fill
+// (DropNewest), one whose consumer drains its lane (Block), where the event
+// reaches the wait once the wait, handed back to its executor, drains it.
+class StreamKinds : public ::testing::TestWithParam<Overflow> {};
+INSTANTIATE_TEST_SUITE_P(Stream, StreamKinds,
+                         ::testing::Values(Overflow::DropNewest, Overflow::Block));
+
+TEST_P(StreamKinds, CancellingACompletedWaitKeepsItsEvent) {
   EventBus bus(pool());
-  Stream<int> stream = bus.stream<int>("s");
+  Stream<int> stream = bus.stream<int>("s", {.overflow = GetParam()});
   boost::asio::io_context context;
   boost::asio::cancellation_signal cancel;
   std::optional<int> got;
@@ -375,7 +401,13 @@ TEST(Stream, CancellingACompletedWaitKeepsItsEvent) {
         if (!error) got = item.event().data();
       })));
   bus.post<int>("s", 3);
-  bus.wait_idle();  // the event reached the wait; its completion is posted to `context`
+  if (GetParam() == Overflow::Block) {
+    // The post handed the wait back to `context`: there it takes the event
+    // and posts its completion.
+    ASSERT_EQ(context.poll_one(), 1U);
+  } else {
+    bus.wait_idle();  // the event reached the wait; its completion is posted to `context`
+  }
   cancel.emit(boost::asio::cancellation_type::terminal);
   context.run();
   EXPECT_EQ(got, 3);
@@ -383,7 +415,8 @@ TEST(Stream, CancellingACompletedWaitKeepsItsEvent) {
 
 TEST(Stream, AsyncNextWithDeferredStartsWhenTheOperationIsLaunched) {
   EventBus bus(pool());
-  Stream<int> stream = bus.stream<int>("s");
+  // Filled by the executors, so that wait_idle() shows it holding the event.
+  Stream<int> stream = bus.stream<int>("s", {.overflow = Overflow::DropNewest});
   auto operation = stream.async_next(boost::asio::deferred);
   bus.post<int>("s", 11);
   bus.wait_idle();

@@ -192,10 +192,10 @@ class COURIER_EXPORT EventBus {
   template <class T>
   Stream<T> stream(std::initializer_list<std::string_view> topic_patterns,
                    StreamOptions options = {}) {
-    auto queue = std::make_shared<detail::StreamQueue<T>>(options, core_->synchronous());
-    StreamParts parts = add_stream(typeid(T), topic_patterns, queue,
-                                   std::make_unique<detail::StreamHandler<T>>(queue));
-    return Stream<T>(std::move(queue), std::move(parts.subscription), core_, parts.subscriber,
+    detail::StreamSourceOf<T> made = detail::make_stream_source<T>(options, core_->synchronous());
+    StreamParts parts = add_stream(typeid(T), topic_patterns, made.link,
+                                   std::make_unique<detail::StreamHandler<T>>(made.source));
+    return Stream<T>(std::move(made.source), std::move(parts.subscription), core_, parts.subscriber,
                      std::move(parts.end_connection));
   }
 

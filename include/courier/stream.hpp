@@ -18,9 +18,11 @@
 /// End of a stream. close() (and the destructor) cancels the subscription and
 /// drops what the stream still holds; iteration, next() and a pending
 /// async_next() end. Once its bus has shut down (every accepted event
-/// delivered), a stream still hands out what it holds, then ends. Note that
-/// shutdown() waits for a Block stream's consumer to take what the bus holds
-/// for it, as it waits for a slow callback: close a stream nobody reads.
+/// delivered), a stream still hands out what it holds, then ends. shutdown()
+/// hands every accepted event to its streams without waiting for their
+/// consumers, except to a rendezvous (depth 0), which it waits for as for a
+/// slow callback. wait_idle() waits for a Block stream's consumer to take
+/// its events (see Overflow::Block).
 ///
 /// Thread safety: distinct objects: safe. Shared objects: one consumer per
 /// stream is the contract: next(), next_item(), async_next() and iteration
@@ -45,7 +47,9 @@
 
 #include "courier/detail/bus_core.hpp"
 #include "courier/detail/handler.hpp"
+#include "courier/detail/lane_stream.hpp"
 #include "courier/detail/stream_queue.hpp"
+#include "courier/detail/stream_source.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 #include "courier/subscription.hpp"
@@ -146,7 +150,10 @@ class Stream {
                                        void(boost::system::error_code, StreamItem<T>)>(
         [queue = queue_](auto handler) {
           using Handler = Adapter<std::decay_t<decltype(handler)>>;
-          if (queue != nullptr) return queue->take_async(Handler{std::move(handler)});
+          if (queue != nullptr) {
+            return queue->take_async(
+                std::make_unique<detail::AsyncWaiterFor<T, Handler>>(Handler{std::move(handler)}));
+          }
           detail::AsyncWaiterFor<T, Handler>(Handler{std::move(handler)})
               .complete(boost::asio::error::operation_aborted, {});
         },
@@ -221,7 +228,7 @@ class Stream {
  private:
   friend class EventBus;
 
-  Stream(std::shared_ptr<detail::StreamQueue<T>> queue, Subscription subscription,
+  Stream(std::shared_ptr<detail::StreamSource<T>> queue, Subscription subscription,
          std::weak_ptr<detail::BusCore> bus, std::weak_ptr<detail::SubscriberCore> subscriber,
          boost::signals2::connection end_connection)
       : queue_(std::move(queue)),
@@ -262,7 +269,7 @@ class Stream {
     return std::move(taken->event);
   }
 
-  std::shared_ptr<detail::StreamQueue<T>> queue_;
+  std::shared_ptr<detail::StreamSource<T>> queue_;
   Subscription subscription_;
   std::weak_ptr<detail::BusCore> bus_;
   std::weak_ptr<detail::SubscriberCore> subscriber_;
@@ -275,15 +282,35 @@ namespace detail {
 template <class T>
 class StreamHandler final : public Handler {
  public:
-  explicit StreamHandler(std::shared_ptr<StreamQueue<T>> queue) : queue_(std::move(queue)) {}
+  explicit StreamHandler(std::shared_ptr<StreamSource<T>> queue) : queue_(std::move(queue)) {}
   bool invoke(const void* event) override {
     return queue_->offer(*static_cast<const Event<T>*>(event));
   }
   std::string describe() const override { return "stream of " + readable_type_name(typeid(T)); }
 
  private:
-  std::shared_ptr<StreamQueue<T>> queue_;
+  std::shared_ptr<StreamSource<T>> queue_;
 };
+
+// A new stream's source, seen as what its consumer reads and as what the bus
+// links to (StreamQueueBase: resumes, drop reports, the end, a puller).
+template <class T>
+struct StreamSourceOf {
+  std::shared_ptr<StreamSource<T>> source;
+  std::shared_ptr<StreamQueueBase> link;
+};
+
+// A Block stream of some depth on an asynchronous bus drains its lane itself
+// (lane_stream.hpp); the others are filled by the executors (stream_queue.hpp).
+template <class T>
+StreamSourceOf<T> make_stream_source(const StreamOptions& options, bool synchronous_bus) {
+  if (!synchronous_bus && options.overflow == Overflow::Block && options.depth > 0) {
+    auto stream = std::make_shared<LaneStream<T>>(options);
+    return {stream, stream};
+  }
+  auto queue = std::make_shared<StreamQueue<T>>(options, synchronous_bus);
+  return {queue, queue};
+}
 
 }  // namespace detail
 }  // namespace courier

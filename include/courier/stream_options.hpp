@@ -14,8 +14,13 @@ enum class Overflow {
   /// Lossless: the stream holds back its own deliveries until the consumer
   /// makes room. No executor thread waits for it: the event stays in the bus
   /// (in its bounded queue, so a stream that stays full makes post() block
-  /// once the queue is full), and other subscribers keep receiving. On a
-  /// synchronous bus, post() waits for the consumer.
+  /// once the queue is full), and other subscribers keep receiving. On an
+  /// asynchronous bus, with a depth of 1 or more, the consumer takes the
+  /// stream's events from the bus itself, up to `depth` at a time, when it
+  /// asks for one (no executor carries them): until then they count as the
+  /// bus's (Stats::queued; wait_idle() waits for the consumer), except that
+  /// once the bus shuts down it hands them all to the stream without
+  /// waiting. On a synchronous bus, post() waits for the consumer.
   Block,
   /// The arriving event is dropped (counted, reported to on_drop).
   DropNewest,

@@ -179,6 +179,14 @@ class COURIER_EXPORT BusCore {
   // goes straight back. Safe from any thread, often: a lane not parked is
   // only marked, and its next parking returns at once.
   void resume_deliveries(SubscriberCore& subscriber);
+  // Drains `lane` on this thread, as an executor would, with this thread's
+  // counters: a LanePuller's consumer calls it once take_lane() gave it the
+  // lane (and only then). The lane goes back to the puller (take_lane) if
+  // work remains, or to the executors once the puller has closed.
+  void drain_pulled(Lane& lane);
+  // Hands a lane the puller was given but will not drain (it closed) to
+  // the executors.
+  void give_to_executors(Lane& lane);
   void unsubscribe(const void* identity, const std::type_info& type);
   bool is_subscribed(const void* identity, const std::type_info& type) const;
 
@@ -207,9 +215,10 @@ class COURIER_EXPORT BusCore {
   void report_drop(std::string_view topic, std::string_view pattern,
                    std::uint64_t dropped_by_stream) noexcept;
   boost::signals2::connection connect_drop_hook(std::function<void(const DroppedEvents&)> hook);
-  // Called once, when shutdown has delivered every accepted event (joined the
-  // pool; a synchronous bus: when it closes).
-  boost::signals2::signal<void()> drained_hook;
+  // Called with false once when shutdown begins (no event is accepted any
+  // more), with true once shutdown has delivered every accepted event
+  // (joined the pool; a synchronous bus: when it closes).
+  boost::signals2::signal<void(bool drained)> shutdown_hook;
   bool drained() const noexcept { return drained_.load(std::memory_order_acquire); }
 
  private:
@@ -248,6 +257,13 @@ class COURIER_EXPORT BusCore {
   static void wait_until_published(const Envelope& cause) noexcept;
   void enqueue(Lane& lane, DeliveryNode& node);
   void schedule(Lane& lane);
+  // Gives a lane with work to its puller, if it has one that takes it, else
+  // to the executors' run queue.
+  void hand_over(Lane& lane) {
+    if (lane.puller != nullptr && lane.puller->take_lane()) [[unlikely]]
+      return;
+    run_queue_.push(lane);
+  }
 
   void worker_main(CounterBlock& counters);
   void drain(Lane& lane, CounterBlock& counters);

@@ -82,96 +82,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "courier/detail/async_waiter.hpp"
 #include "courier/detail/export.hpp"
 #include "courier/detail/handler.hpp"
 #include "courier/detail/spin.hpp"
+#include "courier/detail/stream_source.hpp"
+#include "courier/detail/subscriber_core.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 
 namespace courier::detail {
 
-// What the consumer gets: an event or, on a stream with a heartbeat, a
-// keepalive (StreamItem in stream.hpp wraps it).
-template <class T>
-struct Taken {
-  std::optional<Event<T>> event;  // empty: a heartbeat
-};
-
-// The consumer's Asio completion handler, waiting for the next item.
-template <class T>
-class AsyncWaiter {
- public:
-  virtual ~AsyncWaiter() = default;
-  // Completes the handler through its associated executor, never inline,
-  // and lets go of the heartbeat timer, if armed.
-  virtual void complete(boost::system::error_code error, Taken<T> taken) = 0;
-  // Calls `due` on the handler's executor at `when` (a heartbeat's time),
-  // unless the waiter completes first. Costs no thread: a timer of the
-  // handler's own execution context.
-  virtual void arm_heartbeat(std::chrono::steady_clock::time_point when,
-                             std::function<void()> due) = 0;
-  // Calls `cancel` if the handler's associated cancellation slot is
-  // signalled (Asio's per-operation cancellation) before the waiter
-  // completes. Called by the initiating thread, before the waiter is shared.
-  virtual void arm_cancellation(std::function<void()> cancel) = 0;
-};
-
-template <class T, class Handler>
-class AsyncWaiterFor final : public AsyncWaiter<T> {
- public:
-  explicit AsyncWaiterFor(Handler handler)
-      : work_(boost::asio::prefer(boost::asio::get_associated_executor(handler),
-                                  boost::asio::execution::outstanding_work.tracked)),
-        cancellation_(boost::asio::get_associated_cancellation_slot(handler)),
-        handler_(std::move(handler)) {}
-
-  void complete(boost::system::error_code error, Taken<T> taken) override {
-    if (timer_ != nullptr) {
-      // On the timer's executor: a timer is not safe to touch from another thread.
-      const auto timer_executor = timer_->get_executor();
-      boost::asio::post(timer_executor, [timer = std::move(timer_)] { timer->cancel(); });
-    }
-    // The slot is cleared on the handler's executor, where Asio emits
-    // cancellation signals, never concurrently with an emit.
-    boost::asio::post(work_, [handler = std::move(handler_), slot = cancellation_, error,
-                              taken = std::move(taken)]() mutable {
-      if (slot.is_connected()) slot.clear();
-      handler(error, std::move(taken));
-    });
-  }
-
-  void arm_cancellation(std::function<void()> cancel) override {
-    if (!cancellation_.is_connected()) return;
-    // Any kind of cancellation may end the wait: until the waiter completes
-    // it has taken nothing, so nothing is lost (terminal, partial, total).
-    cancellation_.assign([cancel = std::move(cancel)](boost::asio::cancellation_type type) {
-      if (type != boost::asio::cancellation_type::none) cancel();
-    });
-  }
-
-  void arm_heartbeat(std::chrono::steady_clock::time_point when,
-                     std::function<void()> due) override {
-    // An executor without timers of its own (use_future's) gets no heartbeat.
-    if constexpr (std::is_constructible_v<boost::asio::steady_timer, WorkExecutor&,
-                                          std::chrono::steady_clock::time_point>) {
-      timer_ = std::make_shared<boost::asio::steady_timer>(work_, when);
-      timer_->async_wait([due = std::move(due)](boost::system::error_code error) {
-        if (!error) due();
-      });
-    }
-  }
-
- private:
-  // Keeps the handler's execution context from running out of work (an
-  // io_context's run() returning) while the handler waits here.
-  using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
-      std::declval<boost::asio::associated_executor_t<Handler>>(),
-      boost::asio::execution::outstanding_work.tracked))>;
-  WorkExecutor work_;
-  boost::asio::associated_cancellation_slot_t<Handler> cancellation_;
-  Handler handler_;
-  std::shared_ptr<boost::asio::steady_timer> timer_;
-};
+class BusCore;
 
 // The non-template half: counters, state, waking, resuming, drop reports.
 class COURIER_EXPORT StreamQueueBase {
@@ -188,13 +110,18 @@ class COURIER_EXPORT StreamQueueBase {
   void connect(std::function<void()> resume,
                std::function<void(std::string_view topic, std::uint64_t dropped)> report_drop);
 
-  bool closed() const {
-    const std::lock_guard lock(mutex_);
-    return closed_;
-  }
   // The bus shut down: no offer will come; the consumer's waits end once
   // the queue is empty.
   virtual void end() = 0;
+  // The bus began to shut down: it accepts no more events and delivers
+  // those it holds.
+  virtual void bus_closing() {}
+  // A stream whose consumer drains its lane itself (lane_stream.hpp) gives
+  // the bus its LanePuller, and learns its bus and subscriber, before the
+  // subscriber is first routed to.
+  virtual std::shared_ptr<LanePuller> puller() { return nullptr; }
+  virtual void attach(std::weak_ptr<BusCore> /*bus*/,
+                      std::weak_ptr<SubscriberCore> /*subscriber*/) {}
 
  protected:
   // Called with the mutex held: whether an offer fits now.
@@ -206,13 +133,7 @@ class COURIER_EXPORT StreamQueueBase {
   const bool synchronous_bus_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::uint64_t received_ = 0;   // guarded by mutex_
-  std::uint64_t delivered_ = 0;  // guarded by mutex_
-  std::uint64_t dropped_ = 0;    // guarded by mutex_
-  std::size_t waiting_ = 0;      // consumers waiting now; guarded by mutex_
-  // The bus holds an offer this queue declined: set by the bus under the
-  // mutex, cleared by whichever consumer take makes room (see offer).
-  std::atomic<bool> declined_{false};
+  std::size_t waiting_ = 0;                         // consumers waiting now; guarded by mutex_
   bool closed_ = false;                             // guarded by mutex_
   bool ended_ = false;                              // guarded by mutex_
   Clock::time_point last_activity_ = Clock::now();  // guarded by mutex_
@@ -222,25 +143,23 @@ class COURIER_EXPORT StreamQueueBase {
 
 template <class T>
 class StreamQueue final : public StreamQueueBase,
+                          public StreamSource<T>,
                           public std::enable_shared_from_this<StreamQueue<T>> {
  public:
+  using Clock = StreamQueueBase::Clock;
   using StreamQueueBase::StreamQueueBase;
 
   // The bus side. False: declined (Block, full, asynchronous bus).
-  bool offer(const Event<T>& event);
+  bool offer(const Event<T>& event) override;
+  std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
+  void take_async(std::unique_ptr<AsyncWaiter<T>> waiter) override;
 
-  // The consumer side: the next item, or nothing once the queue has ended
-  // (closed, or the bus shut down and the queue is empty) or `deadline`
-  // passed. A heartbeat comes only with `heartbeats`, after options.heartbeat
-  // of idleness.
-  std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats);
+  bool closed() const override {
+    const std::lock_guard lock(mutex_);
+    return closed_;
+  }
 
-  // Completes `handler` with the next item, or with operation_aborted
-  // (closed) or eof (the bus shut down and the queue is empty).
-  template <class Handler>
-  void take_async(Handler handler);
-
-  StreamStats stats() const {
+  StreamStats stats() const override {
     const std::lock_guard lock(mutex_);
     const BatchCount batch = batch_count_locked();
     return {received_, delivered_ + batch.taken - batch_dropped_, dropped_,
@@ -248,7 +167,7 @@ class StreamQueue final : public StreamQueueBase,
   }
 
   // See StreamQueueBase::close and end; these also finish an async waiter.
-  bool close() {
+  bool close() override {
     std::unique_lock lock(mutex_);
     if (closed_) return false;
     closed_ = true;
@@ -364,6 +283,12 @@ class StreamQueue final : public StreamQueueBase,
   Wait wait_locked(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
                    bool beats);
 
+  std::uint64_t received_ = 0;   // guarded by mutex_
+  std::uint64_t delivered_ = 0;  // guarded by mutex_
+  std::uint64_t dropped_ = 0;    // guarded by mutex_
+  // The bus holds an offer this queue declined: set by the bus under the
+  // mutex, cleared by whichever consumer take makes room (see offer).
+  std::atomic<bool> declined_{false};
   std::deque<Event<T>> events_;             // guarded by mutex_
   std::unique_ptr<AsyncWaiter<T>> waiter_;  // the one async consumer waiting; guarded
   std::uint64_t waiter_number_ = 0;         // counts the waiters stored; guarded
@@ -514,9 +439,7 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
 }
 
 template <class T>
-template <class Handler>
-void StreamQueue<T>::take_async(Handler handler) {
-  auto waiter = std::make_unique<AsyncWaiterFor<T, Handler>>(std::move(handler));
+void StreamQueue<T>::take_async(std::unique_ptr<AsyncWaiter<T>> waiter) {
   const std::lock_guard consuming(consumer_mutex_);
   bool resume = false;
   std::unique_lock lock(mutex_, std::defer_lock);

@@ -69,6 +69,22 @@ namespace courier::detail {
 class SubscriberCore;
 class ConcurrentGroup;
 
+// A consumer that drains a lane itself, on its own thread, instead of the
+// executors (a Block stream: detail/lane_stream.hpp). Wherever the bus would
+// hand the lane to the executors through the run queue, it offers it to the
+// puller first.
+class LanePuller {
+ public:
+  // The lane has work and, if this returns true, is the puller's to drain
+  // (BusCore::drain_pulled). False: the puller has closed; the executors
+  // drain the lane instead. Called by whichever thread owns the lane, once
+  // per hand-over.
+  virtual bool take_lane() noexcept = 0;
+
+ protected:
+  ~LanePuller() = default;
+};
+
 struct alignas(kCacheLine) Lane {
   Mailbox mailbox;
   std::atomic<bool> scheduled{false};
@@ -86,6 +102,8 @@ struct alignas(kCacheLine) Lane {
   DeliveryNode* parked = nullptr;  // used by the lane's drainer only
   enum class Parking : unsigned char { Running, Parked, ResumeRequested };
   std::atomic<Parking> parking{Parking::Running};
+  // Set before the lane is first routed to, never changed: see LanePuller.
+  LanePuller* puller = nullptr;
 };
 
 class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
@@ -124,6 +142,12 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
     return lanes_[lane_count_ == 1 ? 0 : hint % lane_count_];
   }
   Lane& lane_for_key_hash(std::size_t hash) noexcept { return lanes_[hash % lane_count_]; }
+  // Gives the (Serial) subscriber's lane to `puller`, before it is first
+  // routed to; the subscriber keeps the puller as long as its lane.
+  void set_puller(std::shared_ptr<LanePuller> puller) noexcept {
+    puller_ = std::move(puller);
+    lanes_[0].puller = puller_.get();
+  }
   std::size_t lane_count() const noexcept { return lane_count_; }
 
   // Invocation protocol (see above). enter() false: closed, do not call.
@@ -180,6 +204,8 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
   const std::size_t lane_count_;
   std::unique_ptr<Lane[]> lanes_;
   std::unique_ptr<Handler> handler_;  // reset only once closed and quiet
+  // Whom the lane points to, if a puller drains it: kept as long as the lane.
+  std::shared_ptr<LanePuller> puller_;
   mutable std::mutex patterns_mutex_;
   std::vector<TopicPattern> patterns_;  // see "Patterns" above
   // state_ apart from active_: every post to the subscriber (and to its

@@ -1,0 +1,453 @@
+// LaneStream: a Block stream on an asynchronous bus, whose consumer drains
+// the stream's lane of the bus itself instead of leaving that to the
+// executors.
+//
+// Why. A stream filled by the executors (StreamQueue) passes each event
+// through two hands: the posting thread to an executor (the lane), the
+// executor to the consumer (the queue). A Block stream holds back what does
+// not fit, in its lane, anyway. So here the lane is the queue: the bus hands
+// the lane, once it has work, to this LanePuller instead of the run queue
+// (take_lane), and the consumer, when it wants events and has none left,
+// drains the lane on its own thread (BusCore::drain_pulled) into `local_`,
+// then takes them from there. One hand-off per event, as for a callback, and
+// no executor thread at all.
+//
+// The lane. `lane_state_` says who has it: Idle (nobody, or the consumer
+// draining it), Ready (handed over, not yet drained), Released (the stream
+// is closed: the executors take the lane from now on, and deliver nothing,
+// the subscription being cancelled). The bus sets Ready (take_lane) only
+// when it hands the lane over, which happens once per scheduling; the
+// consumer claims it back (Ready to Idle) before draining. close() exchanges
+// in Released and, if the lane was Ready, gives it to the executors.
+//
+// Depth. The drain declines an event once `local_` holds `depth` events; the
+// bus then parks the lane, holding that event and the later ones in place
+// (and their slots of the bounded queue: backpressure reaches post()). The
+// consumer resumes the lane (resume_deliveries, which hands it over again)
+// once it has taken everything.
+//
+// Waking. A consumer with nothing left spins briefly for the lane, then
+// sleeps: it sets `sleeping_` and looks at `lane_state_` once more, while
+// take_lane sets Ready and then looks at `sleeping_` (all sequentially
+// consistent: one sees the other), and wakes it under the mutex. An async
+// consumer leaves its waiter instead; take_lane hands the waiter back to the
+// consumer's executor (AsyncWaiter::defer), where it drains and completes.
+//
+// Shutdown. Once the bus closes (bus_closing), it must deliver what it
+// accepted without waiting for the consumer, which may be the very thread
+// that shuts the bus down. So the lane goes to the executors (Released), a
+// lane the consumer parked is resumed, and from then on every offer, from
+// an executor or the consumer's last drain, goes to `handoff_`, under the
+// mutex, without a depth limit (no event can be accepted any more, so the
+// bus's capacity bounds it). The consumer hands out local_, then handoff_.
+//
+// Counters: received (moved into local_), delivered (taken out), dropped
+// (what close() let go of) are written by the consumer only, and read by
+// stats() delivered first, received last, so depth = received - delivered -
+// dropped is never negative and the identity holds exactly; handoff_ keeps
+// its own three under the mutex.
+//
+// Thread safety: as StreamQueue's. Consumer calls take turns on
+// `consumer_mutex_`; offer() runs on the consumer's thread, inside its drain.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include <boost/asio/error.hpp>
+
+#include "courier/detail/async_waiter.hpp"
+#include "courier/detail/bus_core.hpp"
+#include "courier/detail/spin.hpp"
+#include "courier/detail/stream_queue.hpp"
+#include "courier/detail/stream_source.hpp"
+#include "courier/detail/subscriber_core.hpp"
+#include "courier/event.hpp"
+#include "courier/stream_options.hpp"
+
+namespace courier::detail {
+
+template <class T>
+class LaneStream final : public StreamQueueBase,
+                         public StreamSource<T>,
+                         public LanePuller,
+                         public std::enable_shared_from_this<LaneStream<T>> {
+ public:
+  using Clock = StreamQueueBase::Clock;
+
+  // For a Block stream of depth 1 or more on an asynchronous bus.
+  explicit LaneStream(const StreamOptions& options) : StreamQueueBase(options, false) {}
+
+  std::shared_ptr<LanePuller> puller() override { return this->shared_from_this(); }
+  void attach(std::weak_ptr<BusCore> bus, std::weak_ptr<SubscriberCore> subscriber) override {
+    bus_ = std::move(bus);
+    subscriber_ = std::move(subscriber);
+  }
+
+  bool take_lane() noexcept override;
+
+  // Runs on the consumer's thread, inside its drain; once the bus closes or
+  // the stream is closed, on an executor too (see Shutdown above).
+  bool offer(const Event<T>& event) override {
+    if (closed_flag_.load(std::memory_order_acquire)) return true;
+    if (closing_.load(std::memory_order_acquire)) [[unlikely]]
+      return hand_off(event);
+    if (local_.size() >= options_.depth) {
+      declined_ = true;
+      return false;
+    }
+    local_.push_back(event);
+    bump(received_);
+    return true;
+  }
+
+  std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
+  void take_async(std::unique_ptr<AsyncWaiter<T>> waiter) override;
+
+  StreamStats stats() const override {
+    const std::lock_guard lock(mutex_);
+    const std::uint64_t delivered = delivered_.load(std::memory_order_acquire);
+    const std::uint64_t dropped = dropped_.load(std::memory_order_acquire);
+    const std::uint64_t received = received_.load(std::memory_order_acquire);
+    return {received + handoff_received_, delivered + handoff_delivered_,
+            dropped + handoff_dropped_, received - delivered - dropped + handoff_.size()};
+  }
+
+  bool close() override;
+  bool closed() const override { return closed_flag_.load(std::memory_order_acquire); }
+  void end() override;
+  void bus_closing() override;
+
+ private:
+  enum class LaneState : unsigned char { Idle, Ready, Released };
+  static constexpr std::chrono::microseconds kSpinBeforeSleep{20};
+
+  // Counters written by the consumer only (under consumer_mutex_).
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_release);
+  }
+
+  // Consumer side, consumer_mutex_ held.
+  Event<T> pop_local() {
+    Event<T> event = std::move(local_.front());
+    local_.pop_front();
+    bump(delivered_);
+    if (options_.heartbeat.count() > 0) {
+      const std::lock_guard lock(mutex_);
+      last_activity_ = Clock::now();
+    }
+    return event;
+  }
+  void drop_local() {
+    bump(dropped_, local_.size());
+    local_.clear();
+  }
+  bool lane_ready() const noexcept {
+    return lane_state_.load(std::memory_order_seq_cst) == LaneState::Ready;
+  }
+  // Something for the consumer to look at (but handoff_, which the mutex
+  // guards: see has_news_locked).
+  bool has_news() const noexcept {
+    return lane_ready() || declined_ || closed_flag_.load(std::memory_order_acquire) ||
+           ended_flag_.load(std::memory_order_acquire);
+  }
+  bool has_news_locked() const noexcept { return has_news() || !handoff_.empty(); }
+  // Any thread, after the bus closed: queues `event` in handoff_, or hands
+  // it to a waiting async consumer.
+  bool hand_off(const Event<T>& event);
+  // Consumer side: the next handed-off event, if any.
+  std::optional<Event<T>> take_handed_off() {
+    const std::lock_guard lock(mutex_);
+    if (handoff_.empty()) return std::nullopt;
+    Event<T> event = std::move(handoff_.front());
+    handoff_.pop_front();
+    ++handoff_delivered_;
+    return event;
+  }
+  // Resumes the lane if this stream declined its last event (local_ is
+  // empty now), then drains it if it is this consumer's. True if it drained.
+  bool pull();
+
+  enum class Wait { News, Heartbeat, TimedOut };
+  // mutex_ held through `lock`: sleeps until there is news, a heartbeat is
+  // due (`beats`) or `deadline` passed.
+  Wait sleep(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
+             bool beats);
+
+  void heartbeat_due(std::uint64_t number);
+  void cancel_waiter(std::uint64_t number);
+  // Wakes a consumer asleep in take(), or hands a waiting async consumer
+  // back to its executor.
+  void wake_consumer();
+
+  std::weak_ptr<BusCore> bus_;                // set once, before routing
+  std::weak_ptr<SubscriberCore> subscriber_;  // set once, before routing
+  std::atomic<LaneState> lane_state_{LaneState::Idle};
+  std::atomic<bool> sleeping_{false};  // a consumer sleeps or an async waiter waits
+  std::atomic<bool> closed_flag_{false};
+  std::atomic<bool> ended_flag_{false};
+  std::atomic<bool> closing_{false};  // the bus closed: see Shutdown above
+
+  std::mutex consumer_mutex_;   // one consumer call at a time
+  std::deque<Event<T>> local_;  // consumer side
+  bool declined_ = false;       // consumer side: the lane is parked on a declined event
+  std::atomic<std::uint64_t> received_{0};
+  std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+
+  std::unique_ptr<AsyncWaiter<T>> waiter_;  // guarded by mutex_
+  std::uint64_t waiter_number_ = 0;         // guarded by mutex_
+  std::deque<Event<T>> handoff_;            // guarded by mutex_
+  std::uint64_t handoff_received_ = 0;      // guarded by mutex_
+  std::uint64_t handoff_delivered_ = 0;     // guarded by mutex_
+  std::uint64_t handoff_dropped_ = 0;       // guarded by mutex_
+};
+
+template <class T>
+bool LaneStream<T>::take_lane() noexcept {
+  LaneState idle = LaneState::Idle;
+  if (!lane_state_.compare_exchange_strong(idle, LaneState::Ready, std::memory_order_seq_cst)) {
+    return false;  // Released: the stream is closed
+  }
+  if (sleeping_.load(std::memory_order_seq_cst)) wake_consumer();
+  return true;
+}
+
+template <class T>
+void LaneStream<T>::wake_consumer() {
+  std::unique_lock lock(mutex_);
+  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
+  if (waiter != nullptr) --waiting_;
+  if (waiting_ == 0) sleeping_.store(false, std::memory_order_seq_cst);
+  lock.unlock();
+  changed_.notify_all();
+  if (waiter == nullptr) return;
+  waiter->defer([self = this->shared_from_this()](
+                    std::unique_ptr<AsyncWaiter<T>> again) { self->take_async(std::move(again)); },
+                std::move(waiter));
+}
+
+template <class T>
+bool LaneStream<T>::pull() {
+  if (std::exchange(declined_, false)) after_take(true);  // hands the lane over again
+  LaneState ready = LaneState::Ready;
+  if (!lane_state_.compare_exchange_strong(ready, LaneState::Idle, std::memory_order_seq_cst)) {
+    return false;
+  }
+  const std::shared_ptr<BusCore> bus = bus_.lock();
+  const std::shared_ptr<SubscriberCore> subscriber = subscriber_.lock();
+  if (bus == nullptr || subscriber == nullptr) return false;
+  bus->drain_pulled(subscriber->lane_for_key_hash(0));
+  return true;
+}
+
+template <class T>
+typename LaneStream<T>::Wait LaneStream<T>::sleep(std::unique_lock<std::mutex>& lock,
+                                                  std::optional<Clock::time_point> deadline,
+                                                  bool beats) {
+  ++waiting_;
+  sleeping_.store(true, std::memory_order_seq_cst);
+  Wait result = Wait::News;
+  for (;;) {
+    if (has_news_locked()) break;
+    const Clock::time_point now = Clock::now();
+    std::optional<Clock::time_point> wake = deadline;
+    if (beats) {
+      const Clock::time_point beat = last_activity_ + options_.heartbeat;
+      if (now >= beat) {
+        last_activity_ = now;
+        result = Wait::Heartbeat;
+        break;
+      }
+      if (!wake || beat < *wake) wake = beat;
+    }
+    if (deadline && now >= *deadline) {
+      result = Wait::TimedOut;
+      break;
+    }
+    if (wake) {
+      changed_.wait_until(lock, *wake);
+    } else {
+      changed_.wait(lock);
+    }
+  }
+  if (--waiting_ == 0 && waiter_ == nullptr) sleeping_.store(false, std::memory_order_seq_cst);
+  return result;
+}
+
+template <class T>
+std::optional<Taken<T>> LaneStream<T>::take(std::optional<Clock::time_point> deadline,
+                                            bool heartbeats) {
+  const std::lock_guard consuming(consumer_mutex_);
+  const bool beats = heartbeats && options_.heartbeat.count() > 0;
+  for (;;) {
+    if (closed_flag_.load(std::memory_order_acquire)) {
+      drop_local();
+      return std::nullopt;
+    }
+    if (!local_.empty()) return Taken<T>{pop_local()};
+    if (closing_.load(std::memory_order_acquire)) {
+      if (std::optional<Event<T>> event = take_handed_off()) return Taken<T>{std::move(event)};
+    }
+    if (pull()) continue;
+    if (ended_flag_.load(std::memory_order_acquire)) return std::nullopt;
+    // A lane fed at speed has work again within microseconds: wait that
+    // long before sleeping, so that the bus need not wake this thread (a
+    // system call on the posting thread) for each hand-over.
+    if (spin_for(kSpinBeforeSleep, [this] { return has_news(); })) continue;
+    std::unique_lock lock(mutex_);
+    switch (sleep(lock, deadline, beats)) {
+      case Wait::News:
+        break;
+      case Wait::Heartbeat:
+        return Taken<T>{};
+      case Wait::TimedOut:
+        return std::nullopt;
+    }
+  }
+}
+
+template <class T>
+void LaneStream<T>::take_async(std::unique_ptr<AsyncWaiter<T>> waiter) {
+  const std::lock_guard consuming(consumer_mutex_);
+  for (;;) {
+    if (closed_flag_.load(std::memory_order_acquire)) {
+      drop_local();
+      return waiter->complete(boost::asio::error::operation_aborted, {});
+    }
+    if (!local_.empty()) return waiter->complete({}, Taken<T>{pop_local()});
+    if (closing_.load(std::memory_order_acquire)) {
+      if (std::optional<Event<T>> event = take_handed_off()) {
+        return waiter->complete({}, Taken<T>{std::move(event)});
+      }
+    }
+    if (pull()) continue;
+    if (ended_flag_.load(std::memory_order_acquire)) {
+      return waiter->complete(boost::asio::error::eof, {});
+    }
+    std::unique_lock lock(mutex_);
+    if (waiter_ != nullptr) {
+      lock.unlock();
+      return waiter->complete(boost::asio::error::already_started, {});
+    }
+    // Registered first, then the last look (see Waking above).
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (has_news_locked()) {
+      if (waiting_ == 0) sleeping_.store(false, std::memory_order_seq_cst);
+      continue;
+    }
+    const std::uint64_t number = ++waiter_number_;
+    if (options_.heartbeat.count() > 0) {
+      waiter->arm_heartbeat(last_activity_ + options_.heartbeat,
+                            [weak = this->weak_from_this(), number] {
+                              if (auto stream = weak.lock()) stream->heartbeat_due(number);
+                            });
+    }
+    waiter->arm_cancellation([weak = this->weak_from_this(), number] {
+      if (auto stream = weak.lock()) stream->cancel_waiter(number);
+    });
+    waiter_ = std::move(waiter);
+    ++waiting_;
+    return;
+  }
+}
+
+template <class T>
+void LaneStream<T>::heartbeat_due(std::uint64_t number) {
+  std::unique_lock lock(mutex_);
+  if (waiter_ == nullptr || number != waiter_number_) return;
+  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
+  --waiting_;
+  last_activity_ = Clock::now();
+  lock.unlock();
+  waiter->complete({}, Taken<T>{});
+}
+
+template <class T>
+void LaneStream<T>::cancel_waiter(std::uint64_t number) {
+  std::unique_lock lock(mutex_);
+  if (waiter_ == nullptr || number != waiter_number_) return;
+  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
+  --waiting_;
+  lock.unlock();
+  waiter->complete(boost::asio::error::operation_aborted, {});
+}
+
+template <class T>
+bool LaneStream<T>::close() {
+  if (closed_flag_.exchange(true, std::memory_order_seq_cst)) return false;
+  if (lane_state_.exchange(LaneState::Released, std::memory_order_seq_cst) == LaneState::Ready) {
+    if (const std::shared_ptr<BusCore> bus = bus_.lock()) {
+      if (const std::shared_ptr<SubscriberCore> subscriber = subscriber_.lock()) {
+        bus->give_to_executors(subscriber->lane_for_key_hash(0));
+      }
+    }
+  }
+  // What the consumer holds is dropped now if no consumer call runs, else
+  // by that call as soon as it sees the stream closed.
+  if (std::unique_lock consuming(consumer_mutex_, std::try_to_lock); consuming.owns_lock()) {
+    drop_local();
+  }
+  std::unique_lock lock(mutex_);
+  handoff_dropped_ += handoff_.size();
+  handoff_.clear();
+  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
+  if (waiter != nullptr) --waiting_;
+  lock.unlock();
+  changed_.notify_all();
+  if (waiter != nullptr) waiter->complete(boost::asio::error::operation_aborted, {});
+  return true;
+}
+
+template <class T>
+void LaneStream<T>::bus_closing() {
+  if (closing_.exchange(true, std::memory_order_seq_cst)) return;
+  if (lane_state_.exchange(LaneState::Released, std::memory_order_seq_cst) == LaneState::Ready) {
+    if (const std::shared_ptr<BusCore> bus = bus_.lock()) {
+      if (const std::shared_ptr<SubscriberCore> subscriber = subscriber_.lock()) {
+        bus->give_to_executors(subscriber->lane_for_key_hash(0));
+      }
+    }
+  }
+  after_take(true);  // a lane the consumer parked goes to the executors as well
+  wake_consumer();
+}
+
+template <class T>
+bool LaneStream<T>::hand_off(const Event<T>& event) {
+  std::unique_lock lock(mutex_);
+  if (waiter_ != nullptr) {
+    std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
+    --waiting_;
+    ++handoff_received_;
+    ++handoff_delivered_;
+    lock.unlock();
+    waiter->complete({}, Taken<T>{event});
+    return true;
+  }
+  handoff_.push_back(event);
+  ++handoff_received_;
+  lock.unlock();
+  changed_.notify_all();
+  return true;
+}
+
+template <class T>
+void LaneStream<T>::end() {
+  std::unique_lock lock(mutex_);
+  ended_flag_.store(true, std::memory_order_seq_cst);
+  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
+  if (waiter != nullptr) --waiting_;
+  lock.unlock();
+  changed_.notify_all();
+  // The bus has delivered everything: a waiter had taken all there was.
+  if (waiter != nullptr) waiter->complete(boost::asio::error::eof, {});
+}
+
+}  // namespace courier::detail

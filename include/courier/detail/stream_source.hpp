@@ -1,0 +1,50 @@
+// StreamSource<T>: what a Stream<T> (stream.hpp) reads from, whichever way
+// the bus fills it: a StreamQueue (stream_queue.hpp), which executors fill
+// under the stream's overflow policy, or a LaneStream (lane_stream.hpp), whose
+// consumer drains the stream's lane of the bus itself.
+//
+// Thread safety: as Stream's. offer() is called by whoever delivers to the
+// stream (an executor, the posting thread of a synchronous bus, or a
+// LaneStream's own consumer).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "courier/detail/async_waiter.hpp"
+#include "courier/event.hpp"
+#include "courier/stream_options.hpp"
+
+namespace courier::detail {
+
+template <class T>
+class StreamSource {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  virtual ~StreamSource() = default;
+
+  // The bus side: `event` is delivered to the stream. False: declined for
+  // now; the bus keeps it in the stream's lane and parks the lane until the
+  // consumer makes room (BusCore::park, resume_deliveries).
+  virtual bool offer(const Event<T>& event) = 0;
+
+  // The consumer side: the next item, or nothing once the stream has ended
+  // (closed, or the bus shut down and the stream is empty) or `deadline`
+  // passed. A heartbeat comes only with `heartbeats`, after
+  // StreamOptions::heartbeat of idleness.
+  virtual std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline,
+                                       bool heartbeats) = 0;
+  // Completes `waiter` with the next item, or with operation_aborted
+  // (closed, or cancelled), eof (the bus shut down and the stream is empty)
+  // or already_started (another waiter waits).
+  virtual void take_async(std::unique_ptr<AsyncWaiter<T>> waiter) = 0;
+
+  virtual StreamStats stats() const = 0;
+  // Ends the stream: what it holds is dropped, waits end. True the first time.
+  virtual bool close() = 0;
+  virtual bool closed() const = 0;
+};
+
+}  // namespace courier::detail
