@@ -15,6 +15,7 @@
 #include "courier/stats.hpp"
 #include "courier/stream.hpp"
 #include "courier/stream_options.hpp"
+#include "courier/subscribe_options.hpp"
 #include "courier/subscriber.hpp"
 #include "courier/subscription.hpp"
 #include "courier/topic.hpp"
