@@ -18,6 +18,7 @@
 #include "courier/subscribe_options.hpp"
 #include "courier/subscriber.hpp"
 #include "courier/subscription.hpp"
+#include "courier/subscription_group.hpp"
 #include "courier/topic.hpp"
 #include "courier/topic_handle.hpp"
 #include "courier/version.hpp"
