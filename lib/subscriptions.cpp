@@ -102,8 +102,10 @@ std::shared_ptr<SubscriberCore> BusCore::subscribe(std::shared_ptr<SubscriberCor
   gone = remove_gone_locked();
   const auto& patterns = candidate->patterns_while_routing();
   if (const void* identity = candidate->identity()) {
-    auto& same_object = by_identity_[identity];
-    for (const auto& existing : same_object) {
+    // Looked up, not inserted, until the candidate is accepted.
+    const auto found = by_identity_.find(identity);
+    const auto none = std::vector<std::shared_ptr<SubscriberCore>>();
+    for (const auto& existing : found != by_identity_.end() ? found->second : none) {
       if (existing->type() != candidate->type()) continue;
       if (candidate->has_settings()) {
         throw std::invalid_argument(
@@ -124,7 +126,7 @@ std::shared_ptr<SubscriberCore> BusCore::subscribe(std::shared_ptr<SubscriberCor
       return existing;
     }
     check_limit_locked(patterns.size());
-    same_object.push_back(candidate);
+    by_identity_[identity].push_back(candidate);
   } else {
     check_limit_locked(patterns.size());
   }

@@ -195,6 +195,24 @@ TEST(Priority, OnASynchronousBusHigherRunsFirstThenRegistrationOrder) {
   EXPECT_EQ(order, expected);
 }
 
+TEST(Priority, OrdersExactSubscriptionsAsTheSnapshotIsBuilt) {
+  // No wildcard: the topic's list is used as the snapshot built it.
+  EventBus bus(synchronous());
+  std::vector<int> order;
+  const std::vector<int> priorities{3, -2, 7, 0, 7, 1, -9, 4};
+  for (std::size_t i = 0; i < priorities.size(); ++i) {
+    bus.subscribe<int>(
+        "t", [&order, i](const Event<int>&) { order.push_back(static_cast<int>(i)); },
+        {.priority = priorities[i]});
+  }
+  const std::vector<int> expected{2, 4, 7, 0, 5, 3, 1, 6};
+  bus.post<int>("t", 0);
+  EXPECT_EQ(order, expected);
+  order.clear();
+  bus.post(bus.topic("t"), 0);
+  EXPECT_EQ(order, expected);
+}
+
 TEST(Priority, HoldsForEventsPostedFromAHandler) {
   EventBus bus(synchronous());
   std::vector<std::string> order;
