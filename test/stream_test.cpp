@@ -267,10 +267,8 @@ TEST(Stream, AsyncNextCompletesThroughUseFutureAndEndsWithAbortOnClose) {
   // future: libstdc++ counts references to an exception_ptr in code that
   // ThreadSanitizer does not see, so a rethrown exception freed on Asio's thread
   // is reported as a race.
-  std::future<boost::system::error_code> pending = stream.async_next(
-      boost::asio::use_future([](boost::system::error_code error, const StreamItem<int>&) {
-        return error;
-      }));
+  std::future<boost::system::error_code> pending = stream.async_next(boost::asio::use_future(
+      [](boost::system::error_code error, const StreamItem<int>&) { return error; }));
   stream.close();
   ASSERT_EQ(pending.wait_for(kBoundedWait), std::future_status::ready);
   EXPECT_EQ(pending.get(), boost::asio::error::operation_aborted);
