@@ -201,9 +201,9 @@ TEST(Priority, OrdersExactSubscriptionsAsTheSnapshotIsBuilt) {
   std::vector<int> order;
   const std::vector<int> priorities{3, -2, 7, 0, 7, 1, -9, 4};
   for (std::size_t i = 0; i < priorities.size(); ++i) {
-    bus.subscribe<int>(
-        "t", [&order, i](const Event<int>&) { order.push_back(static_cast<int>(i)); },
-        {.priority = priorities[i]});
+    bus.subscribe<int>("t",
+                       [&order, i](const Event<int>&) { order.push_back(static_cast<int>(i)); },
+                       {.priority = priorities[i]});
   }
   const std::vector<int> expected{2, 4, 7, 0, 5, 3, 1, 6};
   bus.post<int>("t", 0);
