@@ -16,12 +16,12 @@ SubscriberCore::SubscriberCore(const std::type_info& type, std::vector<TopicPatt
     : type_(type),
       concurrency_(concurrency),
       identity_(identity),
-      screen_(std::move(settings.screen)),
-      priority_(settings.priority),
       lane_count_(concurrency == Concurrency::Serial ? 1
                                                      : std::max<std::size_t>(concurrent_lanes, 1)),
       lanes_(std::make_unique<Lane[]>(lane_count_)),
       handler_(std::move(handler)),
+      screen_(std::move(settings.screen)),
+      priority_(settings.priority),
       patterns_(std::move(patterns)) {
   for (std::size_t i = 0; i < lane_count_; ++i) lanes_[i].owner = this;
 }

@@ -205,12 +205,15 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
   const std::type_info& type_;
   const Concurrency concurrency_;
   const void* const identity_;
-  const std::unique_ptr<const Screen> screen_;
-  const int priority_;
-  std::uint64_t sequence_ = 0;  // see set_sequence
   const std::size_t lane_count_;
   std::unique_ptr<Lane[]> lanes_;
   std::unique_ptr<Handler> handler_;  // reset only once closed and quiet
+  // After the fields every post and call reads, so as not to push them onto
+  // a second cache line: only screened routes read screen_, and only
+  // snapshot building reads the rank.
+  const std::unique_ptr<const Screen> screen_;
+  const int priority_;
+  std::uint64_t sequence_ = 0;  // see set_sequence
   mutable std::mutex patterns_mutex_;
   std::vector<TopicPattern> patterns_;  // see "Patterns" above
   // state_ apart from active_: every post to the subscriber (and to its
