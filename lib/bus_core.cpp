@@ -48,7 +48,8 @@ BusCore::BusCore(const Options& options)
                                                      : std::memory_order_seq_cst),
       slot_count_(synchronous_ ? 0 : options.queue_capacity),
       concurrent_lanes_(std::clamp<std::size_t>(options.threads, 1, kMaxConcurrentLanes)),
-      free_slots_(std::max<std::size_t>(slot_count_, 1)) {
+      free_slots_(std::max<std::size_t>(slot_count_, 1)),
+      max_subscriptions_(options.max_subscriptions) {
   if (synchronous_) return;
   slots_ = std::make_unique<Envelope[]>(slot_count_);
   for (std::size_t i = 0; i < slot_count_; ++i) free_slots_.push(static_cast<std::uint32_t>(i));
@@ -181,12 +182,23 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
     }
     ++targets;
   };
+  CounterBlock& counters = *entry.counters;
   try {
     const CachedRoute route = entry.last_route.route(
         table, entry.routes_version, ops.type, topic_id,
         key.empty() ? Grouping::Grouped : Grouping::Ungrouped, [&] { return ops.topic(event); });
-    for (SubscriberCore* subscription : route.subscriptions) {
-      if (!subscription->closed()) add_target(subscription->lane_for(lane_hint));
+    // A screened subscriber (a filter, a tracked owner) is screened here,
+    // before its lane takes the event; unscreened routes skip the check.
+    if (route.screened) [[unlikely]] {
+      for (SubscriberCore* subscription : route.subscriptions) {
+        if (!subscription->closed() && admits(*subscription, event, ops, counters)) {
+          add_target(subscription->lane_for(lane_hint));
+        }
+      }
+    } else {
+      for (SubscriberCore* subscription : route.subscriptions) {
+        if (!subscription->closed()) add_target(subscription->lane_for(lane_hint));
+      }
     }
     if (route.group != nullptr && route.group->any_member_open()) {
       add_target(route.group->lane_for(lane_hint));
@@ -195,7 +207,6 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
     recycle(envelope);
     throw;
   }
-  CounterBlock& counters = *entry.counters;
   counters.posted.increment();
   if (targets == 0) {
     report_dead(event, ops, counters);

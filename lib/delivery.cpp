@@ -62,7 +62,7 @@ struct BusCore::SyncPath {
     // Counted once routed: routing may throw (std::bad_alloc), and then the
     // post throws and the event is not accepted.
     counters.posted.increment();
-    deliver_to(bus, route.subscriptions, event, ops, counters);
+    deliver_to(bus, route, event, ops, counters);
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
 
@@ -135,18 +135,28 @@ struct BusCore::SyncPath {
                           std::size_t topic_id, const RoutingTable& table, CounterBlock& counters) {
     bool reached = false;
     table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriberCore& subscription) {
+      if (subscription.screen() != nullptr && !bus.admits(subscription, event, ops, counters))
+        return;
       reached |= invoke(bus, subscription, event, ops, counters);
     });
     count_delivery(bus, reached, event, ops, counters);
   }
 
-  [[gnu::always_inline]] static void deliver_to(BusCore& bus,
-                                                std::span<SubscriberCore* const> matches,
+  // A screened route's subscribers pass BusCore::admits first, each just
+  // before its call (so a filter sees the effects of the calls before it).
+  [[gnu::always_inline]] static void deliver_to(BusCore& bus, const CachedRoute& route,
                                                 const void* event, const EventOps& ops,
                                                 CounterBlock& counters) {
     bool reached = false;
-    for (SubscriberCore* subscription : matches) {
-      reached |= invoke(bus, *subscription, event, ops, counters);
+    if (route.screened) [[unlikely]] {
+      for (SubscriberCore* subscription : route.subscriptions) {
+        if (!bus.admits(*subscription, event, ops, counters)) continue;
+        reached |= invoke(bus, *subscription, event, ops, counters);
+      }
+    } else {
+      for (SubscriberCore* subscription : route.subscriptions) {
+        reached |= invoke(bus, *subscription, event, ops, counters);
+      }
     }
     count_delivery(bus, reached, event, ops, counters);
   }

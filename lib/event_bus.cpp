@@ -1,5 +1,7 @@
 #include "courier/event_bus.hpp"
 
+#include "tracking.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -59,10 +61,16 @@ std::vector<TopicPattern> parse_patterns(std::span<const std::string_view> texts
 EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
                                            std::span<const std::string_view> topic_patterns,
                                            const std::shared_ptr<detail::StreamQueueBase>& queue,
-                                           std::unique_ptr<detail::Handler> handler) {
+                                           std::unique_ptr<detail::Handler> handler,
+                                           detail::SubscriberSettings settings) {
   std::vector<TopicPattern> patterns = parse_patterns(topic_patterns);
-  auto subscriber = std::make_shared<detail::SubscriberCore>(type, patterns, Concurrency::Serial, 1,
-                                                             std::move(handler), nullptr);
+  if (settings.screen != nullptr && settings.screen->tracked) {
+    throw std::invalid_argument(
+        "courier: a stream on \"" + patterns.front().str() +
+        "\" cannot track an owner (SubscribeOptions::track): it ends with its Stream object");
+  }
+  auto subscriber = std::make_shared<detail::SubscriberCore>(
+      type, patterns, Concurrency::Serial, 1, std::move(handler), nullptr, std::move(settings));
   if (std::shared_ptr<detail::LanePuller> puller = queue->puller()) {
     // Before the subscriber can be routed to: see detail/lane_stream.hpp.
     subscriber->set_puller(std::move(puller));
@@ -96,10 +104,20 @@ EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
 Subscription EventBus::add(const std::type_info& type,
                            std::span<const std::string_view> topic_patterns,
                            Concurrency concurrency, std::unique_ptr<detail::Handler> handler,
-                           const void* identity) {
+                           const void* identity, detail::SubscriberSettings settings) {
   std::vector<TopicPattern> patterns = parse_patterns(topic_patterns);
+  // Only a tracking subscriber's calls go through TrackedHandler.
+  detail::TrackedHandler* tracked = nullptr;
+  if (settings.screen != nullptr && settings.screen->tracked) {
+    auto wrapped =
+        std::make_unique<detail::TrackedHandler>(std::move(handler), settings.screen->owner);
+    tracked = wrapped.get();
+    handler = std::move(wrapped);
+  }
   auto candidate = std::make_shared<detail::SubscriberCore>(
-      type, patterns, concurrency, core_->concurrent_lanes(), std::move(handler), identity);
+      type, patterns, concurrency, core_->concurrent_lanes(), std::move(handler), identity,
+      std::move(settings));
+  if (tracked != nullptr) tracked->bind(core_, *candidate);
   return Subscription(core_, core_->subscribe(std::move(candidate)), std::move(patterns));
 }
 

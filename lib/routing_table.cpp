@@ -1,15 +1,17 @@
 #include "courier/detail/routing_table.hpp"
 
+#include <algorithm>
+
 namespace courier::detail {
 namespace {
 
-// A group of the Concurrent subscriptions of `type` in `list`, if there are
-// two or more; null otherwise.
+// A group of the groupable (Concurrent, unscreened) subscriptions of `type`
+// in `list`, if there are two or more; null otherwise.
 std::shared_ptr<ConcurrentGroup> group_of(const std::vector<SubscriberCore*>& list,
                                           const std::type_info& type, std::size_t group_lanes) {
   std::vector<std::shared_ptr<SubscriberCore>> members;
   for (SubscriberCore* subscription : list) {
-    if (subscription->type() == type && subscription->concurrency() == Concurrency::Concurrent) {
+    if (subscription->type() == type && subscription->groupable()) {
       members.push_back(subscription->shared_from_this());
     }
   }
@@ -23,6 +25,9 @@ RoutingTable::RoutingTable(std::uint64_t version,
                            std::vector<std::shared_ptr<SubscriberCore>> subscribers,
                            const std::vector<std::string>& topics, std::size_t group_lanes)
     : version_(version), owners_(std::move(subscribers)) {
+  // Ranked first, so that every list built from them is (see the header).
+  std::sort(owners_.begin(), owners_.end(),
+            [](const auto& a, const auto& b) { return SubscriberCore::ranks_before(*a, *b); });
   // The texts of each type's wildcard patterns, in the order of its
   // `wildcards`; views into the subscribers' patterns, read while the caller
   // holds the routing mutex (the trie copies what it keeps).

@@ -9,9 +9,7 @@ namespace {
 
 const StreamOptions& validated(const StreamOptions& options) {
   if (options.depth > StreamOptions::kMaxDepth) {
-    throw LimitExceeded("courier: StreamOptions::depth must be at most " +
-                        std::to_string(StreamOptions::kMaxDepth) + ", got " +
-                        std::to_string(options.depth));
+    throw LimitExceeded("StreamOptions::depth", StreamOptions::kMaxDepth, options.depth);
   }
   if (options.depth == 0 && options.overflow != Overflow::Block) {
     throw std::invalid_argument(

@@ -16,8 +16,8 @@ void Subscription::cancel() {
 
 bool Subscription::active() const noexcept {
   const auto subscriber = subscriber_.lock();
-  return subscriber != nullptr && !subscriber->closed() && !bus_.expired() &&
-         subscriber->has_any_of(patterns_);
+  return subscriber != nullptr && !subscriber->closed() && !subscriber->owner_gone() &&
+         !bus_.expired() && subscriber->has_any_of(patterns_);
 }
 
 }  // namespace courier

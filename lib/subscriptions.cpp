@@ -1,14 +1,18 @@
 // Subscription bookkeeping: adding, finding and cancelling subscriptions.
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "courier/detail/bus_core.hpp"
+#include "courier/errors.hpp"
 #include "thread_state.hpp"
 
 namespace courier::detail {
 
 SubscriberCore::SubscriberCore(const std::type_info& type, std::vector<TopicPattern> patterns,
                                Concurrency concurrency, std::size_t concurrent_lanes,
-                               std::unique_ptr<Handler> handler, const void* identity)
+                               std::unique_ptr<Handler> handler, const void* identity,
+                               SubscriberSettings settings)
     : type_(type),
       concurrency_(concurrency),
       identity_(identity),
@@ -16,6 +20,8 @@ SubscriberCore::SubscriberCore(const std::type_info& type, std::vector<TopicPatt
                                                      : std::max<std::size_t>(concurrent_lanes, 1)),
       lanes_(std::make_unique<Lane[]>(lane_count_)),
       handler_(std::move(handler)),
+      screen_(std::move(settings.screen)),
+      priority_(settings.priority),
       patterns_(std::move(patterns)) {
   for (std::size_t i = 0; i < lane_count_; ++i) lanes_[i].owner = this;
 }
@@ -82,12 +88,36 @@ void SubscriberCore::wait_until_quiet() noexcept {
 }
 
 std::shared_ptr<SubscriberCore> BusCore::subscribe(std::shared_ptr<SubscriberCore> candidate) {
+  std::vector<std::shared_ptr<SubscriberCore>> gone;
+  // Closed once the mutex is released, whatever happens below.
+  struct CloseGone {
+    std::vector<std::shared_ptr<SubscriberCore>>& gone;
+    ~CloseGone() {
+      for (const auto& subscriber : gone) subscriber->close();
+    }
+  } close_gone{gone};
   std::lock_guard lock(routing_mutex_);
+  // Subscribers whose tracked owner is gone go first, so that they neither
+  // pile up nor count against the limit.
+  gone = remove_gone_locked();
+  const auto& patterns = candidate->patterns_while_routing();
   if (const void* identity = candidate->identity()) {
-    auto& same_object = by_identity_[identity];
-    for (const auto& existing : same_object) {
+    // Looked up, not inserted, until the candidate is accepted.
+    const auto found = by_identity_.find(identity);
+    const auto none = std::vector<std::shared_ptr<SubscriberCore>>();
+    for (const auto& existing : found != by_identity_.end() ? found->second : none) {
       if (existing->type() != candidate->type()) continue;
-      const std::size_t added = existing->add_patterns(candidate->patterns_while_routing());
+      if (candidate->has_settings()) {
+        throw std::invalid_argument(
+            "courier: subscribe() was given SubscribeOptions for " + candidate->describe() +
+            ", which is already subscribed: its options are those of its first subscription");
+      }
+      const auto& current = existing->patterns_while_routing();
+      check_limit_locked(
+          static_cast<std::size_t>(std::count_if(patterns.begin(), patterns.end(), [&](auto& each) {
+            return std::find(current.begin(), current.end(), each) == current.end();
+          })));
+      const std::size_t added = existing->add_patterns(patterns);
       if (added != 0) {
         subscription_count_ += added;
         // Release: see below.
@@ -95,14 +125,36 @@ std::shared_ptr<SubscriberCore> BusCore::subscribe(std::shared_ptr<SubscriberCor
       }
       return existing;
     }
-    same_object.push_back(candidate);
+    check_limit_locked(patterns.size());
+    by_identity_[identity].push_back(candidate);
+  } else {
+    check_limit_locked(patterns.size());
   }
   subscribers_.emplace(candidate.get(), candidate);
-  subscription_count_ += candidate->patterns_while_routing().size();
+  subscription_count_ += patterns.size();
+  candidate->set_sequence(next_sequence_++);
+  if (candidate->screen() != nullptr && candidate->screen()->tracked) ++tracked_count_;
   // Release: a post that reads the new version (acquire) rebuilds its snapshot
   // and so sees this subscription; one made after subscribe() returns will.
   routing_version_.fetch_add(1, std::memory_order_release);
   return candidate;
+}
+
+void BusCore::check_limit_locked(std::size_t more) const {
+  if (more > max_subscriptions_ - subscription_count_) {
+    throw LimitExceeded("Options::max_subscriptions", max_subscriptions_,
+                        subscription_count_ + more);
+  }
+}
+
+std::vector<std::shared_ptr<SubscriberCore>> BusCore::remove_gone_locked() {
+  std::vector<std::shared_ptr<SubscriberCore>> gone;
+  if (tracked_count_ == 0) return gone;
+  for (const auto& [raw, subscriber] : subscribers_) {
+    if (subscriber->owner_gone()) gone.push_back(subscriber);
+  }
+  for (const auto& subscriber : gone) remove_locked(*subscriber);
+  return gone;
 }
 
 std::size_t BusCore::register_topic(std::string_view topic) {
@@ -119,6 +171,7 @@ std::size_t BusCore::register_topic(std::string_view topic) {
 bool BusCore::remove_locked(SubscriberCore& subscriber) {
   if (subscribers_.erase(&subscriber) == 0) return false;
   subscription_count_ -= subscriber.patterns_while_routing().size();
+  if (subscriber.screen() != nullptr && subscriber.screen()->tracked) --tracked_count_;
   if (const void* identity = subscriber.identity()) {
     auto found = by_identity_.find(identity);
     if (found != by_identity_.end()) {
@@ -187,8 +240,34 @@ bool BusCore::is_subscribed(const void* identity, const std::type_info& type) co
   std::lock_guard lock(routing_mutex_);
   auto found = by_identity_.find(identity);
   if (found == by_identity_.end()) return false;
-  return std::any_of(found->second.begin(), found->second.end(),
-                     [&](const auto& subscription) { return subscription->type() == type; });
+  return std::any_of(found->second.begin(), found->second.end(), [&](const auto& subscription) {
+    return subscription->type() == type && !subscription->owner_gone();
+  });
+}
+
+bool BusCore::is_subscribed(const void* identity, const std::type_info& type,
+                            std::string_view pattern) const {
+  const TopicPattern wanted(pattern);
+  std::lock_guard lock(routing_mutex_);
+  auto found = by_identity_.find(identity);
+  if (found == by_identity_.end()) return false;
+  return std::any_of(found->second.begin(), found->second.end(), [&](const auto& subscription) {
+    const auto& patterns = subscription->patterns_while_routing();
+    return subscription->type() == type && !subscription->owner_gone() &&
+           std::find(patterns.begin(), patterns.end(), wanted) != patterns.end();
+  });
+}
+
+bool BusCore::has_subscribers(std::string_view topic, const std::type_info* type) const {
+  validate_topic(topic);
+  std::lock_guard lock(routing_mutex_);
+  return std::any_of(subscribers_.begin(), subscribers_.end(), [&](const auto& each) {
+    const SubscriberCore& subscriber = *each.second;
+    if ((type != nullptr && subscriber.type() != *type) || subscriber.owner_gone()) return false;
+    const auto& patterns = subscriber.patterns_while_routing();
+    return std::any_of(patterns.begin(), patterns.end(),
+                       [&](const TopicPattern& pattern) { return pattern.matches(topic); });
+  });
 }
 
 void BusCore::release_subscribers() noexcept {
@@ -198,6 +277,7 @@ void BusCore::release_subscribers() noexcept {
     for (const auto& [raw, subscriber] : subscribers_) all.push_back(subscriber);
     subscribers_.clear();
     subscription_count_ = 0;
+    tracked_count_ = 0;
     by_identity_.clear();
     snapshot_.reset();
     routing_version_.fetch_add(1, std::memory_order_release);

@@ -1,5 +1,6 @@
 #include "thread_state.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 namespace courier::detail {
@@ -24,7 +25,9 @@ void LastRoute::fill(const RoutingTable& table, const Query& query) {
     table.for_each_match(*query.type, query.topic_id, query.topic, add);
   }
   if (query.topic_id == RoutingTable::kNoTopic) topic_.assign(query.topic);
-  if (query.grouping == Grouping::Ungrouped && subscriptions_.size() == 1 &&
+  screened_ = std::any_of(subscriptions_.begin(), subscriptions_.end(),
+                          [](const SubscriberCore* each) { return each->screen() != nullptr; });
+  if (query.grouping == Grouping::Ungrouped && subscriptions_.size() == 1 && !screened_ &&
       subscriptions_[0]->concurrency() == Concurrency::Serial) {
     lone_serial_ = subscriptions_[0];
   }

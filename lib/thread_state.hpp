@@ -44,9 +44,13 @@ struct InvocationScope;
 // Where a routing snapshot sends an event: subscriptions to deliver to one by
 // one and, for an unkeyed event on an asynchronous bus, the ConcurrentGroup
 // that stands for the topic's Concurrent subscriptions (null if none).
+// `screened`: some of the subscriptions have a Screen (event_filter.hpp), so
+// each must pass BusCore::admits first; an unscreened route (nearly every
+// one) skips that with one predictable branch per post.
 struct CachedRoute {
   std::span<SubscriberCore* const> subscriptions;
   ConcurrentGroup* group = nullptr;
+  bool screened = false;
 };
 
 // How an event is routed: Grouped for unkeyed events on an asynchronous bus
@@ -72,11 +76,12 @@ class LastRoute {
     } else {
       armed_serial_ = lone_serial_;  // the topic repeats: worth the shortest path's try
     }
-    return {subscriptions_, group_};
+    return {subscriptions_, group_, screened_};
   }
 
   // For the synchronous post's shortest path: the route's one subscription
-  // when it has exactly one and that one is Serial, if the route is the one
+  // when it has exactly one and that one is Serial and unscreened, if the
+  // route is the one
   // route() would return for an Ungrouped query without a refill; else null.
   // Null also until route() served the route a second time: a thread whose
   // topics change from post to post skips the shortest path's checks after
@@ -141,7 +146,8 @@ class LastRoute {
   std::string topic_;  // for posts without a topic handle
   std::vector<SubscriberCore*> subscriptions_;
   ConcurrentGroup* group_ = nullptr;
-  SubscriberCore* lone_serial_ = nullptr;   // the route's, if one Serial subscription
+  bool screened_ = false;                   // see CachedRoute
+  SubscriberCore* lone_serial_ = nullptr;   // the route's, if one unscreened Serial one
   SubscriberCore* armed_serial_ = nullptr;  // lone_serial_ once the route served a repeat
 };
 

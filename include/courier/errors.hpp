@@ -4,6 +4,7 @@
 /// message naming the bad value.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -19,11 +20,28 @@ class COURIER_EXPORT BusClosed : public std::runtime_error {
 };
 
 /// Thrown when a request would take the bus over one of its limits (a stream's
-/// depth, StreamOptions::kMaxDepth). Its message names the limit and the value
-/// asked for; nothing was changed.
+/// depth, StreamOptions::kMaxDepth; Options::max_subscriptions). It names the
+/// limit, its maximum and the value asked for, in its message and through its
+/// accessors; nothing was changed.
+///
+/// Thread safety: immutable; shared objects: safe.
 class COURIER_EXPORT LimitExceeded : public std::length_error {
  public:
-  using std::length_error::length_error;
+  /// `limit` (as "Options::max_subscriptions") allows at most `maximum`, and
+  /// a request asked for `requested`.
+  LimitExceeded(std::string limit, std::size_t maximum, std::size_t requested);
+
+  /// The limit's name, as "StreamOptions::depth".
+  const std::string& limit() const noexcept { return limit_; }
+  /// The most the limit allows.
+  std::size_t maximum() const noexcept { return maximum_; }
+  /// What the request asked for.
+  std::size_t requested() const noexcept { return requested_; }
+
+ private:
+  std::string limit_;
+  std::size_t maximum_;
+  std::size_t requested_;
 };
 
 }  // namespace courier

@@ -30,7 +30,13 @@
 ///  - There is no order between different subscribers: one may see event b
 ///    before another has seen event a.
 ///  - An event reaches the subscriptions that were active when it was posted
-///    and are still active when it is delivered.
+///    and are still active when it is delivered (and, for one with a filter,
+///    that the filter admits: SubscribeOptions).
+///  - Priority (SubscribeOptions::priority) orders the subscribers of one
+///    event where they run on one thread: on a synchronous bus, highest
+///    first, then in the order they were first subscribed. On this bus it is
+///    only the order in which the posting thread hands the event to their
+///    lanes; it promises no order between subscribers.
 ///  - An exception thrown by a subscriber is caught, counted (Stats::failed) and
 ///    reported to the on_error hooks (default: one line on stderr); delivery
 ///    goes on. An event no subscriber took is dead: counted and reported to the
@@ -43,7 +49,8 @@
 ///
 /// Thread safety: distinct objects: safe. Shared objects: safe; every member
 /// may be called from any thread. From inside a handler of the same bus: post,
-/// try_post, subscribe, unsubscribe, is_subscribed, shutdown and stats are safe
+/// try_post, subscribe, unsubscribe, is_subscribed, has_subscribers, shutdown
+/// and stats are safe
 /// (unsubscribe and shutdown then return without waiting, see below);
 /// wait_idle throws std::logic_error, and destroying the bus is undefined.
 #pragma once
@@ -63,6 +70,7 @@
 #include <boost/signals2/connection.hpp>
 
 #include "courier/detail/bus_core.hpp"
+#include "courier/detail/event_filter.hpp"
 #include "courier/detail/export.hpp"
 #include "courier/detail/handler.hpp"
 #include "courier/detail/subscriber_core.hpp"
@@ -72,6 +80,7 @@
 #include "courier/options.hpp"
 #include "courier/stats.hpp"
 #include "courier/stream.hpp"
+#include "courier/subscribe_options.hpp"
 #include "courier/subscriber.hpp"
 #include "courier/subscription.hpp"
 #include "courier/topic.hpp"
@@ -108,12 +117,16 @@ class COURIER_EXPORT EventBus {
   /// subscribed to several patterns is still one subscriber (see the order
   /// contract above), and an event matching several of them reaches it once.
   /// Subscribing the same subscriber to the same pattern again is a no-op that
-  /// returns a handle to the existing subscription. Thread-safe; takes effect
-  /// for posts that start after it returns. Throws std::invalid_argument for a
-  /// null subscriber or an invalid pattern.
+  /// returns a handle to the existing subscription. `options` (a filter, a
+  /// priority, an owner to track: SubscribeOptions) belong to the object:
+  /// those of its first subscription stay. Thread-safe; takes effect for
+  /// posts that start after it returns. Throws std::invalid_argument for a
+  /// null subscriber, an invalid pattern, or options for an object already
+  /// subscribed; courier::LimitExceeded past Options::max_subscriptions.
   template <SubscriberType S>
-  Subscription subscribe(std::shared_ptr<S> subscriber, std::string_view topic_pattern) {
-    return subscribe(std::move(subscriber), {topic_pattern});
+  Subscription subscribe(std::shared_ptr<S> subscriber, std::string_view topic_pattern,
+                         SubscribeOptions<typename S::data_type> options = {}) {
+    return subscribe(std::move(subscriber), {topic_pattern}, std::move(options));
   }
 
   /// Subscribes `subscriber` to every pattern of `topic_patterns` (one or
@@ -124,41 +137,55 @@ class COURIER_EXPORT EventBus {
   /// subscriber.
   template <SubscriberType S>
   Subscription subscribe(std::shared_ptr<S> subscriber,
-                         std::initializer_list<std::string_view> topic_patterns) {
-    return subscribe_all(std::move(subscriber), topic_patterns);
+                         std::initializer_list<std::string_view> topic_patterns,
+                         SubscribeOptions<typename S::data_type> options = {}) {
+    return subscribe_all(std::move(subscriber), topic_patterns, std::move(options));
   }
 
   /// The same for a list made at run time (from a configuration, say).
   template <SubscriberType S>
-  Subscription subscribe(std::shared_ptr<S> subscriber,
-                         std::span<const std::string> topic_patterns) {
+  Subscription subscribe(std::shared_ptr<S> subscriber, std::span<const std::string> topic_patterns,
+                         SubscribeOptions<typename S::data_type> options = {}) {
     const std::vector<std::string_view> views(topic_patterns.begin(), topic_patterns.end());
-    return subscribe_all(std::move(subscriber), views);
+    return subscribe_all(std::move(subscriber), views, std::move(options));
   }
 
   ///@{
   /// The same, naming the payload type: subscribe<int>(counter, "metrics.*").
   template <class T>
-  Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber,
-                         std::string_view topic_pattern) {
-    return subscribe<Subscriber<T>>(std::move(subscriber), {topic_pattern});
+  Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber, std::string_view topic_pattern,
+                         SubscribeOptions<T> options = {}) {
+    return subscribe<Subscriber<T>>(std::move(subscriber), {topic_pattern}, std::move(options));
   }
   template <class T>
   Subscription subscribe(std::shared_ptr<Subscriber<T>> subscriber,
-                         std::initializer_list<std::string_view> topic_patterns) {
-    return subscribe<Subscriber<T>>(std::move(subscriber), topic_patterns);
+                         std::initializer_list<std::string_view> topic_patterns,
+                         SubscribeOptions<T> options = {}) {
+    return subscribe<Subscriber<T>>(std::move(subscriber), topic_patterns, std::move(options));
   }
 
   ///@}
 
-  /// Subscribes a callable taking `const Event<T>&`. Each call makes a new
-  /// subscriber, whatever the callable. Thread-safe. Throws
-  /// std::invalid_argument for an invalid pattern.
+  ///@{
+  /// Subscribes a callable taking `const Event<T>&`, with `options` if given
+  /// (a filter, a priority, an owner to track: SubscribeOptions). Each call
+  /// makes a new subscriber, whatever the callable. Thread-safe. Throws
+  /// std::invalid_argument for an invalid pattern, courier::LimitExceeded
+  /// past Options::max_subscriptions.
   template <class T, class F>
   Subscription subscribe(std::string_view topic_pattern, F&& callable,
-                         Concurrency concurrency = Concurrency::Serial) {
-    return subscribe<T>({topic_pattern}, std::forward<F>(callable), concurrency);
+                         Concurrency concurrency = Concurrency::Serial,
+                         SubscribeOptions<T> options = {}) {
+    return subscribe<T>({topic_pattern}, std::forward<F>(callable), concurrency,
+                        std::move(options));
   }
+  template <class T, class F>
+  Subscription subscribe(std::string_view topic_pattern, F&& callable,
+                         SubscribeOptions<T> options) {
+    return subscribe<T>({topic_pattern}, std::forward<F>(callable), Concurrency::Serial,
+                        std::move(options));
+  }
+  ///@}
 
   ///@{
   /// The same for several patterns (one or more): one subscriber, one
@@ -166,35 +193,55 @@ class COURIER_EXPORT EventBus {
   /// invalid pattern (then none is subscribed) or an empty list.
   template <class T, class F>
   Subscription subscribe(std::initializer_list<std::string_view> topic_patterns, F&& callable,
-                         Concurrency concurrency = Concurrency::Serial) {
-    return subscribe_callable<T>(topic_patterns, std::forward<F>(callable), concurrency);
+                         Concurrency concurrency = Concurrency::Serial,
+                         SubscribeOptions<T> options = {}) {
+    return subscribe_callable<T>(topic_patterns, std::forward<F>(callable), concurrency,
+                                 std::move(options));
+  }
+  template <class T, class F>
+  Subscription subscribe(std::initializer_list<std::string_view> topic_patterns, F&& callable,
+                         SubscribeOptions<T> options) {
+    return subscribe_callable<T>(topic_patterns, std::forward<F>(callable), Concurrency::Serial,
+                                 std::move(options));
   }
   template <class T, class F>
   Subscription subscribe(std::span<const std::string> topic_patterns, F&& callable,
-                         Concurrency concurrency = Concurrency::Serial) {
+                         Concurrency concurrency = Concurrency::Serial,
+                         SubscribeOptions<T> options = {}) {
     const std::vector<std::string_view> views(topic_patterns.begin(), topic_patterns.end());
-    return subscribe_callable<T>(views, std::forward<F>(callable), concurrency);
+    return subscribe_callable<T>(views, std::forward<F>(callable), concurrency, std::move(options));
   }
-
+  template <class T, class F>
+  Subscription subscribe(std::span<const std::string> topic_patterns, F&& callable,
+                         SubscribeOptions<T> options) {
+    return subscribe<T>(topic_patterns, std::forward<F>(callable), Concurrency::Serial,
+                        std::move(options));
+  }
   ///@}
 
   /// A pull stream of the events matching `topic_pattern` (stream.hpp): a
   /// Serial subscriber whose consumer reads a bounded queue. Thread-safe;
   /// takes effect for posts that start after it returns. Throws
   /// std::invalid_argument for an invalid pattern or options, and
-  /// courier::LimitExceeded for a depth over StreamOptions::kMaxDepth.
+  /// courier::LimitExceeded for a depth over StreamOptions::kMaxDepth or past
+  /// Options::max_subscriptions. `subscribe_options` may set a filter (which
+  /// runs before the stream's queue counts the event as received) and a
+  /// priority; not `track` (std::invalid_argument): a stream ends with its
+  /// Stream object.
   template <class T>
-  Stream<T> stream(std::string_view topic_pattern, StreamOptions options = {}) {
-    return stream<T>({topic_pattern}, options);
+  Stream<T> stream(std::string_view topic_pattern, StreamOptions options = {},
+                   SubscribeOptions<T> subscribe_options = {}) {
+    return stream<T>({topic_pattern}, options, std::move(subscribe_options));
   }
   /// The same on several patterns (one or more); an event matching several
   /// arrives once.
   template <class T>
   Stream<T> stream(std::initializer_list<std::string_view> topic_patterns,
-                   StreamOptions options = {}) {
+                   StreamOptions options = {}, SubscribeOptions<T> subscribe_options = {}) {
     detail::StreamSourceOf<T> made = detail::make_stream_source<T>(options, core_->synchronous());
     StreamParts parts = add_stream(typeid(T), topic_patterns, made.link,
-                                   std::make_unique<detail::StreamHandler<T>>(made.source));
+                                   std::make_unique<detail::StreamHandler<T>>(made.source),
+                                   detail::settings_of(std::move(subscribe_options)));
     return Stream<T>(std::move(made.source), std::move(parts.subscription), core_, parts.subscriber,
                      std::move(parts.end_connection));
   }
@@ -232,6 +279,41 @@ class COURIER_EXPORT EventBus {
   }
 
   ///@}
+
+  ///@{
+  /// True if `subscriber` is subscribed on this bus to `topic_pattern`
+  /// itself (the same pattern, not one that matches it: "a.*" is not "a.b").
+  /// False once an owner it tracks is gone. Thread-safe. Throws
+  /// std::invalid_argument for an invalid pattern.
+  template <SubscriberType S>
+  bool is_subscribed(const std::shared_ptr<S>& subscriber, std::string_view topic_pattern) const {
+    using T = typename S::data_type;
+    return core_->is_subscribed(static_cast<const Subscriber<T>*>(subscriber.get()), typeid(T),
+                                topic_pattern);
+  }
+
+  template <class T>
+  bool is_subscribed(const std::shared_ptr<Subscriber<T>>& subscriber,
+                     std::string_view topic_pattern) const {
+    return is_subscribed<Subscriber<T>>(subscriber, topic_pattern);
+  }
+
+  ///@}
+
+  /// True if some subscriber or stream on this bus, of any payload type, has
+  /// a pattern matching `topic` (whatever its filter would say of an event;
+  /// not one whose tracked owner is gone). A snapshot: a subscribe or cancel
+  /// on another thread may change the answer as it returns. Thread-safe.
+  /// Throws std::invalid_argument for an invalid topic.
+  bool has_subscribers(std::string_view topic) const {
+    return core_->has_subscribers(topic, nullptr);
+  }
+
+  /// The same, counting only subscribers to events of type T.
+  template <class T>
+  bool has_subscribers(std::string_view topic) const {
+    return core_->has_subscribers(topic, &typeid(T));
+  }
 
   /// Accepts `event` for delivery. Thread-safe. Blocks while the queue is full
   /// (not when called from one of this bus's own handlers: those posts are
@@ -324,25 +406,27 @@ class COURIER_EXPORT EventBus {
  private:
   template <SubscriberType S>
   Subscription subscribe_all(std::shared_ptr<S> subscriber,
-                             std::span<const std::string_view> topic_patterns) {
+                             std::span<const std::string_view> topic_patterns,
+                             SubscribeOptions<typename S::data_type> options) {
     using T = typename S::data_type;
     if (subscriber == nullptr) detail::reject_null_subscriber(topic_patterns);
     std::shared_ptr<Subscriber<T>> base = std::move(subscriber);
     const Concurrency concurrency = base->concurrency();
     const void* identity = base.get();
     return add(typeid(T), topic_patterns, concurrency,
-               std::make_unique<detail::SubscriberHandler<T>>(std::move(base)), identity);
+               std::make_unique<detail::SubscriberHandler<T>>(std::move(base)), identity,
+               detail::settings_of(std::move(options)));
   }
 
   template <class T, class F>
   Subscription subscribe_callable(std::span<const std::string_view> topic_patterns, F&& callable,
-                                  Concurrency concurrency) {
+                                  Concurrency concurrency, SubscribeOptions<T> options) {
     static_assert(std::is_invocable_v<std::decay_t<F>&, const Event<T>&>,
                   "the callable must accept const courier::Event<T>&");
     return add(
         typeid(T), topic_patterns, concurrency,
         std::make_unique<detail::CallableHandler<T, std::decay_t<F>>>(std::forward<F>(callable)),
-        nullptr);
+        nullptr, detail::settings_of(std::move(options)));
   }
 
   struct StreamParts {
@@ -354,11 +438,12 @@ class COURIER_EXPORT EventBus {
   StreamParts add_stream(const std::type_info& type,
                          std::span<const std::string_view> topic_patterns,
                          const std::shared_ptr<detail::StreamQueueBase>& queue,
-                         std::unique_ptr<detail::Handler> handler);
+                         std::unique_ptr<detail::Handler> handler,
+                         detail::SubscriberSettings settings);
 
   Subscription add(const std::type_info& type, std::span<const std::string_view> topic_patterns,
                    Concurrency concurrency, std::unique_ptr<detail::Handler> handler,
-                   const void* identity);
+                   const void* identity, detail::SubscriberSettings settings);
 
   const Topic& checked(const Topic& topic) const {
     if (topic.bus_id_ != core_->id()) {

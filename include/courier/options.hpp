@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <thread>
 
 namespace courier {
@@ -19,6 +20,13 @@ struct Options {
 
   /// Deliver on the posting thread, before post() returns, instead of on the pool.
   bool synchronous = false;
+
+  /// Subscriptions the bus holds at most, counted as Stats::subscriptions is
+  /// (one per subscriber and pattern; a stream counts as a subscriber). A
+  /// subscribe() or stream() that would go over throws courier::LimitExceeded
+  /// naming "Options::max_subscriptions", this maximum and the count it asked
+  /// for, and changes nothing. Default: no limit.
+  std::size_t max_subscriptions = std::numeric_limits<std::size_t>::max();
 };
 
 }  // namespace courier

@@ -9,6 +9,15 @@
 //   a PATTERN   subscribe the newest object to one more pattern
 //   p TOPIC     post an int                            k TOPIC     ... with a key
 //   h TOPIC     post an int through bus.topic(TOPIC)   f TOPIC     post a double
+// and, for SubscribeOptions and SubscriptionGroup (issue 15):
+//   F PATTERN   a Serial int callable with a filter: it admits even posts and
+//               throws on those that leave 3 modulo 7
+//   r DIGIT PATTERN  a Serial int callable of priority DIGIT - 5
+//   g PATTERN   a Serial int callable held by the script's SubscriptionGroup
+//   G           cancel that group
+//   t PATTERN   a Serial int callable tracking an owner of its own
+//   T DIGIT     let go of one of those owners
+//   S PATTERN   a filtered int stream (it admits posts not divisible by 3)
 // The script is played on a synchronous bus and an asynchronous one (which is
 // waited idle after each post), interleaved line by line, then on fresh buses
 // one after the other. After every post each bus must have delivered it
@@ -17,7 +26,12 @@
 // them match, and counted it dead when there were none. Cancelling a handle
 // takes its patterns from its subscriber, which keeps the others. An invalid
 // pattern (anywhere in a list) or topic must be refused with
-// std::invalid_argument and change nothing. This exercises the routing
+// std::invalid_argument and change nothing. A filter's decision is the
+// reference's too, a throwing filter counts as failed once, and on the
+// synchronous bus the subscribers of a post run by priority, then in the
+// order they were subscribed. has_subscribers(topic) must agree with the
+// reference before each post, and a stream must count as received only what
+// its filter admitted. This exercises the routing
 // snapshots, the wildcard trie, subscribers with overlapping patterns, the
 // concurrent groups, topic handles resolved before or after a subscription,
 // each thread's cache of its last route and the synchronous post's shortest
@@ -25,6 +39,7 @@
 // subscriptions.
 // A disagreement aborts, so libFuzzer saves the input as a crash.
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -41,6 +56,7 @@
 #include <vector>
 
 #include "courier/event_bus.hpp"
+#include "courier/subscription_group.hpp"
 #include "reference_topic_matcher.hpp"
 
 namespace {
@@ -56,14 +72,26 @@ constexpr std::size_t kMaxSubscriptions = 12;
 
 enum class Payload { Int, Double };
 
+// The order in which a bus's subscribers were called, by receiver number.
+struct CallLog {
+  std::mutex mutex;
+  std::vector<std::size_t> calls;
+};
+
 // The posts one subscription received, by number.
 struct Received {
   std::mutex mutex;
   std::vector<int> posts;
+  std::shared_ptr<CallLog> log;
+  std::size_t receiver = 0;
 
   void add(int post) {
-    std::lock_guard lock(mutex);
-    posts.push_back(post);
+    {
+      std::lock_guard lock(mutex);
+      posts.push_back(post);
+    }
+    std::lock_guard lock(log->mutex);
+    log->calls.push_back(receiver);
   }
   std::vector<int> take() {
     std::lock_guard lock(mutex);
@@ -81,12 +109,40 @@ class RecordingObject final : public courier::Subscriber<int> {
   std::shared_ptr<Received> received_;
 };
 
+// The F step's filter, and what the reference expects of it.
+bool picky_throws(int post) { return post % 7 == 3; }
+bool picky_admits(int post) { return post % 2 == 0; }
+bool picky_filter(const courier::Event<int>& event) {
+  if (picky_throws(event.data())) throw std::runtime_error("picky filter");
+  return picky_admits(event.data());
+}
+// The S step's stream filter.
+bool stream_admits(int post) { return post % 3 != 0; }
+
+enum class Filter { None, Picky, Stream };
+
 // One subscriber as the reference sees it: the patterns it holds now.
 struct Receiver {
   std::set<std::string> patterns;
   Payload payload;
   std::shared_ptr<Received> received;
-  std::shared_ptr<RecordingObject> object;  // null for a callable
+  std::shared_ptr<RecordingObject> object = nullptr;  // null for a callable
+  Filter filter = Filter::None;
+  int priority = 0;
+  std::unique_ptr<courier::Stream<int>> stream = nullptr;  // set for a stream
+  std::uint64_t stream_admitted = 0;                       // events it should have received
+
+  bool admits(int post) const {
+    switch (filter) {
+      case Filter::Picky:
+        return !picky_throws(post) && picky_admits(post);
+      case Filter::Stream:
+        return stream_admits(post);
+      case Filter::None:
+        break;
+    }
+    return true;
+  }
 };
 
 // A Subscription handle and the patterns it cancels.
@@ -94,6 +150,12 @@ struct Handle {
   courier::Subscription subscription;
   std::size_t receiver;
   std::vector<std::string> patterns;
+};
+
+// An owner a tracking subscription follows, and that subscription.
+struct Owner {
+  std::shared_ptr<int> owner;
+  std::size_t receiver;
 };
 
 std::vector<std::string_view> split_patterns(std::string_view list) {
@@ -116,14 +178,15 @@ bool all_valid(const std::vector<std::string_view>& patterns) {
 // One bus under test and what the reference expects of it.
 class Trial {
  public:
-  Trial(const char* name, courier::Options options) : name_(name), bus_(options) {}
+  Trial(const char* name, courier::Options options)
+      : name_(name), ordered_(options.synchronous), bus_(options) {}
 
   bool full() const noexcept { return receivers_.size() >= kMaxSubscriptions; }
 
   // A new callable on `patterns`.
   void subscribe(const std::vector<std::string_view>& patterns, Payload payload,
                  courier::Concurrency concurrency) {
-    auto received = std::make_shared<Received>();
+    auto received = new_received();
     const std::vector<std::string> owned(patterns.begin(), patterns.end());
     attempt(
         patterns,
@@ -140,12 +203,93 @@ class Trial {
                            },
                            concurrency);
         },
-        Receiver{{}, payload, received, nullptr});
+        Receiver{{}, payload, received});
+  }
+
+  // A new Serial int callable on `pattern` with `options`; `filter` and
+  // `priority` are what the reference expects of them.
+  void subscribe_with(std::string_view pattern, courier::SubscribeOptions<int> options,
+                      Filter filter, int priority) {
+    auto received = new_received();
+    attempt(
+        {pattern},
+        [&] {
+          return bus_.subscribe<int>(
+              pattern, [received](const courier::Event<int>& e) { received->add(e.data()); },
+              std::move(options));
+        },
+        Receiver{{}, Payload::Int, received, nullptr, filter, priority});
+  }
+
+  // A callable held by the group instead of a handle.
+  void subscribe_into_group(std::string_view pattern) {
+    auto received = new_received();
+    const bool valid = courier_reference::is_valid_pattern(pattern);
+    try {
+      group_.add(bus_.subscribe<int>(
+          pattern, [received](const courier::Event<int>& e) { received->add(e.data()); }));
+      if (!valid) disagree(name_, "an invalid pattern was accepted", pattern);
+      receivers_.push_back(Receiver{{std::string(pattern)}, Payload::Int, received});
+      grouped_.push_back(receivers_.size() - 1);
+    } catch (const std::invalid_argument&) {
+      if (valid) disagree(name_, "a valid pattern was refused", pattern);
+    }
+  }
+
+  void cancel_group() {
+    group_.cancel();
+    if (!group_.empty()) disagree(name_, "a cancelled group still holds subscriptions", "");
+    for (std::size_t receiver : std::exchange(grouped_, {})) receivers_[receiver].patterns.clear();
+  }
+
+  // A callable tracking an owner of its own.
+  void subscribe_tracked(std::string_view pattern) {
+    auto owner = std::make_shared<int>(0);
+    const std::size_t receivers_before = receivers_.size();
+    subscribe_with(pattern, {.track = owner}, Filter::None, 0);
+    if (receivers_.size() != receivers_before) {
+      owners_.push_back({std::move(owner), receivers_.size() - 1});
+    }
+  }
+
+  void drop_owner(std::size_t which) {
+    if (owners_.empty()) return;
+    const std::size_t index = which % owners_.size();
+    Owner& owner = owners_[index];
+    owner.owner.reset();
+    receivers_[owner.receiver].patterns.clear();
+    for (const Handle& handle : handles_) {
+      if (handle.receiver == owner.receiver && handle.subscription.active()) {
+        disagree(name_, "a subscription whose owner is gone is still active", "");
+      }
+    }
+    owners_.erase(owners_.begin() + static_cast<std::ptrdiff_t>(index));
+  }
+
+  // A filtered stream on `pattern`, read after every post.
+  void open_stream(std::string_view pattern) {
+    auto received = new_received();
+    const bool valid = courier_reference::is_valid_pattern(pattern);
+    try {
+      auto stream = std::make_unique<courier::Stream<int>>(bus_.stream<int>(
+          pattern, {.depth = 64},
+          {.filter = [](const courier::Event<int>& e) { return stream_admits(e.data()); }}));
+      if (!valid) disagree(name_, "an invalid pattern was accepted", pattern);
+      receivers_.push_back(Receiver{{std::string(pattern)},
+                                    Payload::Int,
+                                    received,
+                                    nullptr,
+                                    Filter::Stream,
+                                    0,
+                                    std::move(stream)});
+    } catch (const std::invalid_argument&) {
+      if (valid) disagree(name_, "a valid pattern was refused", pattern);
+    }
   }
 
   // A new Subscriber object on `patterns`, subscribed in one call.
   void subscribe_object(const std::vector<std::string_view>& patterns) {
-    auto received = std::make_shared<Received>();
+    auto received = new_received();
     auto object = std::make_shared<RecordingObject>(received);
     const std::vector<std::string> owned(patterns.begin(), patterns.end());
     attempt(
@@ -161,6 +305,9 @@ class Trial {
       try {
         courier::Subscription subscription = bus_.subscribe(receivers_[i].object, pattern);
         if (!valid) disagree(name_, "an invalid pattern was accepted", pattern);
+        if (!bus_.is_subscribed(receivers_[i].object, pattern)) {
+          disagree(name_, "is_subscribed denies a pattern just subscribed", pattern);
+        }
         receivers_[i].patterns.emplace(pattern);
         handles_.push_back({std::move(subscription), i, {std::string(pattern)}});
       } catch (const std::invalid_argument&) {
@@ -186,7 +333,13 @@ class Trial {
   // Posts number `post` to `topic` and checks who got it.
   void post(std::string_view topic, Payload payload, Via via, int post) {
     const bool valid = courier_reference::is_valid_topic(topic);
-    const std::uint64_t dead_before = bus_.stats().dead;
+    if (valid) check_has_subscribers(topic);
+    const courier::Stats before = bus_.stats();
+    const std::uint64_t dead_before = before.dead;
+    {
+      std::lock_guard lock(log_->mutex);
+      log_->calls.clear();
+    }
     try {
       send(topic, payload, via, post);
       if (!valid) disagree(name_, "an invalid topic was accepted", topic);
@@ -195,12 +348,19 @@ class Trial {
     }
     bus_.wait_idle();
     bool any = false;
-    for (Receiver& receiver : receivers_) {
-      const bool expected = valid && receiver.payload == payload &&
-                            std::any_of(receiver.patterns.begin(), receiver.patterns.end(),
-                                        [&](const std::string& pattern) {
-                                          return courier_reference::matches(pattern, topic);
-                                        });
+    std::uint64_t throws = 0;
+    std::vector<std::size_t> expected_calls;
+    for (std::size_t index = 0; index < receivers_.size(); ++index) {
+      Receiver& receiver = receivers_[index];
+      const bool matches = valid && receiver.payload == payload &&
+                           std::any_of(receiver.patterns.begin(), receiver.patterns.end(),
+                                       [&](const std::string& pattern) {
+                                         return courier_reference::matches(pattern, topic);
+                                       });
+      const bool expected = matches && receiver.admits(post);
+      if (matches && receiver.filter == Filter::Picky && picky_throws(post)) ++throws;
+      if (expected && receiver.stream == nullptr) expected_calls.push_back(index);
+      if (receiver.stream != nullptr) read_stream(receiver, expected);
       const std::vector<int> got = receiver.received->take();
       if (got != (expected ? std::vector<int>{post} : std::vector<int>{})) {
         disagree(name_,
@@ -214,9 +374,63 @@ class Trial {
     if (dead != (valid && !any ? 1u : 0u)) {
       disagree(name_, "a post that reached no one was not counted dead once (or one was)", topic);
     }
+    if (bus_.stats().failed - before.failed != throws) {
+      disagree(name_, "a throwing filter was not counted failed once per subscriber", topic);
+    }
+    if (ordered_) check_call_order(std::move(expected_calls), topic);
   }
 
  private:
+  std::shared_ptr<Received> new_received() {
+    auto received = std::make_shared<Received>();
+    received->log = log_;
+    received->receiver = receivers_.size();
+    return received;
+  }
+
+  // Whatever the stream holds now goes to its Received; it must count as
+  // received exactly what its filter admitted.
+  void read_stream(Receiver& receiver, bool expected) {
+    if (expected) ++receiver.stream_admitted;
+    while (std::optional<courier::Event<int>> event =
+               receiver.stream->next(std::chrono::milliseconds(0))) {
+      receiver.received->add(event->data());
+    }
+    if (receiver.stream->stats().received != receiver.stream_admitted) {
+      disagree(name_, "a stream counted as received what its filter declined", "");
+    }
+  }
+
+  void check_has_subscribers(std::string_view topic) const {
+    bool any = false, any_int = false;
+    for (const Receiver& receiver : receivers_) {
+      for (const std::string& pattern : receiver.patterns) {
+        if (!courier_reference::matches(pattern, topic)) continue;
+        any = true;
+        any_int |= receiver.payload == Payload::Int;
+      }
+    }
+    if (bus_.has_subscribers(topic) != any || bus_.has_subscribers<int>(topic) != any_int) {
+      disagree(name_, "has_subscribers disagrees with the reference", topic);
+    }
+  }
+
+  // Callables only (a stream's consumer is not called by the bus): by
+  // priority, then in the order they were subscribed, which receivers_ keeps.
+  void check_call_order(std::vector<std::size_t> expected, std::string_view topic) {
+    std::stable_sort(expected.begin(), expected.end(), [&](std::size_t a, std::size_t b) {
+      return receivers_[a].priority > receivers_[b].priority;
+    });
+    std::vector<std::size_t> calls;
+    {
+      std::lock_guard lock(log_->mutex);
+      calls = std::exchange(log_->calls, {});
+    }
+    std::erase_if(calls,
+                  [&](std::size_t receiver) { return receivers_[receiver].stream != nullptr; });
+    if (calls != expected) disagree(name_, "subscribers ran out of priority order", topic);
+  }
+
   void send(std::string_view topic, Payload payload, Via via, int post) {
     const std::string text(topic);
     if (payload == Payload::Double) {
@@ -251,10 +465,15 @@ class Trial {
   }
 
   const char* name_;
+  const bool ordered_;  // a synchronous bus: check the order of calls
+  std::shared_ptr<CallLog> log_ = std::make_shared<CallLog>();
   courier::EventBus bus_;
   std::vector<Receiver> receivers_;
   std::vector<Handle> handles_;
   std::map<std::string, courier::Topic> topics_;
+  courier::SubscriptionGroup group_;
+  std::vector<std::size_t> grouped_;  // receivers held by group_
+  std::vector<Owner> owners_;
 };
 
 // The post steps of a script: what each posts, and how.
@@ -270,6 +489,25 @@ constexpr PostStep kPostSteps[] = {
     {'f', Payload::Double, Trial::Via::String},
 };
 
+// The steps that subscribe with SubscribeOptions, into the group, or a stream.
+void play_options_step(Trial& trial, char step, std::string_view argument) {
+  switch (step) {
+    case 'F':
+      return trial.subscribe_with(argument, {.filter = picky_filter}, Filter::Picky, 0);
+    case 'r': {
+      const int priority = argument.empty() ? 0 : (argument[0] - '0') % 10 - 5;
+      const std::string_view pattern = argument.empty() ? argument : argument.substr(1);
+      return trial.subscribe_with(pattern, {.priority = priority}, Filter::None, priority);
+    }
+    case 'g':
+      return trial.subscribe_into_group(argument);
+    case 't':
+      return trial.subscribe_tracked(argument);
+    default:
+      return trial.open_stream(argument);
+  }
+}
+
 void play(Trial& trial, char step, std::string_view argument, int post) {
   if (step == 's' || step == 'c' || step == 'd' || step == 'l') {
     if (trial.full()) return;
@@ -283,6 +521,12 @@ void play(Trial& trial, char step, std::string_view argument, int post) {
     trial.add_to_object(argument);
   } else if (step == 'x') {
     trial.cancel(argument.empty() ? 0 : static_cast<unsigned char>(argument[0]));
+  } else if (step == 'F' || step == 'r' || step == 'g' || step == 't' || step == 'S') {
+    if (!trial.full()) play_options_step(trial, step, argument);
+  } else if (step == 'G') {
+    trial.cancel_group();
+  } else if (step == 'T') {
+    trial.drop_owner(argument.empty() ? 0 : static_cast<unsigned char>(argument[0]));
   } else {
     for (const PostStep& post_step : kPostSteps) {
       if (post_step.step == step) trial.post(argument, post_step.payload, post_step.via, post);

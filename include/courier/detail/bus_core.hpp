@@ -28,6 +28,13 @@
 // A synchronous bus has no pool and no slots: post() walks the same routing
 // snapshot and calls each subscriber on the posting thread (see post_sync).
 //
+// Subscription settings (issue 15) reach the core through three hooks only:
+// a route holding a screened subscriber (a filter or a tracked owner,
+// event_filter.hpp) passes each of them through admits() before the event
+// takes room in its lane, or, synchronously, before the call; expire() ends a
+// subscriber whose tracked owner is gone (lib/tracking.hpp); and the
+// snapshot ranks subscribers by priority when it is built (routing_table.hpp).
+//
 // Thread safety: every public member is safe from any thread unless it says
 // otherwise; what may be called from inside a handler is stated per member.
 #pragma once
@@ -189,6 +196,17 @@ class COURIER_EXPORT BusCore {
   void give_to_executors(Lane& lane);
   void unsubscribe(const void* identity, const std::type_info& type);
   bool is_subscribed(const void* identity, const std::type_info& type) const;
+  // Whether the subscriber of `identity` has exactly `pattern` (validated:
+  // throws std::invalid_argument).
+  bool is_subscribed(const void* identity, const std::type_info& type,
+                     std::string_view pattern) const;
+  // Whether a subscriber (to events of `type`, or of any type if null) has a
+  // pattern matching `topic` (validated: throws std::invalid_argument).
+  bool has_subscribers(std::string_view topic, const std::type_info* type) const;
+  // Ends `subscriber`, whose tracked owner is gone: no call starts after it,
+  // and routing lets go of it. Never waits, so safe from anywhere, a
+  // delivery of the subscriber itself included.
+  void expire(SubscriberCore& subscriber) noexcept;
 
   // --- Lifecycle. ---
 
@@ -297,9 +315,20 @@ class COURIER_EXPORT BusCore {
                    CounterBlock& counters);
   void report_error(SubscriberCore& subscription, const void* event, const EventOps& ops,
                     std::exception_ptr error) noexcept;
+  // For a screened subscriber (lib/screening.cpp): false if its tracked
+  // owner is gone (it then expires) or its filter declines the event or
+  // throws (reported as a throwing subscriber is).
+  bool admits(SubscriberCore& subscription, const void* event, const EventOps& ops,
+              CounterBlock& counters) noexcept;
   void report_dead(const void* event, const EventOps& ops, CounterBlock& counters) noexcept;
 
   bool remove_locked(SubscriberCore& subscriber);
+  // Throws LimitExceeded if `more` subscriptions would take the bus over
+  // Options::max_subscriptions. The caller holds the routing mutex.
+  void check_limit_locked(std::size_t more) const;
+  // Removes the subscribers whose tracked owner is gone, and returns them
+  // (to be closed once the mutex is released). The caller holds it.
+  std::vector<std::shared_ptr<SubscriberCore>> remove_gone_locked();
   void finish_cancel(const std::vector<std::shared_ptr<SubscriberCore>>& removed);
 
   const std::uint64_t id_;
@@ -328,6 +357,9 @@ class COURIER_EXPORT BusCore {
   std::unordered_map<SubscriberCore*, std::shared_ptr<SubscriberCore>>
       subscribers_;                     // guarded by routing_mutex_
   std::size_t subscription_count_ = 0;  // (subscriber, pattern) pairs; guarded by routing_mutex_
+  const std::size_t max_subscriptions_;
+  std::size_t tracked_count_ = 0;    // subscribers tracking an owner; guarded by routing_mutex_
+  std::uint64_t next_sequence_ = 0;  // see SubscriberCore::set_sequence; guarded likewise
   std::unordered_map<const void*, std::vector<std::shared_ptr<SubscriberCore>>>
       by_identity_;                               // guarded by routing_mutex_
   std::shared_ptr<const RoutingTable> snapshot_;  // guarded by routing_mutex_

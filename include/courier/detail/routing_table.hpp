@@ -24,6 +24,15 @@
 // checked for repeats as they are visited; a topic handle's matches, and so a
 // group's members, are made free of repeats when the snapshot is built.
 //
+// Order (issue 15): an event's matches are visited by rank, highest priority
+// first, then the subscriber subscribed first (SubscriberCore::ranks_before).
+// The snapshot lists subscribers in that order, so an exact topic's list is
+// ranked as built; only a type with wildcard patterns, whose matches come
+// from the trie in its own order, gathers them and sorts them per lookup,
+// and a lookup is made only when a thread's route is refilled, never on a
+// post that repeats its topic (lib/thread_state.hpp). A screened subscriber
+// (event_filter.hpp) is never one of a group's members.
+//
 // Thread safety: immutable once built; shared objects: safe.
 #pragma once
 
@@ -73,15 +82,13 @@ class RoutingTable {
   void for_each_match(const std::type_info& type, std::string_view topic, Visit&& visit) const {
     const TypeRoutes* routes = find(type);
     if (routes == nullptr) return;
-    if (routes->overlapping) [[unlikely]]
-      return for_each_match_once(*routes, topic, visit);
-    // Each index is skipped when empty: a lookup hashes even an empty map.
+    if (!routes->wildcards.empty()) return for_each_match_ranked(*routes, topic, visit);
+    // Skipped when empty: a lookup hashes even an empty map.
     if (!routes->exact.empty()) {
       if (auto exact = routes->exact.find(topic); exact != routes->exact.end()) {
         for (SubscriberCore* subscription : exact->second.subscriptions) visit(*subscription);
       }
     }
-    for_each_wildcard_match(*routes, topic, visit);
   }
 
   // The same for a topic handle: a scan of the topic's pre-resolved matches,
@@ -107,20 +114,16 @@ class RoutingTable {
     }
     const TypeRoutes* routes = find(type);
     if (routes == nullptr) return;
-    // An overlapping type has wildcards, and so no groups.
-    if (routes->overlapping) [[unlikely]]
-      return for_each_match_once(*routes, topic, visit);
+    // A type with wildcards has no groups.
+    if (!routes->wildcards.empty()) return for_each_match_ranked(*routes, topic, visit);
     auto exact = routes->exact.find(topic);
     if (exact != routes->exact.end()) {
       const Route& route = exact->second;
       for (SubscriberCore* subscription : route.subscriptions) {
-        if (route.group == nullptr || subscription->concurrency() != Concurrency::Concurrent) {
-          visit(*subscription);
-        }
+        if (route.group == nullptr || !subscription->groupable()) visit(*subscription);
       }
       if (route.group != nullptr) return visit_group(*route.group);
     }
-    for_each_wildcard_match(*routes, topic, visit);
   }
 
  private:
@@ -143,15 +146,13 @@ class RoutingTable {
     }
     for (SubscriberCore* subscription : resolved.subscriptions) {
       if (subscription->type() != type) continue;
-      if (group == nullptr || subscription->concurrency() != Concurrency::Concurrent) {
-        visit(*subscription);
-      }
+      if (group == nullptr || !subscription->groupable()) visit(*subscription);
     }
     if (group != nullptr) visit_group(*group);
   }
 
-  // An exact topic's subscriptions; `group` is set only when they are the
-  // topic's whole list, and holds two or more Concurrent ones among them.
+  // An exact topic's subscriptions, ranked; `group` is set only when they are
+  // the topic's whole list, and holds two or more groupable ones among them.
   struct Route {
     std::vector<SubscriberCore*> subscriptions;
     std::shared_ptr<ConcurrentGroup> group;
@@ -181,19 +182,32 @@ class RoutingTable {
         topic, [&](std::uint32_t index) { visit(*routes.wildcards[index]); });
   }
 
-  // for_each_match for an overlapping type: skips a subscriber already visited.
+  // for_each_match for a type with wildcard patterns: gathers the matches,
+  // once each (an overlapping type may list one twice), and visits them by
+  // rank.
   template <class Visit>
-  static void for_each_match_once(const TypeRoutes& routes, std::string_view topic, Visit& visit) {
-    boost::container::small_vector<const SubscriberCore*, 8> visited;
-    auto visit_once = [&](SubscriberCore& subscriber) {
-      if (std::find(visited.begin(), visited.end(), &subscriber) != visited.end()) return;
-      visited.push_back(&subscriber);
-      visit(subscriber);
+  static void for_each_match_ranked(const TypeRoutes& routes, std::string_view topic,
+                                    Visit& visit) {
+    boost::container::small_vector<SubscriberCore*, 8> matches;
+    auto gather = [&](SubscriberCore& subscriber) {
+      if (routes.overlapping &&
+          std::find(matches.begin(), matches.end(), &subscriber) != matches.end())
+        return;
+      matches.push_back(&subscriber);
     };
-    if (auto exact = routes.exact.find(topic); exact != routes.exact.end()) {
-      for (SubscriberCore* subscriber : exact->second.subscriptions) visit_once(*subscriber);
+    if (!routes.exact.empty()) {
+      if (auto exact = routes.exact.find(topic); exact != routes.exact.end()) {
+        for (SubscriberCore* subscriber : exact->second.subscriptions) gather(*subscriber);
+      }
     }
-    for_each_wildcard_match(routes, topic, visit_once);
+    for_each_wildcard_match(routes, topic, gather);
+    if (matches.size() > 1) {
+      std::sort(matches.begin(), matches.end(),
+                [](const SubscriberCore* a, const SubscriberCore* b) {
+                  return SubscriberCore::ranks_before(*a, *b);
+                });
+    }
+    for (SubscriberCore* subscriber : matches) visit(*subscriber);
   }
 
   void add_routes(SubscriberCore& subscriber, std::vector<std::string_view>& wildcard_patterns);
@@ -203,7 +217,7 @@ class RoutingTable {
   std::uint64_t version_;
   std::vector<TypeRoutes> types_;
   std::vector<ResolvedTopic> resolved_;                  // by topic id
-  std::vector<std::shared_ptr<SubscriberCore>> owners_;  // keeps the raw pointers above valid
+  std::vector<std::shared_ptr<SubscriberCore>> owners_;  // ranked; keeps the pointers above valid
 };
 
 }  // namespace courier::detail

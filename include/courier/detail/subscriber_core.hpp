@@ -42,6 +42,13 @@
 // patterns_mutex_). A subscriber that never lost a pattern pays one load of
 // its state per delivery, the same load that checks `closed`.
 //
+// Settings (SubscribeOptions, issue 15): a subscriber may carry a Screen
+// (a filter, a tracked owner: event_filter.hpp) and a priority; with the
+// order in which the bus first saw it (its sequence), the priority ranks it
+// among the matches of an event when the routing snapshot is built
+// (ranks_before). A screened subscriber never joins a ConcurrentGroup: its
+// screen is applied per subscriber, before its own lane takes the event.
+//
 // Thread safety: the fields are atomics or are guarded as commented.
 #pragma once
 
@@ -58,6 +65,7 @@
 #include "courier/detail/cache_line.hpp"
 #include "courier/detail/catch_up_pacing.hpp"
 #include "courier/detail/envelope.hpp"
+#include "courier/detail/event_filter.hpp"
 #include "courier/detail/exclusive_lock.hpp"
 #include "courier/detail/handler.hpp"
 #include "courier/detail/mailbox.hpp"
@@ -113,11 +121,31 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
   // `patterns`: one or more, without duplicates.
   SubscriberCore(const std::type_info& type, std::vector<TopicPattern> patterns,
                  Concurrency concurrency, std::size_t concurrent_lanes,
-                 std::unique_ptr<Handler> handler, const void* identity);
+                 std::unique_ptr<Handler> handler, const void* identity,
+                 SubscriberSettings settings = {});
 
   const std::type_info& type() const noexcept { return type_; }
   Concurrency concurrency() const noexcept { return concurrency_; }
   const void* identity() const noexcept { return identity_; }
+
+  // --- Settings (see above). ---
+
+  // Null unless it has a filter or tracks an owner.
+  const Screen* screen() const noexcept { return screen_.get(); }
+  bool has_settings() const noexcept { return screen_ != nullptr || priority_ != 0; }
+  // True once the owner it tracks is gone. Any thread.
+  bool owner_gone() const noexcept { return screen_ != nullptr && screen_->owner_gone(); }
+  // Whether a ConcurrentGroup may deliver for it.
+  bool groupable() const noexcept {
+    return concurrency_ == Concurrency::Concurrent && screen_ == nullptr;
+  }
+  // Set once, by the bus that adds it, under its routing mutex, before any
+  // snapshot lists it.
+  void set_sequence(std::uint64_t sequence) noexcept { sequence_ = sequence; }
+  // Higher priority first, then the one subscribed first.
+  static bool ranks_before(const SubscriberCore& a, const SubscriberCore& b) noexcept {
+    return a.priority_ != b.priority_ ? a.priority_ > b.priority_ : a.sequence_ < b.sequence_;
+  }
 
   // --- Patterns. Changed only under the bus's routing mutex and
   // patterns_mutex_ both; read under either. ---
@@ -204,6 +232,12 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
   const std::size_t lane_count_;
   std::unique_ptr<Lane[]> lanes_;
   std::unique_ptr<Handler> handler_;  // reset only once closed and quiet
+  // After the fields every post and call reads, so as not to push them onto
+  // a second cache line: only screened routes read screen_, and only
+  // snapshot building reads the rank.
+  const std::unique_ptr<const Screen> screen_;
+  const int priority_;
+  std::uint64_t sequence_ = 0;  // see set_sequence
   // Whom the lane points to, if a puller drains it: kept as long as the lane.
   std::shared_ptr<LanePuller> puller_;
   mutable std::mutex patterns_mutex_;
