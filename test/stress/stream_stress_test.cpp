@@ -96,7 +96,8 @@ std::vector<Record> consume(courier::EventBus& bus, courier::Stream<Stamp> first
   std::optional<courier::Stream<Stamp>> stream(std::move(first));
   bool whole_round = true;
   while (stream) {
-    Record record{.whole_round = whole_round};
+    Record record;
+    record.whole_round = whole_round;
     const std::uint64_t close_after = 1 + random() % 64;
     bool reopen = false;
     for (const courier::Event<Stamp>& event : *stream) {
@@ -258,8 +259,8 @@ TEST_P(StreamStress, ProducersConsumersClosesAndShutdownKeepExactAccounts) {
 INSTANTIATE_TEST_SUITE_P(Policies, StreamStress,
                          ::testing::Values(Overflow::Block, Overflow::DropNewest,
                                            Overflow::DropOldest),
-                         [](const ::testing::TestParamInfo<Overflow>& info) {
-                           return policy_name(info.param);
+                         [](const ::testing::TestParamInfo<Overflow>& param_info) {
+                           return policy_name(param_info.param);
                          });
 
 }  // namespace
