@@ -18,6 +18,7 @@
 #include <chrono>
 #include <courier/courier.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <string>
 #include <thread>
@@ -76,12 +77,22 @@ void produce(courier::EventBus& bus, const std::string& sensor, std::chrono::sec
   }
 }
 
+std::chrono::seconds seconds_from(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--seconds") {
+    return std::chrono::seconds(std::stoi(argv[2]));
+  }
+  if (argc != 1) {
+    std::fprintf(stderr, "usage: live_feed [--seconds N]\n");
+    std::exit(2);
+  }
+  return 2s;
+}
+
 }  // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): an exception ends the sample, with its message
 int main(int argc, char** argv) {
-  std::chrono::seconds duration = 2s;
-  if (argc == 3 && std::string(argv[1]) == "--seconds")
-    duration = std::chrono::seconds(std::stoi(argv[2]));
+  const std::chrono::seconds duration = seconds_from(argc, argv);
 
   courier::EventBus bus;
   courier::Stream<Reading> feed = bus.stream<Reading>(

@@ -228,9 +228,10 @@ void LaneStream<T>::wake_consumer() {
   lock.unlock();
   changed_.notify_all();
   if (waiter == nullptr) return;
-  waiter->defer([self = this->shared_from_this()](
-                    std::unique_ptr<AsyncWaiter<T>> again) { self->take_async(std::move(again)); },
-                std::move(waiter));
+  AsyncWaiter<T>& deferred = *waiter;
+  deferred.defer([self = this->shared_from_this()](
+                     std::unique_ptr<AsyncWaiter<T>> again) { self->take_async(std::move(again)); },
+                 std::move(waiter));
 }
 
 template <class T>
