@@ -28,6 +28,11 @@
 // A synchronous bus has no pool and no slots: post() walks the same routing
 // snapshot and calls each subscriber on the posting thread (see post_sync).
 //
+// A lane with a LanePuller (a Block stream, lane_stream.hpp) is drained by
+// the stream's consumer on its own thread: wherever a lane is handed to the
+// run queue, hand_over() offers it to its puller first, and the consumer
+// drains it through drain_pulled().
+//
 // Subscription settings (issue 15) reach the core through three hooks only:
 // a route holding a screened subscriber (a filter or a tracked owner,
 // event_filter.hpp) passes each of them through admits() before the event
