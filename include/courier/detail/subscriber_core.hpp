@@ -99,6 +99,9 @@ struct alignas(kCacheLine) Lane {
   // Whose lane this is: one subscriber's, or a group's (concurrent_group.hpp).
   SubscriberCore* owner = nullptr;
   ConcurrentGroup* group = nullptr;
+  // Set before the lane is first routed to, never changed: see LanePuller.
+  // Beside owner and group, which scheduling reads too.
+  LanePuller* puller = nullptr;
   Lane* next_ready = nullptr;  // guarded by the RunQueue's mutex
   CatchUpPacing catch_up;      // used by the lane's drainer only
   // Keeps the owner alive while the lane has work; written only by the
@@ -110,8 +113,6 @@ struct alignas(kCacheLine) Lane {
   DeliveryNode* parked = nullptr;  // used by the lane's drainer only
   enum class Parking : unsigned char { Running, Parked, ResumeRequested };
   std::atomic<Parking> parking{Parking::Running};
-  // Set before the lane is first routed to, never changed: see LanePuller.
-  LanePuller* puller = nullptr;
 };
 
 class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
