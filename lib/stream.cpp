@@ -1,5 +1,10 @@
 // The non-template half of a pull stream's queue (detail/stream_queue.hpp).
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+
+#include <boost/asio/error.hpp>
 
 #include "courier/detail/stream_queue.hpp"
 #include "courier/errors.hpp"
@@ -41,6 +46,39 @@ bool StreamQueueBase::has_room(std::size_t queued) const noexcept {
 
 void StreamQueueBase::after_take(bool resume) const {
   if (resume && resume_) resume_();
+}
+
+void StreamQueueBase::store_waiter_locked(std::unique_ptr<AsyncWaiterBase> waiter,
+                                          std::weak_ptr<StreamQueueBase> self) {
+  const std::uint64_t number = ++waiter_number_;
+  if (options_.heartbeat.count() > 0) {
+    waiter->arm_heartbeat(last_activity_ + options_.heartbeat, [self, number] {
+      if (const std::shared_ptr<StreamQueueBase> source = self.lock())
+        source->heartbeat_due(number);
+    });
+  }
+  waiter->arm_cancellation([self = std::move(self), number] {
+    if (const std::shared_ptr<StreamQueueBase> source = self.lock()) source->cancel_waiter(number);
+  });
+  waiter_ = std::move(waiter);
+  ++waiting_;
+}
+
+void StreamQueueBase::heartbeat_due(std::uint64_t number) {
+  std::unique_lock lock(mutex_);
+  if (waiter_ == nullptr || number != waiter_number_) return;
+  std::unique_ptr<AsyncWaiterBase> waiter = take_waiter_locked();
+  last_activity_ = Clock::now();
+  lock.unlock();
+  waiter->finish({});
+}
+
+void StreamQueueBase::cancel_waiter(std::uint64_t number) {
+  std::unique_lock lock(mutex_);
+  if (waiter_ == nullptr || number != waiter_number_) return;
+  std::unique_ptr<AsyncWaiterBase> waiter = take_waiter_locked();
+  lock.unlock();
+  waiter->finish(boost::asio::error::operation_aborted);
 }
 
 }  // namespace courier::detail

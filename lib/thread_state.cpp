@@ -7,6 +7,8 @@ namespace courier::detail {
 
 // this_thread is defined in delivery.cpp: see there why.
 
+std::uint64_t current_thread_number() noexcept { return this_thread_number(); }
+
 std::uint64_t next_thread_number() noexcept {
   static std::atomic<std::uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);

@@ -96,6 +96,44 @@ TEST(BiasedLock, LockWaitsForTheOwnerInsideItsFastPath) {
   owner.get();
 }
 
+// try_lock() is how a thread that must not wait (a stream's close()) takes
+// the lock: it fails while the owner is inside, and ends the bias.
+TEST(BiasedLock, TryLockFailsWhileTheOwnerIsInsideAndEndsTheBias) {
+  BiasedLock lock;
+  if (!courier::detail::asymmetric_fence_available()) GTEST_SKIP() << "no lock is biased here";
+  ASSERT_TRUE(lock.try_enter_biased(kOwner));
+  EXPECT_FALSE(lock.try_lock()) << "try_lock() took a lock its owner was inside";
+  lock.leave_biased();
+
+  ASSERT_TRUE(lock.try_lock());
+  EXPECT_FALSE(lock.try_lock()) << "try_lock() took a lock already held";
+  lock.unlock();
+  EXPECT_FALSE(lock.try_enter_biased(kOwner)) << "try_lock() left the bias in place";
+}
+
+// BiasedGuard holds the lock for its scope whichever way it got in: through
+// the bias on the first thread, by lock() on the others.
+TEST(BiasedLock, GuardsFromManyThreadsOneAtATime) {
+  constexpr int kThreads = 3;
+  constexpr int kRounds = 20000;
+  BiasedLock lock;
+  ConcurrencyProbe probe;
+  int counter = 0;
+  std::vector<std::future<void>> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.push_back(run_on_thread([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        const courier::detail::BiasedGuard guard(lock);
+        const ConcurrencyProbe::Inside inside(probe);
+        ++counter;
+      }
+    }));
+  }
+  for (auto& thread : threads) thread.get();
+  EXPECT_EQ(counter, kThreads * kRounds);
+  EXPECT_EQ(probe.max_running(), 1);
+}
+
 TEST(BiasedLock, ManyThreadsOneAtATime) {
   constexpr int kThreads = 4;
   constexpr int kRounds = 20000;

@@ -150,12 +150,17 @@ class Stream {
                                        void(boost::system::error_code, StreamItem<T>)>(
         [queue = queue_](auto handler) {
           using Handler = Adapter<std::decay_t<decltype(handler)>>;
-          if (queue != nullptr) {
-            return queue->take_async(
-                std::make_unique<detail::AsyncWaiterFor<T, Handler>>(Handler{std::move(handler)}));
+          if (queue == nullptr) {
+            return detail::complete_soon(
+                Handler{std::move(handler)},
+                detail::Outcome<T>{boost::asio::error::operation_aborted, {}});
           }
-          detail::AsyncWaiterFor<T, Handler>(Handler{std::move(handler)})
-              .complete(boost::asio::error::operation_aborted, {});
+          // An item already there needs no waiter (nor its allocation).
+          if (std::optional<detail::Outcome<T>> ready = queue->poll()) {
+            return detail::complete_soon(Handler{std::move(handler)}, std::move(*ready));
+          }
+          queue->take_async(
+              std::make_unique<detail::AsyncWaiterFor<T, Handler>>(Handler{std::move(handler)}));
         },
         token);
   }

@@ -18,6 +18,7 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
@@ -35,14 +36,36 @@ struct Taken {
   std::optional<Event<T>> event;  // empty: a heartbeat
 };
 
-// The consumer's Asio completion handler, waiting for the next item.
+// How a wait for the next item ends: with an item (no error), or with an
+// error and none (operation_aborted: closed or cancelled; eof: the bus shut
+// down and the stream is empty; already_started: another waiter waits).
 template <class T>
-class AsyncWaiter {
+struct Outcome {
+  boost::system::error_code error;
+  Taken<T> taken;
+};
+
+// Completes `handler` with `outcome` through its associated executor, never
+// inside this call. As a continuation (asio::defer): an io_context thread
+// that initiated the wait itself, a coroutine's, queues the completion on
+// its private queue, without the io_context's lock.
+template <class T, class Handler>
+void complete_soon(Handler handler, Outcome<T> outcome) {
+  const auto executor = boost::asio::get_associated_executor(handler);
+  boost::asio::defer(executor,
+                     [handler = std::move(handler), outcome = std::move(outcome)]() mutable {
+                       std::move(handler)(outcome.error, std::move(outcome.taken));
+                     });
+}
+
+// The consumer's Asio completion handler, waiting for the next item: what
+// of it does not depend on the item's type.
+class AsyncWaiterBase {
  public:
-  virtual ~AsyncWaiter() = default;
-  // Completes the handler through its associated executor, never inline,
-  // and lets go of the heartbeat timer, if armed.
-  virtual void complete(boost::system::error_code error, Taken<T> taken) = 0;
+  virtual ~AsyncWaiterBase() = default;
+  // Completes the handler without an event: with `error`, or with a
+  // heartbeat if there is none (as complete() does).
+  virtual void finish(boost::system::error_code error) = 0;
   // Calls `due` on the handler's executor at `when` (a heartbeat's time),
   // unless the waiter completes first. Costs no thread: a timer of the
   // handler's own execution context.
@@ -52,11 +75,26 @@ class AsyncWaiter {
   // signalled (Asio's per-operation cancellation) before the waiter
   // completes. Called by the initiating thread, before the waiter is shared.
   virtual void arm_cancellation(std::function<void()> cancel) = 0;
+};
+
+template <class T>
+class AsyncWaiter : public AsyncWaiterBase {
+ public:
+  // Completes the handler through its associated executor, never inline,
+  // and lets go of the heartbeat timer, if armed.
+  virtual void complete(boost::system::error_code error, Taken<T> taken) = 0;
+  void finish(boost::system::error_code error) final { complete(error, {}); }
   // Runs then(self) on the handler's executor, never inside this call: hands
   // the waiter (`self`, this very waiter) back to the consumer's side.
   virtual void defer(std::function<void(std::unique_ptr<AsyncWaiter>)> then,
                      std::unique_ptr<AsyncWaiter> self) = 0;
 };
+
+// A waiter a stream source of T stored as an AsyncWaiterBase, as what it is.
+template <class T>
+std::unique_ptr<AsyncWaiter<T>> waiter_of(std::unique_ptr<AsyncWaiterBase> waiter) noexcept {
+  return std::unique_ptr<AsyncWaiter<T>>(static_cast<AsyncWaiter<T>*>(waiter.release()));
+}
 
 template <class T, class Handler>
 class AsyncWaiterFor final : public AsyncWaiter<T> {

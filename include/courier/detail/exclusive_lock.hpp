@@ -27,22 +27,26 @@
 // is ever biased.
 //
 // Thread safety: Lockable; try_enter_biased()/leave_biased() pair up on the
-// thread that owns the bias.
+// thread that owns the bias. BiasedGuard holds one for a scope, either way.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
 #include "courier/detail/cache_line.hpp"
+#include "courier/detail/export.hpp"
 #include "courier/detail/spin.hpp"
 
 namespace courier::detail {
 
 // A full memory barrier on every CPU running a thread of this process (see
 // above). Only call it after asymmetric_fence_available() returned true.
-void asymmetric_fence() noexcept;
+COURIER_EXPORT void asymmetric_fence() noexcept;
 // True if asymmetric_fence() works here; registers the process the first time.
-bool asymmetric_fence_available() noexcept;
+COURIER_EXPORT bool asymmetric_fence_available() noexcept;
+// A number for the calling thread, unique for the process's lifetime (unlike
+// an address, which a later thread may reuse): what a BiasedLock's owner is.
+COURIER_EXPORT std::uint64_t current_thread_number() noexcept;
 
 // A mutex of one word (a Lockable): taking it free is one compare-exchange and
 // releasing it one exchange, both inline, where std::mutex adds two calls
@@ -56,6 +60,11 @@ class ExclusiveLock {
                                         std::memory_order_relaxed)) {
       lock_contended();
     }
+  }
+  bool try_lock() noexcept {
+    std::uint32_t expected = kFree;
+    return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
   }
   // Sequentially consistent, like the sleepers' registration inside
   // atomic::wait, so that a release either sees a sleeper or the sleeper sees
@@ -123,6 +132,15 @@ class BiasedLock {
     if (!revoked_.load(std::memory_order_relaxed)) revoke();  // only lock holders write it
     while (inside_.load(std::memory_order_acquire)) inside_.wait(true, std::memory_order_acquire);
   }
+  // For a thread that must not wait: false, holding nothing, if the lock is
+  // taken or its owner is inside. Ends the bias, as lock() does.
+  bool try_lock() noexcept {
+    if (!lock_.try_lock()) return false;
+    if (!revoked_.load(std::memory_order_relaxed)) revoke();
+    if (!inside_.load(std::memory_order_acquire)) return true;
+    lock_.unlock();
+    return false;
+  }
   void unlock() noexcept { lock_.unlock(); }
 
  private:
@@ -153,6 +171,29 @@ class BiasedLock {
   std::atomic<std::uint64_t> owner_{kNoOwner};
   std::atomic<bool> inside_{false};  // written by the owner only
   ExclusiveLock lock_;
+};
+
+// Holds a BiasedLock for a scope: through its bias if the calling thread owns
+// it (or becomes its owner now), else taken with lock().
+class BiasedGuard {
+ public:
+  explicit BiasedGuard(BiasedLock& lock) noexcept
+      : lock_(lock), biased_(lock.try_enter_biased(current_thread_number())) {
+    if (!biased_) lock_.lock();
+  }
+  ~BiasedGuard() {
+    if (biased_) {
+      lock_.leave_biased();
+    } else {
+      lock_.unlock();
+    }
+  }
+  BiasedGuard(const BiasedGuard&) = delete;
+  BiasedGuard& operator=(const BiasedGuard&) = delete;
+
+ private:
+  BiasedLock& lock_;
+  const bool biased_;
 };
 
 }  // namespace courier::detail

@@ -48,7 +48,7 @@
 // its own three under the mutex.
 //
 // Thread safety: as StreamQueue's. Consumer calls take turns on
-// `consumer_mutex_`; offer() runs on the consumer's thread, inside its drain.
+// `consumer_lock_`; offer() runs on the consumer's thread, inside its drain.
 #pragma once
 
 #include <atomic>
@@ -59,11 +59,14 @@
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/error.hpp>
 
 #include "courier/detail/async_waiter.hpp"
 #include "courier/detail/bus_core.hpp"
+#include "courier/detail/cache_line.hpp"
+#include "courier/detail/exclusive_lock.hpp"
 #include "courier/detail/spin.hpp"
 #include "courier/detail/stream_queue.hpp"
 #include "courier/detail/stream_source.hpp"
@@ -98,7 +101,7 @@ class LaneStream final : public StreamQueueBase,
     if (closed_flag_.load(std::memory_order_acquire)) return true;
     if (closing_.load(std::memory_order_acquire)) [[unlikely]]
       return hand_off(event);
-    if (local_.size() >= options_.depth) {
+    if (local_.size() - local_taken_ >= options_.depth) {
       declined_ = true;
       return false;
     }
@@ -108,6 +111,11 @@ class LaneStream final : public StreamQueueBase,
   }
 
   std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
+  std::optional<Outcome<T>> poll() override {
+    const BiasedGuard consuming(consumer_lock_);
+    if (sleeping_.load(std::memory_order_acquire)) return std::nullopt;  // another one waits
+    return poll_consuming();
+  }
   void take_async(std::unique_ptr<AsyncWaiter<T>> waiter) override;
 
   StreamStats stats() const override {
@@ -128,15 +136,15 @@ class LaneStream final : public StreamQueueBase,
   enum class LaneState : unsigned char { Idle, Ready, Released };
   static constexpr std::chrono::microseconds kSpinBeforeSleep{20};
 
-  // Counters written by the consumer only (under consumer_mutex_).
+  // Counters written by the consumer only (under consumer_lock_).
   static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_release);
   }
 
-  // Consumer side, consumer_mutex_ held.
+  // Consumer side, consumer_lock_ held.
   Event<T> pop_local() {
-    Event<T> event = std::move(local_.front());
-    local_.pop_front();
+    Event<T> event = std::move(local_[local_taken_]);
+    if (++local_taken_ == local_.size()) forget_local();
     bump(delivered_);
     if (options_.heartbeat.count() > 0) {
       const std::lock_guard lock(mutex_);
@@ -145,8 +153,12 @@ class LaneStream final : public StreamQueueBase,
     return event;
   }
   void drop_local() {
-    bump(dropped_, local_.size());
+    bump(dropped_, local_.size() - local_taken_);
+    forget_local();
+  }
+  void forget_local() noexcept {
     local_.clear();
+    local_taken_ = 0;
   }
   bool lane_ready() const noexcept {
     return lane_state_.load(std::memory_order_seq_cst) == LaneState::Ready;
@@ -173,6 +185,10 @@ class LaneStream final : public StreamQueueBase,
   // Resumes the lane if this stream declined its last event (local_ is
   // empty now), then drains it if it is this consumer's. True if it drained.
   bool pull();
+  // Consumer side, consumer_lock_ held: the next event (pulling the lane if
+  // need be), the end (operation_aborted once closed, eof once ended and
+  // empty), or nothing for now.
+  std::optional<Outcome<T>> poll_consuming();
 
   enum class Wait { News, Heartbeat, TimedOut };
   // mutex_ held through `lock`: sleeps until there is news, a heartbeat is
@@ -180,33 +196,39 @@ class LaneStream final : public StreamQueueBase,
   Wait sleep(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
              bool beats);
 
-  void heartbeat_due(std::uint64_t number);
-  void cancel_waiter(std::uint64_t number);
   // Wakes a consumer asleep in take(), or hands a waiting async consumer
   // back to its executor.
   void wake_consumer();
 
   std::weak_ptr<BusCore> bus_;                // set once, before routing
   std::weak_ptr<SubscriberCore> subscriber_;  // set once, before routing
-  std::atomic<LaneState> lane_state_{LaneState::Idle};
+  // What the posting thread touches at each hand-over (take_lane), on a
+  // cache line of its own, apart from the consumer's fields below, which
+  // the consumer writes at each take.
+  alignas(kCacheLine) std::atomic<LaneState> lane_state_{LaneState::Idle};
   std::atomic<bool> sleeping_{false};  // a consumer sleeps or an async waiter waits
   std::atomic<bool> closed_flag_{false};
   std::atomic<bool> ended_flag_{false};
   std::atomic<bool> closing_{false};  // the bus closed: see Shutdown above
 
-  std::mutex consumer_mutex_;   // one consumer call at a time
-  std::deque<Event<T>> local_;  // consumer side
-  bool declined_ = false;       // consumer side: the lane is parked on a declined event
+  // One consumer call at a time; the consumer's thread enters through the
+  // lock's bias, with plain stores (exclusive_lock.hpp).
+  alignas(kCacheLine) BiasedLock consumer_lock_;
+  // Consumer side: the events drained from the lane, from local_taken_ on.
+  // The consumer drains only once it took them all, so the vector is
+  // emptied (keeping its capacity) before it fills again: no allocation
+  // per event, unlike a deque's.
+  std::vector<Event<T>> local_;
+  std::size_t local_taken_ = 0;
+  bool declined_ = false;  // consumer side: the lane is parked on a declined event
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> delivered_{0};
   std::atomic<std::uint64_t> dropped_{0};
 
-  std::unique_ptr<AsyncWaiter<T>> waiter_;  // guarded by mutex_
-  std::uint64_t waiter_number_ = 0;         // guarded by mutex_
-  std::deque<Event<T>> handoff_;            // guarded by mutex_
-  std::uint64_t handoff_received_ = 0;      // guarded by mutex_
-  std::uint64_t handoff_delivered_ = 0;     // guarded by mutex_
-  std::uint64_t handoff_dropped_ = 0;       // guarded by mutex_
+  std::deque<Event<T>> handoff_;         // guarded by mutex_
+  std::uint64_t handoff_received_ = 0;   // guarded by mutex_
+  std::uint64_t handoff_delivered_ = 0;  // guarded by mutex_
+  std::uint64_t handoff_dropped_ = 0;    // guarded by mutex_
 };
 
 template <class T>
@@ -222,8 +244,7 @@ bool LaneStream<T>::take_lane() noexcept {
 template <class T>
 void LaneStream<T>::wake_consumer() {
   std::unique_lock lock(mutex_);
-  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-  if (waiter != nullptr) --waiting_;
+  std::unique_ptr<AsyncWaiter<T>> waiter = waiter_of<T>(take_waiter_locked());
   if (waiting_ == 0) sleeping_.store(false, std::memory_order_seq_cst);
   lock.unlock();
   changed_.notify_all();
@@ -278,26 +299,39 @@ typename LaneStream<T>::Wait LaneStream<T>::sleep(std::unique_lock<std::mutex>& 
       changed_.wait(lock);
     }
   }
-  if (--waiting_ == 0 && waiter_ == nullptr) sleeping_.store(false, std::memory_order_seq_cst);
+  if (--waiting_ == 0 && !waiter_waits_locked()) sleeping_.store(false, std::memory_order_seq_cst);
   return result;
+}
+
+template <class T>
+std::optional<Outcome<T>> LaneStream<T>::poll_consuming() {
+  for (;;) {
+    if (closed_flag_.load(std::memory_order_acquire)) {
+      drop_local();
+      return Outcome<T>{boost::asio::error::operation_aborted, {}};
+    }
+    if (local_taken_ != local_.size()) return Outcome<T>{{}, Taken<T>{pop_local()}};
+    if (closing_.load(std::memory_order_acquire)) {
+      if (std::optional<Event<T>> event = take_handed_off()) {
+        return Outcome<T>{{}, Taken<T>{std::move(event)}};
+      }
+    }
+    if (pull()) continue;
+    if (ended_flag_.load(std::memory_order_acquire)) return Outcome<T>{boost::asio::error::eof, {}};
+    return std::nullopt;
+  }
 }
 
 template <class T>
 std::optional<Taken<T>> LaneStream<T>::take(std::optional<Clock::time_point> deadline,
                                             bool heartbeats) {
-  const std::lock_guard consuming(consumer_mutex_);
+  const BiasedGuard consuming(consumer_lock_);
   const bool beats = heartbeats && options_.heartbeat.count() > 0;
   for (;;) {
-    if (closed_flag_.load(std::memory_order_acquire)) {
-      drop_local();
-      return std::nullopt;
+    if (std::optional<Outcome<T>> outcome = poll_consuming()) {
+      if (outcome->error) return std::nullopt;  // closed, or ended
+      return std::move(outcome->taken);
     }
-    if (!local_.empty()) return Taken<T>{pop_local()};
-    if (closing_.load(std::memory_order_acquire)) {
-      if (std::optional<Event<T>> event = take_handed_off()) return Taken<T>{std::move(event)};
-    }
-    if (pull()) continue;
-    if (ended_flag_.load(std::memory_order_acquire)) return std::nullopt;
     // A lane fed at speed has work again within microseconds: wait that
     // long before sleeping, so that the bus need not wake this thread (a
     // system call on the posting thread) for each hand-over.
@@ -316,24 +350,13 @@ std::optional<Taken<T>> LaneStream<T>::take(std::optional<Clock::time_point> dea
 
 template <class T>
 void LaneStream<T>::take_async(std::unique_ptr<AsyncWaiter<T>> waiter) {
-  const std::lock_guard consuming(consumer_mutex_);
+  const BiasedGuard consuming(consumer_lock_);
   for (;;) {
-    if (closed_flag_.load(std::memory_order_acquire)) {
-      drop_local();
-      return waiter->complete(boost::asio::error::operation_aborted, {});
-    }
-    if (!local_.empty()) return waiter->complete({}, Taken<T>{pop_local()});
-    if (closing_.load(std::memory_order_acquire)) {
-      if (std::optional<Event<T>> event = take_handed_off()) {
-        return waiter->complete({}, Taken<T>{std::move(event)});
-      }
-    }
-    if (pull()) continue;
-    if (ended_flag_.load(std::memory_order_acquire)) {
-      return waiter->complete(boost::asio::error::eof, {});
+    if (std::optional<Outcome<T>> outcome = poll_consuming()) {
+      return waiter->complete(outcome->error, std::move(outcome->taken));
     }
     std::unique_lock lock(mutex_);
-    if (waiter_ != nullptr) {
+    if (waiter_waits_locked()) {
       lock.unlock();
       return waiter->complete(boost::asio::error::already_started, {});
     }
@@ -343,41 +366,9 @@ void LaneStream<T>::take_async(std::unique_ptr<AsyncWaiter<T>> waiter) {
       if (waiting_ == 0) sleeping_.store(false, std::memory_order_seq_cst);
       continue;
     }
-    const std::uint64_t number = ++waiter_number_;
-    if (options_.heartbeat.count() > 0) {
-      waiter->arm_heartbeat(last_activity_ + options_.heartbeat,
-                            [weak = this->weak_from_this(), number] {
-                              if (auto stream = weak.lock()) stream->heartbeat_due(number);
-                            });
-    }
-    waiter->arm_cancellation([weak = this->weak_from_this(), number] {
-      if (auto stream = weak.lock()) stream->cancel_waiter(number);
-    });
-    waiter_ = std::move(waiter);
-    ++waiting_;
+    store_waiter_locked(std::move(waiter), this->weak_from_this());
     return;
   }
-}
-
-template <class T>
-void LaneStream<T>::heartbeat_due(std::uint64_t number) {
-  std::unique_lock lock(mutex_);
-  if (waiter_ == nullptr || number != waiter_number_) return;
-  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-  --waiting_;
-  last_activity_ = Clock::now();
-  lock.unlock();
-  waiter->complete({}, Taken<T>{});
-}
-
-template <class T>
-void LaneStream<T>::cancel_waiter(std::uint64_t number) {
-  std::unique_lock lock(mutex_);
-  if (waiter_ == nullptr || number != waiter_number_) return;
-  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-  --waiting_;
-  lock.unlock();
-  waiter->complete(boost::asio::error::operation_aborted, {});
 }
 
 template <class T>
@@ -392,17 +383,16 @@ bool LaneStream<T>::close() {
   }
   // What the consumer holds is dropped now if no consumer call runs, else
   // by that call as soon as it sees the stream closed.
-  if (std::unique_lock consuming(consumer_mutex_, std::try_to_lock); consuming.owns_lock()) {
+  if (std::unique_lock consuming(consumer_lock_, std::try_to_lock); consuming.owns_lock()) {
     drop_local();
   }
   std::unique_lock lock(mutex_);
   handoff_dropped_ += handoff_.size();
   handoff_.clear();
-  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-  if (waiter != nullptr) --waiting_;
+  std::unique_ptr<AsyncWaiterBase> waiter = take_waiter_locked();
   lock.unlock();
   changed_.notify_all();
-  if (waiter != nullptr) waiter->complete(boost::asio::error::operation_aborted, {});
+  if (waiter != nullptr) waiter->finish(boost::asio::error::operation_aborted);
   return true;
 }
 
@@ -423,9 +413,8 @@ void LaneStream<T>::bus_closing() {
 template <class T>
 bool LaneStream<T>::hand_off(const Event<T>& event) {
   std::unique_lock lock(mutex_);
-  if (waiter_ != nullptr) {
-    std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-    --waiting_;
+  if (waiter_waits_locked()) {
+    std::unique_ptr<AsyncWaiter<T>> waiter = waiter_of<T>(take_waiter_locked());
     ++handoff_received_;
     ++handoff_delivered_;
     lock.unlock();
@@ -443,12 +432,11 @@ template <class T>
 void LaneStream<T>::end() {
   std::unique_lock lock(mutex_);
   ended_flag_.store(true, std::memory_order_seq_cst);
-  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-  if (waiter != nullptr) --waiting_;
+  std::unique_ptr<AsyncWaiterBase> waiter = take_waiter_locked();
   lock.unlock();
   changed_.notify_all();
   // The bus has delivered everything: a waiter had taken all there was.
-  if (waiter != nullptr) waiter->complete(boost::asio::error::eof, {});
+  if (waiter != nullptr) waiter->finish(boost::asio::error::eof);
 }
 
 }  // namespace courier::detail

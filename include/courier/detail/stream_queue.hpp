@@ -53,7 +53,7 @@
 //
 // Thread safety: every member is safe from any thread. One consumer per
 // stream is the contract (stream.hpp); a second one is safe (consumer calls
-// take turns on `consumer_mutex_`: a second next() waits while the first
+// take turns on `consumer_lock_`: a second next() waits while the first
 // waits), but no order between them is promised.
 #pragma once
 
@@ -83,6 +83,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "courier/detail/async_waiter.hpp"
+#include "courier/detail/exclusive_lock.hpp"
 #include "courier/detail/export.hpp"
 #include "courier/detail/handler.hpp"
 #include "courier/detail/spin.hpp"
@@ -124,6 +125,19 @@ class COURIER_EXPORT StreamQueueBase {
                       std::weak_ptr<SubscriberCore> /*subscriber*/) {}
 
  protected:
+  // mutex_ held: whether an async consumer waits.
+  bool waiter_waits_locked() const noexcept { return waiter_ != nullptr; }
+  // mutex_ held: stores `waiter` as the one waiting, numbered, its heartbeat
+  // due one heartbeat after the last activity; `self` is this source, for
+  // the heartbeat and cancellation callbacks (a no-op once it is gone, or
+  // once that waiter no longer waits).
+  void store_waiter_locked(std::unique_ptr<AsyncWaiterBase> waiter,
+                           std::weak_ptr<StreamQueueBase> self);
+  // mutex_ held: the waiting waiter, taken out; nullptr if none waits.
+  std::unique_ptr<AsyncWaiterBase> take_waiter_locked() noexcept {
+    if (waiter_ != nullptr) --waiting_;
+    return std::move(waiter_);
+  }
   // Called with the mutex held: whether an offer fits now.
   bool has_room(std::size_t queued) const noexcept;
   // After a take (mutex released): resumes the bus's lane if it declined.
@@ -139,6 +153,17 @@ class COURIER_EXPORT StreamQueueBase {
   Clock::time_point last_activity_ = Clock::now();  // guarded by mutex_
   std::function<void()> resume_;                    // set once, before offers
   std::function<void(std::string_view, std::uint64_t)> report_drop_;
+
+ private:
+  // Waiter number `number`'s heartbeat is due: a heartbeat, if it still
+  // waits (an arrival completes it with the event instead).
+  void heartbeat_due(std::uint64_t number);
+  // Waiter number `number` was cancelled: operation_aborted if it still
+  // waits; if an event reached it first, its completion carries the event.
+  void cancel_waiter(std::uint64_t number);
+
+  std::unique_ptr<AsyncWaiterBase> waiter_;  // the one async consumer waiting; guarded
+  std::uint64_t waiter_number_ = 0;          // counts the waiters stored; guarded
 };
 
 template <class T>
@@ -152,6 +177,11 @@ class StreamQueue final : public StreamQueueBase,
   // The bus side. False: declined (Block, full, asynchronous bus).
   bool offer(const Event<T>& event) override;
   std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
+  std::optional<Outcome<T>> poll() override {
+    const BiasedGuard consuming(consumer_lock_);
+    std::unique_lock lock(mutex_, std::defer_lock);
+    return poll_consuming(lock);
+  }
   void take_async(std::unique_ptr<AsyncWaiter<T>> waiter) override;
 
   bool closed() const override {
@@ -271,12 +301,15 @@ class StreamQueue final : public StreamQueueBase,
   }
   // Ends the wait of an async waiter, if any, with `error`; releases `lock`.
   void finish_waiter(std::unique_lock<std::mutex>& lock, boost::system::error_code error) {
-    std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-    if (waiter != nullptr) --waiting_;
+    std::unique_ptr<AsyncWaiterBase> waiter = take_waiter_locked();
     lock.unlock();
     changed_.notify_all();
-    if (waiter != nullptr) waiter->complete(error, {});
+    if (waiter != nullptr) waiter->finish(error);
   }
+  // Consumer side, consumer_lock_ held, `lock` (on mutex_) not: the next
+  // event, the end (operation_aborted once closed, eof once ended and
+  // empty), or nothing for now, and then `lock` is held.
+  std::optional<Outcome<T>> poll_consuming(std::unique_lock<std::mutex>& lock);
   enum class Wait { Events, Heartbeat, Ended, TimedOut };
   // With the mutex held: waits until the queue holds events, has ended, a
   // heartbeat is due (`beats`) or `deadline` passed.
@@ -289,13 +322,10 @@ class StreamQueue final : public StreamQueueBase,
   // The bus holds an offer this queue declined: set by the bus under the
   // mutex, cleared by whichever consumer take makes room (see offer).
   std::atomic<bool> declined_{false};
-  std::deque<Event<T>> events_;             // guarded by mutex_
-  std::unique_ptr<AsyncWaiter<T>> waiter_;  // the one async consumer waiting; guarded
-  std::uint64_t waiter_number_ = 0;         // counts the waiters stored; guarded
-
+  std::deque<Event<T>> events_;  // guarded by mutex_
   // The consumer's batch: events it moved over from events_ in one go, to
   // take one by one without the mutex (see the comment at the top).
-  std::mutex consumer_mutex_;             // one consumer call at a time
+  BiasedLock consumer_lock_;              // one consumer call at a time; biased to the consumer
   std::deque<Event<T>> batch_;            // written by the consumer only, under both mutexes
   std::uint64_t batch_size_ = 0;          // written by the consumer under mutex_
   std::uint64_t batch_dropped_ = 0;       // DropOldest drops from the batch; guarded
@@ -310,11 +340,6 @@ class StreamQueue final : public StreamQueueBase,
   // condition variable for room), not heartbeat streams (idleness is measured
   // from the last take).
   const bool batching_ = !synchronous_bus_ && options_.depth > 0 && options_.heartbeat.count() == 0;
-
-  // The heartbeat timer of waiter number `number` fired.
-  void heartbeat_due(std::uint64_t number);
-  // Waiter number `number` was cancelled through its cancellation slot.
-  void cancel_waiter(std::uint64_t number);
 };
 
 template <class T>
@@ -348,9 +373,8 @@ bool StreamQueue<T>::offer(const Event<T>& event) {
   if (batching_) news_.store(true, std::memory_order_release);
   std::unique_ptr<AsyncWaiter<T>> waiter;
   std::optional<Taken<T>> for_waiter;
-  if (waiter_ != nullptr) {
-    waiter = std::move(waiter_);
-    --waiting_;
+  if (waiter_waits_locked()) {
+    waiter = waiter_of<T>(take_waiter_locked());
     for_waiter = pop_locked();
   }
   const bool consumer_waits = waiting_ > 0;
@@ -401,7 +425,7 @@ typename StreamQueue<T>::Wait StreamQueue<T>::wait_locked(std::unique_lock<std::
 template <class T>
 std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> deadline,
                                              bool heartbeats) {
-  const std::lock_guard consuming(consumer_mutex_);
+  const BiasedGuard consuming(consumer_lock_);
   const bool beats = heartbeats && options_.heartbeat.count() > 0;
   for (;;) {
     bool resume = false;
@@ -439,15 +463,13 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
 }
 
 template <class T>
-void StreamQueue<T>::take_async(std::unique_ptr<AsyncWaiter<T>> waiter) {
-  const std::lock_guard consuming(consumer_mutex_);
+std::optional<Outcome<T>> StreamQueue<T>::poll_consuming(std::unique_lock<std::mutex>& lock) {
   bool resume = false;
-  std::unique_lock lock(mutex_, std::defer_lock);
   for (;;) {
     if (batching_) {
       if (std::optional<Event<T>> event = pop_from_batch(resume)) {
         after_take(resume);
-        return waiter->complete({}, Taken<T>{std::move(event)});
+        return Outcome<T>{{}, Taken<T>{std::move(event)}};
       }
     }
     lock.lock();
@@ -461,55 +483,33 @@ void StreamQueue<T>::take_async(std::unique_ptr<AsyncWaiter<T>> waiter) {
     lock.unlock();
     if (synchronous_bus_) changed_.notify_all();
     after_take(resume);
-    return waiter->complete({}, std::move(taken));
+    return Outcome<T>{{}, std::move(taken)};
   }
-  if (closed_ || ended_ || waiter_ != nullptr) {
-    boost::system::error_code error = boost::asio::error::already_started;
-    if (closed_) error = boost::asio::error::operation_aborted;
-    if (!closed_ && ended_) error = boost::asio::error::eof;
+  std::optional<Outcome<T>> end;
+  if (closed_) {
+    end = Outcome<T>{boost::asio::error::operation_aborted, {}};
+  } else if (ended_) {
+    end = Outcome<T>{boost::asio::error::eof, {}};
+  }
+  if (end) lock.unlock();
+  return end;
+}
+
+template <class T>
+void StreamQueue<T>::take_async(std::unique_ptr<AsyncWaiter<T>> waiter) {
+  const BiasedGuard consuming(consumer_lock_);
+  std::unique_lock lock(mutex_, std::defer_lock);
+  if (std::optional<Outcome<T>> outcome = poll_consuming(lock)) {
+    return waiter->complete(outcome->error, std::move(outcome->taken));
+  }
+  if (waiter_waits_locked()) {
     lock.unlock();
-    return waiter->complete(error, {});
+    return waiter->complete(boost::asio::error::already_started, {});
   }
-  const std::uint64_t number = ++waiter_number_;
-  if (options_.heartbeat.count() > 0) {
-    waiter->arm_heartbeat(last_activity_ + options_.heartbeat,
-                          [weak = this->weak_from_this(), number] {
-                            if (auto queue = weak.lock()) queue->heartbeat_due(number);
-                          });
-  }
-  waiter->arm_cancellation([weak = this->weak_from_this(), number] {
-    if (auto queue = weak.lock()) queue->cancel_waiter(number);
-  });
-  waiter_ = std::move(waiter);
-  ++waiting_;
-  resume = options_.depth == 0 && declined_.exchange(false, std::memory_order_seq_cst);
+  store_waiter_locked(std::move(waiter), this->weak_from_this());
+  const bool resume = options_.depth == 0 && declined_.exchange(false, std::memory_order_seq_cst);
   lock.unlock();
   after_take(resume);
-}
-
-// Completes the waiter with a heartbeat if it still waits, and nothing has
-// arrived since it began waiting (an arrival completes it with the event).
-template <class T>
-void StreamQueue<T>::heartbeat_due(std::uint64_t number) {
-  std::unique_lock lock(mutex_);
-  if (waiter_ == nullptr || number != waiter_number_) return;
-  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-  --waiting_;
-  last_activity_ = Clock::now();
-  lock.unlock();
-  waiter->complete({}, Taken<T>{});
-}
-
-// Completes the waiter with operation_aborted if it still waits; if an event
-// reached it first, its completion is on the way and carries the event.
-template <class T>
-void StreamQueue<T>::cancel_waiter(std::uint64_t number) {
-  std::unique_lock lock(mutex_);
-  if (waiter_ == nullptr || number != waiter_number_) return;
-  std::unique_ptr<AsyncWaiter<T>> waiter = std::move(waiter_);
-  --waiting_;
-  lock.unlock();
-  waiter->complete(boost::asio::error::operation_aborted, {});
 }
 
 }  // namespace courier::detail

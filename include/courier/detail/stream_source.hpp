@@ -36,6 +36,11 @@ class StreamSource {
   // StreamOptions::heartbeat of idleness.
   virtual std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline,
                                        bool heartbeats) = 0;
+  // The consumer side, without waiting: the outcome take_async would
+  // complete a waiter with at once, or nothing if it would have to wait (or
+  // another consumer waits). An async wait tries this first: an item already
+  // there needs no waiter.
+  virtual std::optional<Outcome<T>> poll() = 0;
   // Completes `waiter` with the next item, or with operation_aborted
   // (closed, or cancelled), eof (the bus shut down and the stream is empty)
   // or already_started (another waiter waits).
