@@ -12,10 +12,10 @@
 #include <string>
 #include <thread>
 
-#include "courier/detail/exclusive_lock.hpp"
+#include "courier/detail/delivery/exclusive_lock.hpp"
 #include "courier/detail/spin.hpp"
 #include "courier/errors.hpp"
-#include "thread_state.hpp"
+#include "delivery/thread_state.hpp"
 
 namespace courier::detail {
 namespace {

@@ -1,6 +1,6 @@
 #include "courier/event_bus.hpp"
 
-#include "tracking.hpp"
+#include "routing/tracking.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -72,7 +72,7 @@ EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
   auto subscriber = std::make_shared<detail::SubscriberCore>(
       type, patterns, Concurrency::Serial, 1, std::move(handler), nullptr, std::move(settings));
   if (std::shared_ptr<detail::LanePuller> puller = queue->puller()) {
-    // Before the subscriber can be routed to: see detail/lane_stream.hpp.
+    // Before the subscriber can be routed to: see detail/streams/lane_stream.hpp.
     subscriber->set_puller(std::move(puller));
     queue->attach(core_, subscriber);
   }

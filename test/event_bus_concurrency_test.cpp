@@ -146,7 +146,7 @@ TEST(EventBusConcurrency, SerialSubscriberOnASynchronousBusRunsAloneAcrossPostin
 
 // A thread posting to one topic of a synchronous bus again and again reaches
 // its lone Serial subscriber by a shorter path (try_shortest_path in
-// lib/delivery.cpp). Each
+// lib/delivery/delivery.cpp). Each
 // round cancels the subscriber while that thread posts to it; every other
 // round also posts to it from the cancelling thread first, which ends the
 // posting thread's hold on the subscriber's lock mid-stream.

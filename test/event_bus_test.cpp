@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "courier/detail/envelope.hpp"
+#include "courier/detail/delivery/envelope.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -161,7 +161,7 @@ struct Point {
 };
 
 // A posting thread reuses the route of its previous topic when the new one has
-// the same text (lib/thread_state.hpp compares them word by word, then the
+// the same text (lib/delivery/thread_state.hpp compares them word by word, then the
 // tail byte by byte): topics of every length up to 20 that differ in a single
 // character, wherever it is, must still be told apart, posted in turn.
 TEST(EventBus, TopicsDifferingInOneCharacterAreToldApartWhenPostedInTurn) {

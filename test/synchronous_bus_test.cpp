@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "courier/detail/exclusive_lock.hpp"
+#include "courier/detail/delivery/exclusive_lock.hpp"
 #include "courier/event_bus.hpp"
 #include "test_support.hpp"
 
@@ -221,7 +221,7 @@ TEST(SynchronousBus, StatsBalanceAsSoonAsPostReturns) {
 // first post to a topic takes the general path (and claims the Serial lock's
 // bias); its third post in a row to the topic takes the shortest, as the
 // route must have served a repeat first (see try_shortest_path in
-// lib/delivery.cpp). The number of warm-up posts (payload 0) picks the path.
+// lib/delivery/delivery.cpp). The number of warm-up posts (payload 0) picks the path.
 constexpr std::array kWarmUpPosts = {0, 2};
 
 // Without a working asymmetric fence no lock is biased (exclusive_lock.hpp)

@@ -70,10 +70,10 @@
 #include <boost/signals2/connection.hpp>
 
 #include "courier/detail/bus_core.hpp"
-#include "courier/detail/event_filter.hpp"
+#include "courier/detail/delivery/handler.hpp"
+#include "courier/detail/delivery/subscriber_core.hpp"
 #include "courier/detail/export.hpp"
-#include "courier/detail/handler.hpp"
-#include "courier/detail/subscriber_core.hpp"
+#include "courier/detail/routing/event_filter.hpp"
 #include "courier/errors.hpp"
 #include "courier/event.hpp"
 #include "courier/hooks.hpp"

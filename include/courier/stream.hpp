@@ -46,10 +46,10 @@
 #include <boost/system/error_code.hpp>
 
 #include "courier/detail/bus_core.hpp"
-#include "courier/detail/handler.hpp"
-#include "courier/detail/lane_stream.hpp"
-#include "courier/detail/stream_queue.hpp"
-#include "courier/detail/stream_source.hpp"
+#include "courier/detail/delivery/handler.hpp"
+#include "courier/detail/streams/lane_stream.hpp"
+#include "courier/detail/streams/stream_queue.hpp"
+#include "courier/detail/streams/stream_source.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 #include "courier/subscription.hpp"

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "courier/detail/topic_trie.hpp"
+#include "courier/detail/routing/topic_trie.hpp"
 #include "courier/topic.hpp"
 #include "reference_topic_matcher.hpp"
 

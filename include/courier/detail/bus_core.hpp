@@ -13,7 +13,7 @@
 //      RunQueue                            ┘         slot index back to free_slots_
 //
 // Routing happens on the posting thread (a thread posting to the same topic
-// as its previous post reuses that post's route, see lib/thread_state.hpp),
+// as its previous post reuses that post's route, see lib/delivery/thread_state.hpp),
 // so a lane's mailbox receives events in the order their posts happened; a
 // lane is drained by one thread at a time, in mailbox order; hence post order
 // per Serial subscriber and per ordering key.
@@ -37,7 +37,7 @@
 // a route holding a screened subscriber (a filter or a tracked owner,
 // event_filter.hpp) passes each of them through admits() before the event
 // takes room in its lane, or, synchronously, before the call; expire() ends a
-// subscriber whose tracked owner is gone (lib/tracking.hpp); and the
+// subscriber whose tracked owner is gone (lib/routing/tracking.hpp); and the
 // snapshot ranks subscribers by priority when it is built (routing_table.hpp).
 //
 // Thread safety: every public member is safe from any thread unless it says
@@ -61,12 +61,12 @@
 #include <boost/signals2/signal.hpp>
 
 #include "courier/detail/cache_line.hpp"
-#include "courier/detail/envelope.hpp"
+#include "courier/detail/delivery/envelope.hpp"
+#include "courier/detail/delivery/index_ring.hpp"
+#include "courier/detail/delivery/run_queue.hpp"
+#include "courier/detail/delivery/subscriber_core.hpp"
 #include "courier/detail/export.hpp"
-#include "courier/detail/index_ring.hpp"
-#include "courier/detail/routing_table.hpp"
-#include "courier/detail/run_queue.hpp"
-#include "courier/detail/subscriber_core.hpp"
+#include "courier/detail/routing/routing_table.hpp"
 #include "courier/hooks.hpp"
 #include "courier/options.hpp"
 #include "courier/stats.hpp"
@@ -132,7 +132,7 @@ std::unique_ptr<HeldEvent> hold_event(void* event) {
   return std::make_unique<HeldEventOf<T>>(std::move(*static_cast<Event<T>*>(event)));
 }
 
-struct ThreadEntry;  // lib/thread_state.hpp
+struct ThreadEntry;  // lib/delivery/thread_state.hpp
 
 class COURIER_EXPORT BusCore {
  public:
@@ -248,7 +248,7 @@ class COURIER_EXPORT BusCore {
   static constexpr std::size_t kBatch = 256;
   static constexpr std::size_t kGroupBatch = 32;
 
-  // This thread's entry for this bus (inline, in lib/thread_state.hpp), and
+  // This thread's entry for this bus (inline, in lib/delivery/thread_state.hpp), and
   // the way to it when this thread last posted to another bus.
   inline ThreadEntry& thread_entry();
   ThreadEntry& find_thread_entry();
@@ -305,7 +305,7 @@ class COURIER_EXPORT BusCore {
   // producer hands it to the run queue) until resume_deliveries.
   void park(Lane& lane);
 
-  struct SyncPath;  // lib/delivery.cpp
+  struct SyncPath;  // lib/delivery/delivery.cpp
   // post_sync() where its shortest path does not apply.
   bool post_sync_generally(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
                            Admission admission);
@@ -320,7 +320,7 @@ class COURIER_EXPORT BusCore {
                    CounterBlock& counters);
   void report_error(SubscriberCore& subscription, const void* event, const EventOps& ops,
                     std::exception_ptr error) noexcept;
-  // For a screened subscriber (lib/screening.cpp): false if its tracked
+  // For a screened subscriber (lib/routing/screening.cpp): false if its tracked
   // owner is gone (it then expires) or its filter declines the event or
   // throws (reported as a throwing subscriber is).
   bool admits(SubscriberCore& subscription, const void* event, const EventOps& ops,

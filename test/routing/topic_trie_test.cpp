@@ -1,7 +1,7 @@
 // TopicTrie (issue 4): the wildcard index of a routing snapshot must find
 // exactly the patterns TopicPattern::matches accepts, each once; and a bus
 // routing through it must deliver accordingly.
-#include "courier/detail/topic_trie.hpp"
+#include "courier/detail/routing/topic_trie.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "courier/detail/run_queue.hpp"
+#include "courier/detail/delivery/run_queue.hpp"
 
 #include "courier/detail/spin.hpp"
 

@@ -1,4 +1,4 @@
-#include "thread_state.hpp"
+#include "delivery/thread_state.hpp"
 
 #include <algorithm>
 #include <atomic>

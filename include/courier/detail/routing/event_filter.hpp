@@ -2,7 +2,7 @@
 // (SubscribeOptions, issue 15): a filter, evaluated on the posting thread
 // before the event takes room in the subscriber's lane (BusCore::admits), and
 // an owner it tracks, checked there too and again, locked, around each call
-// (lib/tracking.hpp). A subscriber without either has no Screen at all, and
+// (lib/routing/tracking.hpp). A subscriber without either has no Screen at all, and
 // the routing snapshot marks the routes that hold a screened one, so that a
 // post through an unscreened route never looks (CachedRoute::screened).
 //

@@ -1,8 +1,8 @@
-// BiasedLock (include/courier/detail/exclusive_lock.hpp): the owner's plain-store
+// BiasedLock (include/courier/detail/delivery/exclusive_lock.hpp): the owner's plain-store
 // fast path and the revoking slow path must still exclude each other. The
 // counters below are plain ints: a broken exclusion shows as a wrong total,
 // and under ThreadSanitizer as a data race.
-#include "courier/detail/exclusive_lock.hpp"
+#include "courier/detail/delivery/exclusive_lock.hpp"
 
 #include <gtest/gtest.h>
 

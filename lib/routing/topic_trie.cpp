@@ -1,4 +1,4 @@
-#include "courier/detail/topic_trie.hpp"
+#include "courier/detail/routing/topic_trie.hpp"
 
 #include <algorithm>
 

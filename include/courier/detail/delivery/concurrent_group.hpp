@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-#include "courier/detail/subscriber_core.hpp"
+#include "courier/detail/delivery/subscriber_core.hpp"
 
 namespace courier::detail {
 

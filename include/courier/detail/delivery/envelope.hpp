@@ -52,7 +52,7 @@
 #include <utility>
 
 #include "courier/detail/cache_line.hpp"
-#include "courier/detail/mailbox.hpp"
+#include "courier/detail/delivery/mailbox.hpp"
 #include "courier/event.hpp"
 
 namespace courier::detail {

@@ -1,7 +1,7 @@
-// CatchUpPacing (include/courier/detail/catch_up_pacing.hpp): a drain keeps
+// CatchUpPacing (include/courier/detail/delivery/catch_up_pacing.hpp): a drain keeps
 // pausing while its pauses gather batches, and backs off, doubling, while
 // they gather nothing.
-#include "courier/detail/catch_up_pacing.hpp"
+#include "courier/detail/delivery/catch_up_pacing.hpp"
 
 #include <gtest/gtest.h>
 

@@ -82,13 +82,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
-#include "courier/detail/async_waiter.hpp"
-#include "courier/detail/exclusive_lock.hpp"
+#include "courier/detail/delivery/exclusive_lock.hpp"
+#include "courier/detail/delivery/handler.hpp"
+#include "courier/detail/delivery/subscriber_core.hpp"
 #include "courier/detail/export.hpp"
-#include "courier/detail/handler.hpp"
 #include "courier/detail/spin.hpp"
-#include "courier/detail/stream_source.hpp"
-#include "courier/detail/subscriber_core.hpp"
+#include "courier/detail/streams/async_waiter.hpp"
+#include "courier/detail/streams/stream_source.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 

@@ -22,7 +22,7 @@
 #include <cstddef>
 #include <mutex>
 
-#include "courier/detail/subscriber_core.hpp"
+#include "courier/detail/delivery/subscriber_core.hpp"
 
 namespace courier::detail {
 

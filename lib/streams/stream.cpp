@@ -1,4 +1,4 @@
-// The non-template half of a pull stream's queue (detail/stream_queue.hpp).
+// The non-template half of a pull stream's queue (detail/streams/stream_queue.hpp).
 #include <memory>
 #include <mutex>
 #include <string>
@@ -6,7 +6,7 @@
 
 #include <boost/asio/error.hpp>
 
-#include "courier/detail/stream_queue.hpp"
+#include "courier/detail/streams/stream_queue.hpp"
 #include "courier/errors.hpp"
 
 namespace courier::detail {

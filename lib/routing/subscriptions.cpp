@@ -5,7 +5,7 @@
 
 #include "courier/detail/bus_core.hpp"
 #include "courier/errors.hpp"
-#include "thread_state.hpp"
+#include "delivery/thread_state.hpp"
 
 namespace courier::detail {
 

@@ -1,4 +1,4 @@
-#include "courier/detail/routing_table.hpp"
+#include "courier/detail/routing/routing_table.hpp"
 
 #include <algorithm>
 

@@ -30,7 +30,7 @@
 // ranked as built; only a type with wildcard patterns, whose matches come
 // from the trie in its own order, gathers them and sorts them per lookup,
 // and a lookup is made only when a thread's route is refilled, never on a
-// post that repeats its topic (lib/thread_state.hpp). A screened subscriber
+// post that repeats its topic (lib/delivery/thread_state.hpp). A screened subscriber
 // (event_filter.hpp) is never one of a group's members.
 //
 // Thread safety: immutable once built; shared objects: safe.
@@ -48,9 +48,9 @@
 
 #include <boost/container/small_vector.hpp>
 
-#include "courier/detail/concurrent_group.hpp"
-#include "courier/detail/subscriber_core.hpp"
-#include "courier/detail/topic_trie.hpp"
+#include "courier/detail/delivery/concurrent_group.hpp"
+#include "courier/detail/delivery/subscriber_core.hpp"
+#include "courier/detail/routing/topic_trie.hpp"
 
 namespace courier::detail {
 

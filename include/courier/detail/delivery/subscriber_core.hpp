@@ -63,12 +63,12 @@
 #include <vector>
 
 #include "courier/detail/cache_line.hpp"
-#include "courier/detail/catch_up_pacing.hpp"
-#include "courier/detail/envelope.hpp"
-#include "courier/detail/event_filter.hpp"
-#include "courier/detail/exclusive_lock.hpp"
-#include "courier/detail/handler.hpp"
-#include "courier/detail/mailbox.hpp"
+#include "courier/detail/delivery/catch_up_pacing.hpp"
+#include "courier/detail/delivery/envelope.hpp"
+#include "courier/detail/delivery/exclusive_lock.hpp"
+#include "courier/detail/delivery/handler.hpp"
+#include "courier/detail/delivery/mailbox.hpp"
+#include "courier/detail/routing/event_filter.hpp"
 #include "courier/subscriber.hpp"
 #include "courier/topic.hpp"
 
@@ -78,7 +78,7 @@ class SubscriberCore;
 class ConcurrentGroup;
 
 // A consumer that drains a lane itself, on its own thread, instead of the
-// executors (a Block stream: detail/lane_stream.hpp). Wherever the bus would
+// executors (a Block stream: detail/streams/lane_stream.hpp). Wherever the bus would
 // hand the lane to the executors through the run queue, it offers it to the
 // puller first.
 class LanePuller {

@@ -63,14 +63,14 @@
 
 #include <boost/asio/error.hpp>
 
-#include "courier/detail/async_waiter.hpp"
 #include "courier/detail/bus_core.hpp"
 #include "courier/detail/cache_line.hpp"
-#include "courier/detail/exclusive_lock.hpp"
+#include "courier/detail/delivery/exclusive_lock.hpp"
+#include "courier/detail/delivery/subscriber_core.hpp"
 #include "courier/detail/spin.hpp"
-#include "courier/detail/stream_queue.hpp"
-#include "courier/detail/stream_source.hpp"
-#include "courier/detail/subscriber_core.hpp"
+#include "courier/detail/streams/async_waiter.hpp"
+#include "courier/detail/streams/stream_queue.hpp"
+#include "courier/detail/streams/stream_source.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 

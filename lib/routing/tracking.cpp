@@ -1,4 +1,4 @@
-#include "tracking.hpp"
+#include "routing/tracking.hpp"
 
 namespace courier::detail {
 

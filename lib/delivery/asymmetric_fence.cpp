@@ -4,7 +4,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "courier/detail/exclusive_lock.hpp"
+#include "courier/detail/delivery/exclusive_lock.hpp"
 
 #if defined(__linux__)
 #include <linux/membarrier.h>

@@ -12,7 +12,7 @@
 #include <memory>
 #include <optional>
 
-#include "courier/detail/async_waiter.hpp"
+#include "courier/detail/streams/async_waiter.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 

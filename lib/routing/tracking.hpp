@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "courier/detail/bus_core.hpp"
-#include "courier/detail/handler.hpp"
+#include "courier/detail/delivery/handler.hpp"
 
 namespace courier::detail {
 
