@@ -111,40 +111,19 @@ TEST(BiasedLock, TryLockFailsWhileTheOwnerIsInsideAndEndsTheBias) {
   EXPECT_FALSE(lock.try_enter_biased(kOwner)) << "try_lock() left the bias in place";
 }
 
-// BiasedGuard holds the lock for its scope whichever way it got in: through
-// the bias on the first thread, by lock() on the others.
-TEST(BiasedLock, GuardsFromManyThreadsOneAtATime) {
-  constexpr int kThreads = 3;
-  constexpr int kRounds = 20000;
-  BiasedLock lock;
-  ConcurrencyProbe probe;
-  int counter = 0;
-  std::vector<std::future<void>> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.push_back(run_on_thread([&] {
-      for (int i = 0; i < kRounds; ++i) {
-        const courier::detail::BiasedGuard guard(lock);
-        const ConcurrencyProbe::Inside inside(probe);
-        ++counter;
-      }
-    }));
-  }
-  for (auto& thread : threads) thread.get();
-  EXPECT_EQ(counter, kThreads * kRounds);
-  EXPECT_EQ(probe.max_running(), 1);
-}
-
-TEST(BiasedLock, ManyThreadsOneAtATime) {
+// Counts on several threads, each increment inside `exclusively(thread,
+// work)`, and expects one at a time and every increment counted.
+template <class Exclusively>
+void expect_one_at_a_time(BiasedLock& lock, Exclusively exclusively) {
   constexpr int kThreads = 4;
   constexpr int kRounds = 20000;
-  BiasedLock lock;
   ConcurrencyProbe probe;
   int counter = 0;
   std::vector<std::future<void>> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.push_back(run_on_thread([&, t] {
       for (int i = 0; i < kRounds; ++i) {
-        run_exclusively(lock, kOwner + static_cast<std::uint64_t>(t), [&] {
+        exclusively(lock, t, [&] {
           const ConcurrencyProbe::Inside inside(probe);
           ++counter;
         });
@@ -154,6 +133,23 @@ TEST(BiasedLock, ManyThreadsOneAtATime) {
   for (auto& thread : threads) thread.get();
   EXPECT_EQ(counter, kThreads * kRounds);
   EXPECT_EQ(probe.max_running(), 1);
+}
+
+TEST(BiasedLock, ManyThreadsOneAtATime) {
+  BiasedLock lock;
+  expect_one_at_a_time(lock, [](BiasedLock& shared, int thread, auto work) {
+    run_exclusively(shared, kOwner + static_cast<std::uint64_t>(thread), work);
+  });
+}
+
+// BiasedGuard holds the lock for its scope whichever way it got in: through
+// the bias on the first thread, by lock() on the others.
+TEST(BiasedLock, GuardsFromManyThreadsOneAtATime) {
+  BiasedLock lock;
+  expect_one_at_a_time(lock, [](BiasedLock& shared, int /*thread*/, auto work) {
+    const courier::detail::BiasedGuard guard(shared);
+    work();
+  });
 }
 
 }  // namespace

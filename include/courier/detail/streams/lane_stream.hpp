@@ -190,7 +190,6 @@ class LaneStream final : public StreamQueueBase,
   // empty), or nothing for now.
   std::optional<Outcome<T>> poll_consuming();
 
-  enum class Wait { News, Heartbeat, TimedOut };
   // mutex_ held through `lock`: sleeps until there is news, a heartbeat is
   // due (`beats`) or `deadline` passed.
   Wait sleep(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
@@ -270,35 +269,11 @@ bool LaneStream<T>::pull() {
 }
 
 template <class T>
-typename LaneStream<T>::Wait LaneStream<T>::sleep(std::unique_lock<std::mutex>& lock,
-                                                  std::optional<Clock::time_point> deadline,
-                                                  bool beats) {
+StreamQueueBase::Wait LaneStream<T>::sleep(std::unique_lock<std::mutex>& lock,
+                                           std::optional<Clock::time_point> deadline, bool beats) {
   ++waiting_;
   sleeping_.store(true, std::memory_order_seq_cst);
-  Wait result = Wait::News;
-  for (;;) {
-    if (has_news_locked()) break;
-    const Clock::time_point now = Clock::now();
-    std::optional<Clock::time_point> wake = deadline;
-    if (beats) {
-      const Clock::time_point beat = last_activity_ + options_.heartbeat;
-      if (now >= beat) {
-        last_activity_ = now;
-        result = Wait::Heartbeat;
-        break;
-      }
-      if (!wake || beat < *wake) wake = beat;
-    }
-    if (deadline && now >= *deadline) {
-      result = Wait::TimedOut;
-      break;
-    }
-    if (wake) {
-      changed_.wait_until(lock, *wake);
-    } else {
-      changed_.wait(lock);
-    }
-  }
+  const Wait result = wait_locked(lock, deadline, beats, [this] { return has_news_locked(); });
   if (--waiting_ == 0 && !waiter_waits_locked()) sleeping_.store(false, std::memory_order_seq_cst);
   return result;
 }

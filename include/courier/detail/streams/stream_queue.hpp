@@ -138,6 +138,33 @@ class COURIER_EXPORT StreamQueueBase {
     if (waiter_ != nullptr) --waiting_;
     return std::move(waiter_);
   }
+  enum class Wait { News, Heartbeat, TimedOut };
+  // mutex_ held through `lock`: sleeps on changed_ until `news()` holds, a
+  // heartbeat is due (`beats`: one heartbeat after the last activity, which
+  // then counts as activity) or `deadline` passed.
+  template <class News>
+  Wait wait_locked(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
+                   bool beats, News news) {
+    for (;;) {
+      if (news()) return Wait::News;
+      const Clock::time_point now = Clock::now();
+      std::optional<Clock::time_point> wake = deadline;
+      if (beats) {
+        const Clock::time_point beat = last_activity_ + options_.heartbeat;
+        if (now >= beat) {
+          last_activity_ = now;
+          return Wait::Heartbeat;
+        }
+        if (!wake || beat < *wake) wake = beat;
+      }
+      if (deadline && now >= *deadline) return Wait::TimedOut;
+      if (wake) {
+        changed_.wait_until(lock, *wake);
+      } else {
+        changed_.wait(lock);
+      }
+    }
+  }
   // Called with the mutex held: whether an offer fits now.
   bool has_room(std::size_t queued) const noexcept;
   // After a take (mutex released): resumes the bus's lane if it declined.
@@ -310,11 +337,10 @@ class StreamQueue final : public StreamQueueBase,
   // event, the end (operation_aborted once closed, eof once ended and
   // empty), or nothing for now, and then `lock` is held.
   std::optional<Outcome<T>> poll_consuming(std::unique_lock<std::mutex>& lock);
-  enum class Wait { Events, Heartbeat, Ended, TimedOut };
-  // With the mutex held: waits until the queue holds events, has ended, a
-  // heartbeat is due (`beats`) or `deadline` passed.
-  Wait wait_locked(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
-                   bool beats);
+  // With the mutex held: waits until the queue holds events or has ended
+  // (News), a heartbeat is due (`beats`) or `deadline` passed.
+  Wait wait_for_events(std::unique_lock<std::mutex>& lock,
+                       std::optional<Clock::time_point> deadline, bool beats);
 
   std::uint64_t received_ = 0;   // guarded by mutex_
   std::uint64_t delivered_ = 0;  // guarded by mutex_
@@ -386,9 +412,9 @@ bool StreamQueue<T>::offer(const Event<T>& event) {
 }
 
 template <class T>
-typename StreamQueue<T>::Wait StreamQueue<T>::wait_locked(std::unique_lock<std::mutex>& lock,
-                                                          std::optional<Clock::time_point> deadline,
-                                                          bool beats) {
+StreamQueueBase::Wait StreamQueue<T>::wait_for_events(std::unique_lock<std::mutex>& lock,
+                                                      std::optional<Clock::time_point> deadline,
+                                                      bool beats) {
   ++waiting_;
   struct Leave {
     std::size_t& waiting;
@@ -400,26 +426,8 @@ typename StreamQueue<T>::Wait StreamQueue<T>::wait_locked(std::unique_lock<std::
     after_take(true);
     lock.lock();
   }
-  for (;;) {
-    if (!events_.empty()) return Wait::Events;
-    if (closed_ || ended_) return Wait::Ended;
-    const Clock::time_point now = Clock::now();
-    std::optional<Clock::time_point> wake = deadline;
-    if (beats) {
-      const Clock::time_point beat = last_activity_ + options_.heartbeat;
-      if (now >= beat) {
-        last_activity_ = now;
-        return Wait::Heartbeat;
-      }
-      if (!wake || beat < *wake) wake = beat;
-    }
-    if (deadline && now >= *deadline) return Wait::TimedOut;
-    if (wake) {
-      changed_.wait_until(lock, *wake);
-    } else {
-      changed_.wait(lock);
-    }
-  }
+  return wait_locked(lock, deadline, beats,
+                     [this] { return !events_.empty() || closed_ || ended_; });
 }
 
 template <class T>
@@ -440,15 +448,15 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
     // thread (a system call on the delivering thread) for each event.
     if (batching_) spin_for(kSpinBeforeSleep, [this] { return has_news(); });
     std::unique_lock lock(mutex_);
-    switch (wait_locked(lock, deadline, beats)) {
-      case Wait::Ended:
+    switch (wait_for_events(lock, deadline, beats)) {
       case Wait::TimedOut:
         return std::nullopt;
       case Wait::Heartbeat:
         return Taken<T>{};
-      case Wait::Events:
+      case Wait::News:
         break;
     }
+    if (events_.empty()) return std::nullopt;  // closed, or ended
     if (batching_) {
       refill_batch_locked();
       continue;  // takes from the new batch, without the mutex
