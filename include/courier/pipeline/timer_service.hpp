@@ -36,6 +36,7 @@ class COURIER_EXPORT TimerService {
   /// Names a scheduled timer, for cancel(). Never 0.
   using TimerId = std::uint64_t;
 
+  /// Implementations drop the timers still pending (see each).
   virtual ~TimerService();
 
   /// The service's time now. Thread-safe. Never blocks.
@@ -58,9 +59,12 @@ class COURIER_EXPORT TimerService {
   }
 
  protected:
+  ///@{
+  /// For implementations only (an interface is not made or copied by itself).
   TimerService() = default;
   TimerService(const TimerService&) = default;
   TimerService& operator=(const TimerService&) = default;
+  ///@}
 };
 
 }  // namespace courier
