@@ -229,4 +229,36 @@ TEST(OperatorsConcurrency, StatefulStagesSerialiseTheirOutputBehindAConcurrentSo
   EXPECT_EQ(probe.max_running(), 1);
 }
 
+// A batch full on the posting thread while the timer thread is inside the
+// sink: the post hands it over and returns without calling the sink or
+// waiting, and the timer thread delivers it after its own.
+TEST(OperatorsConcurrency, AStageNeverCallsItsSinkConcurrentlyNorWaitsForAnotherThreadsCall) {
+  EventBus bus(synchronous());
+  ManualClock clock;
+  courier_test::Gate release;
+  courier_test::Gate inside;
+  auto open_on_exit = release.open_on_exit();
+  courier_test::ConcurrencyProbe probe;
+  SharedLog<std::vector<int>> batches;
+  bus.subscribe<int>("n",
+                     courier::pipe<int>(courier::buffer(2, 1ms, clock), [&](const Batch& batch) {
+                       courier_test::ConcurrencyProbe::Inside counted(probe);
+                       batches.add(payloads(batch));
+                       if (batch.size() == 1) {
+                         inside.open();
+                         release.wait();
+                       }
+                     }));
+  bus.post<int>("n", 0);
+  auto ticker = courier_test::run_on_thread([&] { clock.advance(1ms); });  // delivers {0}
+  ASSERT_TRUE(inside.wait_for(courier_test::kBoundedWait));
+  bus.post<int>("n", 1);
+  bus.post<int>("n", 2);  // fills a batch: handed to the timer thread's delivery
+  EXPECT_EQ(batches.entries(), (std::vector<std::vector<int>>{{0}}));
+  release.open();
+  ASSERT_TRUE(courier_test::finishes_promptly(ticker));
+  EXPECT_EQ(batches.entries(), (std::vector<std::vector<int>>{{0}, {1, 2}}));
+  EXPECT_EQ(probe.max_running(), 1);
+}
+
 }  // namespace
