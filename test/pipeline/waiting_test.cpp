@@ -86,6 +86,15 @@ TEST_P(NextEvent, ThrowsTimeoutNamingPatternAndTimeoutAndUnsubscribes) {
   EXPECT_EQ(bus.stats().subscriptions, 0U);
 }
 
+TEST(NextEventArguments, WithoutAPredicateTheFirstEventCompletesIt) {
+  EventBus bus(Options{.synchronous = true});
+  ManualClock clock;
+  std::future<Event<int>> next = courier::next_event<int>(bus, "job.*", 1s, clock);
+  bus.post<int>("job.started", 1);
+  ASSERT_TRUE(finishes_promptly(next));
+  EXPECT_EQ(next.get().topic(), "job.started");
+}
+
 TEST(NextEventArguments, BadTimeoutOrPatternThrowsAndSubscribesNothing) {
   EventBus bus;
   ManualClock clock;

@@ -143,6 +143,14 @@ std::future<Event<T>> next_event(EventBus& bus, std::string_view pattern, Predic
   return future;
 }
 
+/// next_event for any event on `pattern`: no predicate.
+template <class T>
+std::future<Event<T>> next_event(EventBus& bus, std::string_view pattern,
+                                 TimerService::Duration timeout,
+                                 TimerService& timers = shared_timer_thread()) {
+  return next_event<T>(bus, pattern, AnyEvent{}, timeout, timers);
+}
+
 /// next_event with any Asio completion token: a callback, use_future,
 /// use_awaitable, deferred (the wait begins when the operation is launched;
 /// `bus` and `timers` must still be alive then). Signature:
