@@ -53,7 +53,8 @@ class COURIER_EXPORT ManualClock final : public TimerService {
   /// the way, on this thread, in due order (ties in schedule order), with
   /// now() at its due time while it runs; a timer scheduled by a task and due
   /// within the advance runs too. Returns once now() is the old time plus
-  /// `delay` and no timer is due. Thread-safe: concurrent calls take turns.
+  /// `delay` and no timer is due. Thread-safe: concurrent calls take turns;
+  /// not from inside one of this clock's tasks (it would wait for itself).
   /// Throws std::invalid_argument, naming it, for a negative `delay`.
   void advance(Duration delay);
 
