@@ -1,0 +1,7 @@
+#include "courier/pipeline/timer_service.hpp"
+
+namespace courier {
+
+TimerService::~TimerService() = default;
+
+}  // namespace courier
