@@ -19,7 +19,7 @@ using courier::LatencySnapshot;
 using std::chrono::nanoseconds;
 
 constexpr int kThreads = 8;
-constexpr int kRecordsPerThread = 50'000;
+constexpr int kRecordsPerThread = 200'000;
 
 // The i-th duration thread t records: spread over many buckets and octaves.
 std::int64_t duration_of(int thread, int i) {
