@@ -91,6 +91,7 @@ class Producer {
 
 void post_batch(Producer& producer) {
   std::vector<std::thread> threads;
+  threads.reserve(kProducers);
   for (int p = 0; p < kProducers; ++p)
     threads.emplace_back([&producer, p] {
       for (int i = 0; i < kBatchPerProducer; ++i) producer.post(p, i);
@@ -103,6 +104,7 @@ void post_batch(Producer& producer) {
 class SteadyTraffic {
  public:
   explicit SteadyTraffic(Producer& producer) {
+    threads_.reserve(kProducers);
     for (int p = 0; p < kProducers; ++p)
       threads_.emplace_back([this, &producer, p] { run(producer, p); });
   }

@@ -150,8 +150,9 @@ void append_finite_buckets(std::string& out, const std::string& bucket_name, con
   std::uint64_t cumulative = 0;
   for (std::size_t index = 0; index < end; ++index) {
     cumulative += buckets[index];
-    const std::string le = seconds_text(LatencyHistogram::bucket_upper_bound(index));
-    append_sample(out, bucket_name, bus + ",le=\"" + le + "\"", std::to_string(cumulative));
+    std::string labels = bus;
+    labels.append(",le=\"").append(seconds_text(LatencyHistogram::bucket_upper_bound(index)));
+    append_sample(out, bucket_name, labels.append("\""), std::to_string(cumulative));
   }
 }
 

@@ -88,9 +88,10 @@ class COURIER_EXPORT LatencyHistogram {
   /// The bucket that holds a duration of `nanoseconds`.
   static constexpr std::size_t bucket_index(std::uint64_t nanoseconds) noexcept {
     if (nanoseconds < 4) return static_cast<std::size_t>(nanoseconds);
-    const int octave = std::bit_width(nanoseconds) - 1;  // 2^octave <= nanoseconds
+    // 2^octave <= nanoseconds < 2^(octave + 1)
+    const auto octave = static_cast<std::size_t>(std::bit_width(nanoseconds) - 1);
     const std::uint64_t sub_bucket = (nanoseconds >> (octave - 2)) & 3U;
-    return 4 + 4 * static_cast<std::size_t>(octave - 2) + static_cast<std::size_t>(sub_bucket);
+    return 4 + 4 * (octave - 2) + static_cast<std::size_t>(sub_bucket);
   }
 
   /// The largest duration, in nanoseconds, that bucket `index` (< bucket_count) holds.

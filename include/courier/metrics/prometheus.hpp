@@ -27,7 +27,7 @@ inline constexpr std::string_view prometheus_content_type =
 ///
 /// A valid bus name is 1 to 128 bytes of well-formed UTF-8 with no control
 /// character other than newline; in the label its backslashes, double quotes and
-/// newlines are escaped as the format requires (`\\\\`, `\\"`, `\\n`). Throws
+/// newlines are escaped as the format requires (`\\`, `\"`, `\n`). Throws
 /// std::invalid_argument naming an invalid bus name (escaped), and
 /// std::bad_alloc. Thread-safe: a pure function of its arguments.
 COURIER_EXPORT std::string to_prometheus(const Stats& stats, std::string_view bus_name);
