@@ -11,6 +11,8 @@
 #include "courier/event.hpp"
 #include "courier/event_bus.hpp"
 #include "courier/hooks.hpp"
+#include "courier/metrics/latency_histogram.hpp"
+#include "courier/metrics/prometheus.hpp"
 #include "courier/options.hpp"
 #include "courier/pipeline/manual_clock.hpp"
 #include "courier/pipeline/operators.hpp"
