@@ -111,8 +111,10 @@ class LastRoute {
   }
 
   // Inline, a word at a time: memcmp is a call into glibc that costs more
-  // than comparing a short topic.
-  static bool same_text(std::string_view a, std::string_view b) noexcept {
+  // than comparing a short topic. Forced: g++ stopped inlining it once the
+  // code around it grew (11 more instructions and a call per post, W1 with
+  // string topics 7% slower).
+  [[gnu::always_inline]] static bool same_text(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     std::size_t i = 0;
     for (; i + sizeof(std::uint64_t) <= a.size(); i += sizeof(std::uint64_t)) {
