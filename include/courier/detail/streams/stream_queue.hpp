@@ -493,14 +493,11 @@ std::optional<Outcome<T>> StreamQueue<T>::poll_consuming(std::unique_lock<std::m
     after_take(resume);
     return Outcome<T>{{}, std::move(taken)};
   }
-  std::optional<Outcome<T>> end;
-  if (closed_) {
-    end = Outcome<T>{boost::asio::error::operation_aborted, {}};
-  } else if (ended_) {
-    end = Outcome<T>{boost::asio::error::eof, {}};
-  }
-  if (end) lock.unlock();
-  return end;
+  if (!closed_ && !ended_) return std::nullopt;
+  boost::system::error_code error = boost::asio::error::eof;
+  if (closed_) error = boost::asio::error::operation_aborted;
+  lock.unlock();
+  return Outcome<T>{error, {}};
 }
 
 template <class T>
