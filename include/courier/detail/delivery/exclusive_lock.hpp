@@ -1,6 +1,7 @@
 // The locks that keep a synchronous bus's Serial subscribers (and keyed
 // events to Concurrent ones) to one invocation at a time across the threads
-// that post to it.
+// that post to it, and a pull stream's consumer calls to one at a time
+// (streams/: its consumer's thread holds the bias).
 //
 // ExclusiveLock is a mutex of one word. BiasedLock puts a bias in front of it:
 // a lane's first taker becomes its owner, and from then on the owner enters
