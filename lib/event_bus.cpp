@@ -11,7 +11,37 @@
 
 namespace courier {
 
-EventBus::EventBus(Options options) : core_(std::make_shared<detail::BusCore>(options)) {}
+EventBus::EventBus(Options options)
+    : core_(std::make_shared<detail::BusCore>(options)),
+      intercept_(options.stamp_events),
+      stamp_events_(options.stamp_events),
+      middleware_(std::make_unique<detail::MiddlewareChain>(intercept_, options.stamp_events)) {}
+
+Stats EventBus::stats() const {
+  Stats stats = core_->stats();
+  stats.vetoed = middleware_->vetoed();
+  return stats;
+}
+
+MiddlewareCookie EventBus::add_middleware(Middleware middleware) {
+  return add_middleware_until(std::move(middleware), {}, ">");
+}
+
+MiddlewareCookie EventBus::add_middleware(Middleware middleware, std::stop_token until) {
+  return add_middleware_until(
+      std::move(middleware), [until = std::move(until)] { return until.stop_requested(); }, ">");
+}
+
+MiddlewareCookie EventBus::add_middleware_until(Middleware middleware,
+                                                std::function<bool()> expired,
+                                                std::string pattern) {
+  if (!middleware) {
+    throw std::invalid_argument("courier: add_middleware() was given an empty function");
+  }
+  return middleware_->add(std::move(middleware), std::move(expired), std::move(pattern));
+}
+
+bool EventBus::remove_middleware(MiddlewareCookie cookie) { return middleware_->remove(cookie); }
 
 EventBus::~EventBus() {
   if (core_->on_own_thread()) {

@@ -290,10 +290,10 @@ TEST(EventBus, DeliversAPayloadLargerThanTheInlineBufferIntact) {
 }
 
 // An envelope keeps an event inline up to kInlineBytes: with two 32-byte texts
-// in front, a 24-byte payload is the largest that fits, and 25 bytes go to the
-// slot's retained block.
-using InlineLimit = std::array<unsigned char, 24>;
-using PastInlineLimit = std::array<unsigned char, 25>;
+// in front and the metadata pointer behind, a 16-byte payload is the largest
+// that fits, and 17 bytes go to the slot's retained block.
+using InlineLimit = std::array<unsigned char, 16>;
+using PastInlineLimit = std::array<unsigned char, 17>;
 static_assert(courier::detail::Envelope::fits_inline<InlineLimit>);
 static_assert(!courier::detail::Envelope::fits_inline<PastInlineLimit>);
 

@@ -7,19 +7,30 @@
 /// key changes nothing for Serial subscribers, which see every event in post
 /// order anyway.
 ///
-/// Thread safety: an Event is immutable after construction. Distinct objects:
-/// safe. Shared objects: safe (subscribers on several threads may read the same
-/// delivered event at once, so T's const members must be safe to call
-/// concurrently, as they are for every standard type).
+/// It may also carry metadata: an id, a post timestamp and string headers
+/// (headers.hpp). The bus fills id and timestamp when Options::stamp_events
+/// asks it to; headers are the poster's (and a middleware's). An event with
+/// none of them pays for them one null pointer, and nothing on any post.
+///
+/// Thread safety: the setters (set_header, set_id, ...) are for the event's
+/// owner, before it posts the event; once posted, the bus hands it to
+/// subscribers as const only. Distinct objects: safe. Shared objects: const
+/// members only (subscribers on several threads may read the same delivered
+/// event at once, so T's const members must be safe to call concurrently, as
+/// they are for every standard type).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
+#include "courier/detail/event_metadata.hpp"
 #include "courier/detail/export.hpp"
 #include "courier/detail/small_text.hpp"
+#include "courier/headers.hpp"
 #include "courier/topic.hpp"
 
 namespace courier {
@@ -97,6 +108,13 @@ class COURIER_EXPORT KeyArgument {
 template <class T>
 bool destructor_does_nothing(const Event<T>& event) noexcept;
 
+// The metadata of an event, for the bus (stamping, middleware).
+template <class T>
+MetadataPointer& metadata_of(Event<T>& event) noexcept;
+
+// Headers with nothing in them: what headers() returns for an event without.
+COURIER_EXPORT const Headers& no_headers() noexcept;
+
 }  // namespace detail
 
 template <class T>
@@ -132,20 +150,80 @@ class Event {
   /// event, valid as long as it is, as topic() is.
   std::string_view ordering_key() const noexcept { return ordering_key_.view(); }
 
+  /// The event's id: unique among the events one bus stamped
+  /// (Options::stamp_events), or what set_id() gave it; 0 if none.
+  std::uint64_t id() const noexcept { return metadata_ ? metadata_.get()->id : 0; }
+  /// When it was posted (Options::stamp_events), or what set_timestamp()
+  /// gave it; the clock's epoch if neither.
+  std::chrono::system_clock::time_point timestamp() const noexcept {
+    return metadata_ ? metadata_.get()->timestamp : std::chrono::system_clock::time_point{};
+  }
+  /// Its headers; empty if it has none.
+  const Headers& headers() const noexcept {
+    return metadata_ ? metadata_.get()->headers : detail::no_headers();
+  }
+
+  ///@{
+  /// Sets header `key` to `value` (see Headers::set); returns the event, for
+  /// chaining. Throws std::invalid_argument for an invalid header (see
+  /// headers.hpp), leaving the event as it was.
+  Event& set_header(std::string_view key, std::string_view value) & {
+    Headers::validate(key, value);
+    metadata_.writable().headers.set(key, value);
+    return *this;
+  }
+  Event&& set_header(std::string_view key, std::string_view value) && {
+    return std::move(set_header(key, value));
+  }
+  ///@}
+  /// Removes header `key`; true if it was there.
+  bool erase_header(std::string_view key) {
+    return metadata_ && !headers().empty() && metadata_.writable().headers.erase(key);
+  }
+
+  ///@{
+  /// Gives the event an id (0: none); the bus keeps it rather than stamp
+  /// its own (a bridge relaying an event keeps its id this way).
+  Event& set_id(std::uint64_t id) & {
+    metadata_.writable().id = id;
+    return *this;
+  }
+  Event&& set_id(std::uint64_t id) && { return std::move(set_id(id)); }
+  ///@}
+
+  ///@{
+  /// Gives the event a timestamp; the bus keeps it rather than stamp its own.
+  Event& set_timestamp(std::chrono::system_clock::time_point timestamp) & {
+    metadata_.writable().timestamp = timestamp;
+    return *this;
+  }
+  Event&& set_timestamp(std::chrono::system_clock::time_point timestamp) && {
+    return std::move(set_timestamp(timestamp));
+  }
+  ///@}
+
  private:
   template <class U>
   friend bool detail::destructor_does_nothing(const Event<U>& event) noexcept;
+  template <class U>
+  friend detail::MetadataPointer& detail::metadata_of(Event<U>& event) noexcept;
 
   // Not std::string: see small_text.hpp for what that costs every post.
   detail::SmallText topic_;
   detail::SmallText ordering_key_;
   T data_;
+  detail::MetadataPointer metadata_;
 };
 
 template <class T>
 bool detail::destructor_does_nothing(const Event<T>& event) noexcept {
   return std::is_trivially_destructible_v<T> && !event.topic_.on_heap() &&
-         !event.ordering_key_.on_heap();
+         !event.ordering_key_.on_heap() && !event.metadata_;
+}
+
+template <class T>
+detail::MetadataPointer& detail::metadata_of(Event<T>& event) noexcept {
+  return event.metadata_;
 }
 
 }  // namespace courier

@@ -55,11 +55,16 @@
 /// wait_idle throws std::logic_error, and destroying the bus is undefined.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <future>
 #include <initializer_list>
 #include <memory>
 #include <span>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -73,10 +78,12 @@
 #include "courier/detail/delivery/handler.hpp"
 #include "courier/detail/delivery/subscriber_core.hpp"
 #include "courier/detail/export.hpp"
+#include "courier/detail/middleware_chain.hpp"
 #include "courier/detail/routing/event_filter.hpp"
 #include "courier/errors.hpp"
 #include "courier/event.hpp"
 #include "courier/hooks.hpp"
+#include "courier/middleware.hpp"
 #include "courier/options.hpp"
 #include "courier/stats.hpp"
 #include "courier/stream.hpp"
@@ -378,7 +385,49 @@ class COURIER_EXPORT EventBus {
   void wait_idle() { core_->wait_idle(); }
 
   /// The bus's counters (see Stats). Thread-safe. Never blocks for long.
-  Stats stats() const { return core_->stats(); }
+  Stats stats() const;
+
+  ///@{
+  /// Adds a middleware (middleware.hpp): a function every later post runs
+  /// before any subscriber sees the event, which may change its headers or
+  /// veto it. Returns the cookie that removes it. Thread-safe, also from
+  /// inside a middleware or a handler.
+  ///
+  /// The typed form takes `Verdict(Event<T>&)` and runs only for events of
+  /// payload type T whose topic matches `pattern` (std::invalid_argument,
+  /// naming it, if the pattern is not valid).
+  ///
+  /// The forms with `until` are temporary: once `until` is stopped (a
+  /// std::stop_token) or ready (a std::shared_future), the middleware never
+  /// runs again and the next post removes it.
+  MiddlewareCookie add_middleware(Middleware middleware);
+  MiddlewareCookie add_middleware(Middleware middleware, std::stop_token until);
+  template <class R>
+  MiddlewareCookie add_middleware(Middleware middleware, std::shared_future<R> until) {
+    return add_middleware_until(
+        std::move(middleware),
+        [until = std::move(until)] {
+          return until.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+        },
+        ">");
+  }
+  template <class T, class F>
+  MiddlewareCookie add_middleware(std::string_view pattern, F&& middleware) {
+    TopicPattern accepted(pattern);
+    Middleware untyped = [accepted,
+                          typed = std::forward<F>(middleware)](PostedEvent& event) mutable {
+      Event<T>* event_of_t = event.as<T>();
+      if (event_of_t == nullptr || !accepted.matches(event.topic())) return Verdict::Pass;
+      return typed(*event_of_t);
+    };
+    return add_middleware_until(std::move(untyped), {}, std::string(pattern));
+  }
+  ///@}
+
+  /// Removes the middleware `cookie` names: no post that starts after this
+  /// returns runs it. False if it was removed already (or never was this
+  /// bus's). Thread-safe.
+  bool remove_middleware(MiddlewareCookie cookie);
 
   ///@{
   /// Lifecycle hooks (Boost.Signals2): called on the thread that hit the event,
@@ -463,9 +512,23 @@ class COURIER_EXPORT EventBus {
         admission, topic.id_);
   }
 
+  MiddlewareCookie add_middleware_until(Middleware middleware, std::function<bool()> expired,
+                                        std::string pattern);
+
+  // Stamping and middleware, before the event is queued: false if vetoed.
+  template <class T>
+  bool intercept(Event<T>& event) {
+    if (stamp_events_) detail::stamp(detail::metadata_of(event), next_event_id_);
+    PostedEvent posted(event);
+    return middleware_->run(posted, *core_);
+  }
+
   template <class T>
   bool post_event(Event<T>&& event, detail::BusCore::Admission admission,
                   std::size_t topic_id = detail::RoutingTable::kNoTopic) {
+    if (intercept_.load(std::memory_order_relaxed)) [[unlikely]] {
+      if (!intercept(event)) return true;
+    }
     detail::BusCore& core = *core_;
     if (core.synchronous()) {
       return core.post_sync(&event, detail::event_ops<T>, &detail::hold_event<T>, topic_id,
@@ -484,6 +547,11 @@ class COURIER_EXPORT EventBus {
   }
 
   std::shared_ptr<detail::BusCore> core_;
+  // Whether a post must call intercept(): stamping, or any middleware.
+  std::atomic<bool> intercept_{false};
+  const bool stamp_events_;
+  std::atomic<std::uint64_t> next_event_id_{1};
+  std::unique_ptr<detail::MiddlewareChain> middleware_;
 };
 
 }  // namespace courier

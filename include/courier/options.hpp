@@ -27,6 +27,13 @@ struct Options {
   /// naming "Options::max_subscriptions", this maximum and the count it asked
   /// for, and changes nothing. Default: no limit.
   std::size_t max_subscriptions = std::numeric_limits<std::size_t>::max();
+
+  /// Stamp every posted event with an id (unique on this bus, increasing in
+  /// each thread's post order) and the time of its post (system clock),
+  /// where it has none yet (Event::set_id, set_timestamp keep theirs). Off
+  /// by default: stamping gives each event a metadata block, which costs an
+  /// allocation per post that has none already.
+  bool stamp_events = false;
 };
 
 }  // namespace courier

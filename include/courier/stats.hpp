@@ -20,6 +20,7 @@ struct Stats {
   std::uint64_t dead = 0;              ///< accepted events that reached no subscriber
   std::uint64_t failed = 0;            ///< invocations that threw
   std::uint64_t dropped = 0;           ///< events streams dropped by their overflow policy
+  std::uint64_t vetoed = 0;            ///< events a middleware vetoed (not in posted)
   std::uint64_t queued = 0;            ///< events accepted and not yet fully delivered, now
   std::uint64_t subscriptions = 0;     ///< (subscriber, pattern) pairs subscribed, now
 };

@@ -180,6 +180,8 @@ std::string to_prometheus(const Stats& stats, std::string_view bus_name) {
                 "counter", bus, stats.failed);
   append_metric(out, "courier_events_dropped_total",
                 "Events streams dropped by their overflow policy.", "counter", bus, stats.dropped);
+  append_metric(out, "courier_events_vetoed_total", "Events a middleware vetoed.", "counter", bus,
+                stats.vetoed);
   append_metric(out, "courier_events_queued", "Events accepted and not yet fully delivered.",
                 "gauge", bus, stats.queued);
   append_metric(out, "courier_subscriptions", "(subscriber, pattern) pairs subscribed.", "gauge",

@@ -25,6 +25,7 @@ Stats known_stats() {
                .dead = 4,
                .failed = 5,
                .dropped = 6,
+               .vetoed = 9,
                .queued = 7,
                .subscriptions = 8};
 }
@@ -63,6 +64,9 @@ TEST(PrometheusStats, KnownStatsGiveExactlyThisText) {
             "policy.\n"
             "# TYPE courier_events_dropped_total counter\n"
             "courier_events_dropped_total{bus=\"orders\"} 6\n"
+            "# HELP courier_events_vetoed_total Events a middleware vetoed.\n"
+            "# TYPE courier_events_vetoed_total counter\n"
+            "courier_events_vetoed_total{bus=\"orders\"} 9\n"
             "# HELP courier_events_queued Events accepted and not yet fully delivered.\n"
             "# TYPE courier_events_queued gauge\n"
             "courier_events_queued{bus=\"orders\"} 7\n"

@@ -32,15 +32,12 @@
 #include <string_view>
 #include <utility>
 
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 
 #include "courier/event.hpp"
 #include "courier/event_bus.hpp"
 #include "courier/pipeline/detail/event_wait.hpp"
+#include "courier/pipeline/detail/handler_completion.hpp"
 #include "courier/pipeline/detail/receiver.hpp"
 #include "courier/pipeline/operators.hpp"
 #include "courier/pipeline/timeout.hpp"
@@ -78,34 +75,6 @@ void start_wait(EventBus& bus, std::string_view pattern, Predicate predicate,
       });
   wait->attach(std::move(subscription), timer);
 }
-
-// Completes an Asio handler through its associated executor, never inline,
-// keeping that executor's context from running out of work meanwhile.
-template <class T, class Handler>
-class HandlerCompletion {
- public:
-  explicit HandlerCompletion(Handler handler)
-      : work_(boost::asio::prefer(boost::asio::get_associated_executor(handler),
-                                  boost::asio::execution::outstanding_work.tracked)),
-        handler_(std::move(handler)) {}
-
-  // The work guard goes with the handler: the wait object itself may outlive
-  // it (the bus lets go of a handler cancelled from inside a handler later).
-  void operator()(std::exception_ptr error, std::optional<Event<T>> event) && {
-    const WorkExecutor executor = work_;
-    boost::asio::post(executor, [work = std::move(work_), handler = std::move(handler_),
-                                 error = std::move(error), event = std::move(event)]() mutable {
-      std::move(handler)(std::move(error), std::move(event));
-    });
-  }
-
- private:
-  using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
-      std::declval<boost::asio::associated_executor_t<Handler>>(),
-      boost::asio::execution::outstanding_work.tracked))>;
-  WorkExecutor work_;
-  Handler handler_;
-};
 
 template <class T>
 struct PromiseCompletion {
@@ -167,7 +136,7 @@ auto async_next_event(EventBus& bus, std::string_view pattern, Predicate predica
   return boost::asio::async_initiate<CompletionToken,
                                      void(std::exception_ptr, std::optional<Event<T>>)>(
       [&bus, &timers, timeout](auto handler, std::string pattern_copy, Predicate predicate_copy) {
-        using Completion = detail::HandlerCompletion<T, std::decay_t<decltype(handler)>>;
+        using Completion = detail::HandlerCompletion<Event<T>, std::decay_t<decltype(handler)>>;
         auto wait = std::make_shared<detail::EventWaitFor<T, Completion>>(
             timers, Completion(std::move(handler)));
         detail::start_wait<T>(bus, pattern_copy, std::move(predicate_copy), timeout, timers, wait);

@@ -13,8 +13,9 @@
 // next traded that line for every event (W2 side by side: 13.9 vs 15.0 M
 // events/s for 128 bytes).
 //
-//   bytes   0..87   the event itself, when it fits (Event<T> with sizeof(T) <= 24:
-//                   two 32-byte texts and the payload); otherwise a pointer to it
+//   bytes   0..87   the event itself, when it fits (Event<T> with sizeof(T) <= 16:
+//                   two 32-byte texts, the payload and the metadata pointer);
+//                   otherwise a pointer to it
 //   bytes  88..95   its EventOps (type, destroy, topic, ordering key)
 //   bytes  96..111  the first DeliveryNode (most events go to one lane)
 //   bytes 112..119  the Spill: storage this envelope grew once and keeps

@@ -1,0 +1,71 @@
+// MiddlewareChain: a bus's middlewares (middleware.hpp), and the flag its
+// posts check to know whether they must run anything before queueing.
+//
+// The chain is a snapshot, copied on every change and swapped in whole: a
+// post loads the current one (std::atomic<std::shared_ptr>) and runs it
+// without any lock held, so a middleware may post, add or remove
+// middlewares, and a removal never waits for posts under way. Changes are
+// rare and chains short; what matters is that a post with middleware takes
+// no lock, and a post without it reads one flag (EventBus::post_event).
+//
+// A temporary middleware (until a stop token is stopped or a future is
+// ready) is checked before each call: once its condition holds it never
+// runs again, and the post that sees it removes it.
+//
+// Thread safety: every member may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "courier/detail/export.hpp"
+#include "courier/middleware.hpp"
+
+namespace courier::detail {
+
+class BusCore;
+
+class COURIER_EXPORT MiddlewareChain {
+ public:
+  // `intercept`: the bus's flag, set while any middleware is present or
+  // the bus stamps events (`stamping`).
+  MiddlewareChain(std::atomic<bool>& intercept, bool stamping) noexcept
+      : intercept_(intercept), stamping_(stamping) {}
+
+  // `expired`, if set, says when a temporary middleware has ended.
+  // `pattern`: what the middleware is limited to, for error reports.
+  MiddlewareCookie add(Middleware middleware, std::function<bool()> expired, std::string pattern);
+  bool remove(MiddlewareCookie cookie);
+
+  // Runs the chain on `event`: false if a middleware vetoed it or threw (the
+  // exception then goes to `bus`'s error hooks).
+  bool run(PostedEvent& event, BusCore& bus);
+  std::uint64_t vetoed() const noexcept { return vetoed_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Entry {
+    std::uint64_t number;
+    Middleware middleware;
+    std::function<bool()> expired;  // null: permanent
+    std::string pattern;            // for DeliveryError::pattern
+  };
+  using Snapshot = std::vector<std::shared_ptr<const Entry>>;
+
+  void report(const Entry& entry, const PostedEvent& event, BusCore& bus) noexcept;
+  // Publishes `next` and the flag; the caller holds writers_.
+  void install_locked(std::shared_ptr<const Snapshot> next);
+
+  std::atomic<bool>& intercept_;
+  const bool stamping_;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_{std::make_shared<const Snapshot>()};
+  std::mutex writers_;
+  std::uint64_t next_number_ = 1;  // guarded by writers_
+  std::atomic<std::uint64_t> vetoed_{0};
+};
+
+}  // namespace courier::detail
