@@ -9,7 +9,7 @@
 //   --data-dir DIR  also write the series bench/plot_performance.sh charts
 //   --only STEP     run one step alone, for profiling: memory, W1, W2, streams, W3,
 //                   "W4 latency", "W4 idle", allocations, "scale: topics",
-//                   "scale: patterns", "W3 curve"
+//                   "scale: patterns", "W3 curve", request-reply, middleware
 //   --contender S   with --emit: run only the contenders whose name contains
 //                   S, for profiling one of them (the table is then partial)
 //   --emit          run in this process and print the report as tab-separated
@@ -50,6 +50,7 @@
 
 #include "bench_support.hpp"
 #include "counting_allocator.hpp"
+#include "request_reply_workloads.hpp"
 #include "scaling_topics.hpp"
 #include "stream_workloads.hpp"
 
@@ -813,6 +814,53 @@ Config parse_arguments(int argc, char** argv) {
   return config;
 }
 
+// ---------------------------------------------------------------------------
+// Request-reply round trips, and what middleware costs a post (issue 16)
+
+void measure_request_reply(const Config& config, Report& report) {
+  const std::int64_t round_trips = config.count(50'000);
+  SideBySide<bench::RoundTrips> runs;
+  const Id promise = runs.add("Asio pool + std::promise", [=] {
+    return bench::request_reply_asio_promise(kPoolThreads, round_trips);
+  });
+  const Id courier_id = runs.add("courier Requester + serve", [=] {
+    return bench::request_reply_courier(kPoolThreads, round_trips);
+  });
+  runs.run(config.rounds);
+  auto describe = [&](Id id) {
+    return bench::format_rate(runs.median_of(id, &bench::RoundTrips::per_second), "round trips/s") +
+           ", p50 " + bench::format_us(runs.median_of(id, &bench::RoundTrips::p50_us)) + ", p99 " +
+           bench::format_us(runs.median_of(id, &bench::RoundTrips::p99_us));
+  };
+  const std::string workload = "request-reply, one thread asking";
+  report.add({workload, runs.name(promise), describe(promise), "", "", ""});
+  report.add({workload, runs.name(courier_id), describe(courier_id),
+              runs.ratio_list(courier_id, {promise}, &bench::RoundTrips::per_second),
+              ">= 2x Asio pool + std::promise",
+              bench::verdict(
+                  runs.median_ratio(courier_id, promise, &bench::RoundTrips::per_second) >= 2)});
+}
+
+void measure_middleware(const Config& config, Report& report) {
+  const std::int64_t events = config.count(2'000'000);
+  SideBySide<> runs;
+  const Id none = runs.add("courier, no middleware",
+                           [=] { return bench::post_through_middleware(0, 0, events); });
+  const Id headers = runs.add("courier, 2 headers per event",
+                              [=] { return bench::post_through_middleware(0, 2, events); });
+  const Id four = runs.add("courier, 4 middlewares, 2 headers",
+                           [=] { return bench::post_through_middleware(4, 2, events); });
+  runs.run(config.rounds);
+  const std::string workload = "W1 sync through middleware";
+  const double base_ns = 1e9 / runs.median_of(none);
+  for (Id id : {none, headers, four}) {
+    const double ns = 1e9 / runs.median_of(id);
+    report.add({workload, runs.name(id), bench::format_rate(runs.median_of(id), "events/s"),
+                id == none ? "" : "+" + bench::format_fixed(ns - base_ns, 0) + " ns per post",
+                id == four ? "reported" : "", ""});
+  }
+}
+
 struct Step {
   const char* name;
   void (*run)(const Config&, Report&);
@@ -832,6 +880,8 @@ const Step kSteps[] = {
     {"scale: topics", measure_subscription_scaling},
     {"scale: patterns", measure_wildcard_scaling},
     {"W3 curve", measure_fan_out_curve},
+    {"request-reply", measure_request_reply},
+    {"middleware", measure_middleware},
 };
 
 // Runs `step` in a child process (this program with --only STEP --emit) and
