@@ -4,12 +4,14 @@
 // an outcome its round allows:
 //   - a reply, whose value is the right answer to that request;
 //   - RemoteError, only if some server throws for that request;
-//   - NoResponders, only once the last server has begun to vanish;
+//   - NoResponders, exactly for the requests made once the last server has
+//     gone (the requesters meet there, so that the boundary is exact);
 //   - never a Timeout (the bus lost a request or a reply), never nothing.
 // Which server throws for which request is a function of the round's seed.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdint>
 #include <future>
@@ -31,6 +33,7 @@ using courier_stress::Rounds;
 constexpr int kRequesters = 4;
 constexpr int kRequestsEach = 150;
 constexpr int kServers = 2;
+constexpr int kLastServerGoneAt = 2 * kRequestsEach / 3;
 
 bool server_throws(std::uint64_t seed, int server, std::int64_t value) {
   return courier_stress::mix(seed ^ (static_cast<std::uint64_t>(value) << 4 | server)) % 5 == 0;
@@ -45,7 +48,8 @@ struct Outcomes {
 
 class RequestReplyRound {
  public:
-  explicit RequestReplyRound(std::uint64_t seed) : seed_(seed) {}
+  explicit RequestReplyRound(std::uint64_t seed)
+      : seed_(seed), last_server_gone_(kRequesters + 1) {}
 
   void run(Outcomes& outcomes, Figures& figures) {
     courier::EventBus bus(courier::Options{.threads = 2, .queue_capacity = 64});
@@ -82,19 +86,17 @@ class RequestReplyRound {
         courier::Concurrency::Concurrent);
   }
 
-  // Server 1 goes once a third of the requests are answered, server 0 once
-  // two thirds are; from then on requests find no server.
+  // Server 1 goes while requests fly, once a third of them are answered.
+  // Server 0 goes when every requester has made kLastServerGoneAt requests
+  // and waits at the barrier: the requests after it find no server.
   void vanish(std::vector<courier::Subscription>& servers, Outcomes& outcomes) {
     const std::uint64_t total = kRequesters * kRequestsEach;
-    const auto finished = [&] {
-      return outcomes.replies.load() + outcomes.remote_errors.load() +
-             outcomes.no_responders.load();
-    };
-    wait_until([&] { return finished() >= total / 3; });
+    wait_until(
+        [&] { return outcomes.replies.load() + outcomes.remote_errors.load() >= total / 3; });
     servers[1].cancel();
-    wait_until([&] { return finished() >= 2 * total / 3; });
-    last_server_going_.store(true);
+    last_server_gone_.arrive_and_wait();
     servers[0].cancel();
+    last_server_gone_.arrive_and_wait();
   }
 
   template <class Condition>
@@ -106,6 +108,11 @@ class RequestReplyRound {
   void ask(courier::EventBus& bus, int requester_index, Outcomes& outcomes) {
     courier::Requester<std::int64_t> requester(bus);
     for (int i = 0; i < kRequestsEach; ++i) {
+      if (i == kLastServerGoneAt) {
+        last_server_gone_.arrive_and_wait();
+        last_server_gone_.arrive_and_wait();
+      }
+      const bool no_server = i >= kLastServerGoneAt;
       const std::int64_t value = requester_index * 1'000'000 + i;
       auto reply = requester.request("rpc.work", value, courier_stress::kPromptly);
       if (reply.wait_for(2 * courier_stress::kPromptly) != std::future_status::ready) {
@@ -113,24 +120,24 @@ class RequestReplyRound {
         outcomes.wrong.fetch_add(1);
         continue;
       }
-      judge(reply, value, outcomes);
+      judge(reply, value, no_server, outcomes);
     }
   }
 
-  void judge(std::future<courier::Event<std::int64_t>>& reply, std::int64_t value,
+  void judge(std::future<courier::Event<std::int64_t>>& reply, std::int64_t value, bool no_server,
              Outcomes& outcomes) {
     try {
       const std::int64_t answer = reply.get().data();
       outcomes.replies.fetch_add(1);
-      if (answer != value * 2) outcomes.wrong.fetch_add(1);
+      if (no_server || answer != value * 2) outcomes.wrong.fetch_add(1);
     } catch (const courier::RemoteError&) {
       outcomes.remote_errors.fetch_add(1);
-      if (!server_throws(seed_, 0, value) && !server_throws(seed_, 1, value)) {
+      if (no_server || (!server_throws(seed_, 0, value) && !server_throws(seed_, 1, value))) {
         outcomes.wrong.fetch_add(1);
       }
     } catch (const courier::NoResponders&) {
       outcomes.no_responders.fetch_add(1);
-      if (!last_server_going_.load()) outcomes.wrong.fetch_add(1);
+      if (!no_server) outcomes.wrong.fetch_add(1);
     } catch (...) {
       outcomes.wrong.fetch_add(1);  // Timeout, RequestAbandoned: lost
     }
@@ -149,7 +156,7 @@ class RequestReplyRound {
   }
 
   const std::uint64_t seed_;
-  std::atomic<bool> last_server_going_{false};
+  std::barrier<> last_server_gone_;
 };
 
 TEST(RequestReplyStress, EveryRequestFinishesOnceWithAnOutcomeItsRoundAllows) {
@@ -157,21 +164,23 @@ TEST(RequestReplyStress, EveryRequestFinishesOnceWithAnOutcomeItsRoundAllows) {
   Figures figures{.scenario = "request-reply, servers throwing and vanishing"};
   figures.threads = kRequesters + 2 + 1;
   Rounds rounds;
-  Outcomes outcomes;
   while (rounds.another_round()) {
     SCOPED_TRACE(courier_stress::replay_note(rounds.index()));
+    Outcomes outcomes;
     RequestReplyRound round(courier_stress::round_seed(rounds.index()));
     round.run(outcomes, figures);
-    ASSERT_EQ(outcomes.wrong.load(), 0U);
     if (HasFatalFailure()) return;
+    ASSERT_EQ(outcomes.wrong.load(), 0U);
+    const std::uint64_t finished =
+        outcomes.replies.load() + outcomes.remote_errors.load() + outcomes.no_responders.load();
+    ASSERT_EQ(finished, static_cast<std::uint64_t>(kRequesters * kRequestsEach));
+    // Each kind of outcome happens in every round: servers answer a third
+    // of the requests before the first one goes, a fifth of them throwing.
+    EXPECT_GT(outcomes.replies.load(), 0U);
+    EXPECT_GT(outcomes.remote_errors.load(), 0U);
+    EXPECT_GT(outcomes.no_responders.load(), 0U);
+    figures.faults += outcomes.remote_errors.load() + outcomes.no_responders.load();
   }
-  const std::uint64_t finished =
-      outcomes.replies.load() + outcomes.remote_errors.load() + outcomes.no_responders.load();
-  EXPECT_EQ(finished, rounds.count() * kRequesters * kRequestsEach);
-  EXPECT_GT(outcomes.replies.load(), 0U);
-  EXPECT_GT(outcomes.remote_errors.load(), 0U);
-  EXPECT_GT(outcomes.no_responders.load(), 0U);
-  figures.faults += outcomes.remote_errors.load() + outcomes.no_responders.load();
   figures.report(rounds);
 }
 
