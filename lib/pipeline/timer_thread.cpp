@@ -22,11 +22,13 @@ TimerService::TimePoint TimerThread::now() const { return Clock::now(); }
 
 TimerService::TimerId TimerThread::schedule_at(TimePoint due, std::function<void()> task) {
   TimerId id = 0;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     id = timers_->add(due, std::move(task));
+    wake = due < sleeping_until_;
   }
-  changed_.notify_all();  // it may be due before the one the thread waits for
+  if (wake) changed_.notify_all();
   return id;
 }
 
@@ -49,6 +51,7 @@ TimerThread& shared_timer_thread() {
 void TimerThread::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    sleeping_until_ = TimePoint::min();
     if (auto due = timers_->take_due(Clock::now())) {
       lock.unlock();
       due->second();  // without the lock: a task may schedule or cancel timers
@@ -57,8 +60,10 @@ void TimerThread::run() {
       continue;
     }
     if (const auto earliest = timers_->earliest()) {
+      sleeping_until_ = *earliest;
       changed_.wait_until(lock, *earliest);
     } else {
+      sleeping_until_ = TimePoint::max();
       changed_.wait(lock);
     }
   }

@@ -130,6 +130,33 @@ TEST(RequestReply, ASilentServerTimesOutOnTheRequestersClock) {
   }
 }
 
+// Requests share one timer armed for the earliest deadline: a shorter
+// timeout made after a longer one still ends first, and the longer one
+// still ends at its own deadline.
+TEST(RequestReply, EachRequestTimesOutAtItsOwnDeadlineWhateverTheOrderMade) {
+  EventBus bus(pool_of_two());
+  std::latch received(3);
+  auto silent = bus.subscribe<int>("rpc.silent", [&received](const Event<int>&) {
+    received.count_down();
+  });
+  courier::ManualClock clock;
+  Requester<int> requester(bus, clock);
+  auto long_wait = requester.request("rpc.silent", 1, 1h);
+  auto short_wait = requester.request("rpc.silent", 2, 100ms);
+  auto middle_wait = requester.request("rpc.silent", 3, 1min);
+  received.wait();
+  clock.advance(100ms);
+  ASSERT_EQ(short_wait.wait_for(kBoundedWait), std::future_status::ready);
+  EXPECT_THROW(short_wait.get(), courier::Timeout);
+  EXPECT_EQ(middle_wait.wait_for(0s), std::future_status::timeout);
+  clock.advance(1min);
+  ASSERT_EQ(middle_wait.wait_for(kBoundedWait), std::future_status::ready);
+  EXPECT_EQ(long_wait.wait_for(0s), std::future_status::timeout);
+  clock.advance(1h);
+  ASSERT_EQ(long_wait.wait_for(kBoundedWait), std::future_status::ready);
+  EXPECT_THROW(long_wait.get(), courier::Timeout);
+}
+
 TEST(RequestReply, DestroyingTheRequesterAbandonsWhatIsStillWaiting) {
   EventBus bus(pool_of_two());
   auto silent = bus.subscribe<int>("rpc.silent", [](const Event<int>&) {});

@@ -60,6 +60,12 @@ class COURIER_EXPORT TimerThread final : public TimerService {
   std::condition_variable changed_;
   std::unique_ptr<detail::TimerQueue> timers_;  // guarded by mutex_
   bool stopping_ = false;                       // guarded by mutex_
+  // What the thread sleeps until: schedule_at wakes it only for a timer due
+  // before that (a wake per timer would cost a context switch each, while
+  // timers scheduled later than the earliest are the common case). The
+  // clock's minimum while it is awake, which never wakes it: it looks at
+  // the queue again before it sleeps. Guarded by mutex_.
+  TimePoint sleeping_until_ = TimePoint::min();
   std::thread thread_;
 };
 

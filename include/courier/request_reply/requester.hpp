@@ -72,7 +72,6 @@ class Requester {
   /// BusClosed is not thrown: a closed bus fails each request instead).
   explicit Requester(EventBus& bus, TimerService& timers = shared_timer_thread())
       : bus_(bus),
-        timers_(timers),
         inbox_(detail::new_inbox_topic()),
         pending_(std::make_shared<detail::PendingReplies<Rep>>(timers)) {
     replies_ = bus.subscribe<Rep>(
@@ -164,17 +163,9 @@ class Requester {
     Event<Req> event(topic, std::move(request));
     pending_->template note_request_type<Req>();
     using Completion = typename detail::PendingReplies<Rep>::template CompletionOf<F>;
-    const std::uint64_t id =
-        pending_->add(std::string(topic), std::make_unique<Completion>(std::move(completion)));
+    const std::uint64_t id = pending_->add(std::string(topic), timeout,
+                                           std::make_unique<Completion>(std::move(completion)));
     event.set_header(kReplyToHeader, inbox_).set_header(kCorrelationIdHeader, std::to_string(id));
-    const std::weak_ptr<detail::PendingReplies<Rep>> weak = pending_;
-    pending_->arm(id, timers_.schedule_after(timeout, [weak, id, timeout] {
-      if (const auto pending = weak.lock()) {
-        pending->fail(id, [timeout](const std::string& topic_name) {
-          return std::make_exception_ptr(Timeout(topic_name, timeout));
-        });
-      }
-    }));
     try {
       bus_.post(std::move(event));
     } catch (...) {
@@ -184,7 +175,6 @@ class Requester {
   }
 
   EventBus& bus_;
-  TimerService& timers_;
   std::string inbox_;
   std::shared_ptr<detail::PendingReplies<Rep>> pending_;
   Subscription replies_;
