@@ -221,9 +221,13 @@ bool detail::destructor_does_nothing(const Event<T>& event) noexcept {
          !event.ordering_key_.on_heap() && !event.metadata_;
 }
 
+namespace detail {
+
 template <class T>
-detail::MetadataPointer& detail::metadata_of(Event<T>& event) noexcept {
+MetadataPointer& metadata_of(Event<T>& event) noexcept {
   return event.metadata_;
 }
+
+}  // namespace detail
 
 }  // namespace courier
