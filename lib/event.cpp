@@ -1,9 +1,31 @@
 // The cold paths of Event's argument types, and stamping (event.hpp).
 #include "courier/event.hpp"
 
+#include <memory>
 #include <stdexcept>
+#include <utility>
 
 namespace courier::detail {
+
+void share(EventMetadata& block) noexcept { block.holders.fetch_add(1, std::memory_order_relaxed); }
+
+void let_go(EventMetadata* block) noexcept {
+  // acq_rel: the last holder's delete sees every other holder's reads done.
+  if (block->holders.fetch_sub(1, std::memory_order_acq_rel) == 1) delete block;
+}
+
+EventMetadata& only_holder(EventMetadata*& block) {
+  if (block == nullptr) {
+    block = new EventMetadata();
+  } else if (block->holders.load(std::memory_order_acquire) > 1) {
+    auto copy = std::make_unique<EventMetadata>();
+    copy->id = block->id;
+    copy->timestamp = block->timestamp;
+    copy->headers = block->headers;
+    let_go(std::exchange(block, copy.release()));
+  }
+  return *block;
+}
 
 void stamp(MetadataPointer& metadata, std::atomic<std::uint64_t>& next_id) {
   const EventMetadata* present = metadata.get();

@@ -136,9 +136,8 @@ TEST(RequestReply, ASilentServerTimesOutOnTheRequestersClock) {
 TEST(RequestReply, EachRequestTimesOutAtItsOwnDeadlineWhateverTheOrderMade) {
   EventBus bus(pool_of_two());
   std::latch received(3);
-  auto silent = bus.subscribe<int>("rpc.silent", [&received](const Event<int>&) {
-    received.count_down();
-  });
+  auto silent =
+      bus.subscribe<int>("rpc.silent", [&received](const Event<int>&) { received.count_down(); });
   courier::ManualClock clock;
   Requester<int> requester(bus, clock);
   auto long_wait = requester.request("rpc.silent", 1, 1h);
