@@ -27,6 +27,13 @@ struct Options {
   /// naming "Options::max_subscriptions", this maximum and the count it asked
   /// for, and changes nothing. Default: no limit.
   std::size_t max_subscriptions = std::numeric_limits<std::size_t>::max();
+
+  /// Topics that per-topic counting (EventBus::track_topics) counts apart, at
+  /// most: the counts of further topics are added up in one row,
+  /// TopicCounts::other_topics. Bounds the memory of that counting (about
+  /// 600 bytes a topic). Between 0 (every topic in that one row) and
+  /// 1048576; more is rejected with std::invalid_argument.
+  std::size_t max_tracked_topics = 1024;
 };
 
 }  // namespace courier
