@@ -3,8 +3,12 @@
 // or on a synchronous bus; its quantiles in order.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <latch>
+#include <vector>
 
 #include "courier/event_bus.hpp"
 
@@ -86,6 +90,35 @@ TEST(DeliveryLatency, PostsFromHandlersOnAFullBusAreTimed) {
   bus.wait_idle();
   EXPECT_EQ(relayed.load(), 20);
   EXPECT_EQ(bus.stats().latency.count, 40U);
+}
+
+// Both slots of the queue carry a stamp from a first round of tracking; an
+// event posted into one of them while tracking is off, and delivered once it
+// is on again, must not be timed by that stale stamp.
+TEST(DeliveryLatency, EventsPostedWhileOffAreNotTimedLater) {
+  EventBus bus(Options{.threads = 1, .queue_capacity = 2});
+  std::latch gate_entered(1);
+  std::promise<void> open_gate;
+  auto gate = bus.subscribe<int>("gate", [&](const courier::Event<int>&) {
+    gate_entered.count_down();
+    open_gate.get_future().wait();
+  });
+  auto sink = bus.subscribe<int>("t", [](const courier::Event<int>&) {});
+  bus.track_latency(true);
+  bus.post<int>("t", 0);
+  bus.post<int>("t", 0);
+  bus.wait_idle();
+  ASSERT_EQ(bus.stats().latency.count, 2U);
+
+  bus.track_latency(false);
+  bus.post<int>("gate", 0);  // holds the one executor
+  gate_entered.wait();
+  bus.post<int>("t", 1);  // the other slot, behind the gate
+  bus.track_latency(true);
+  open_gate.set_value();
+  bus.wait_idle();
+  EXPECT_EQ(bus.stats().delivered, 4U);
+  EXPECT_EQ(bus.stats().latency.count, 2U);
 }
 
 TEST(DeliveryLatency, ASynchronousBusRecordsNothing) {
