@@ -313,6 +313,9 @@ void BusCore::invoke_each(SubscriberCore& subscription, std::span<Envelope* cons
                           std::span<const void* const> events, std::span<bool> invoked,
                           CounterBlock& counters) {
   const InvocationScope scope(this);
+  // Read once a run (at most kGroupBatch events), not per call: a switch of
+  // tracking takes effect at the next run.
+  const bool observing = observed();
   std::size_t i = 0;
   while (i < events.size()) {
     try {
@@ -325,7 +328,7 @@ void BusCore::invoke_each(SubscriberCore& subscription, std::span<Envelope* cons
         // Per call, before it, as invoke() counts: stats() read by a handler
         // or the error hook includes the call under way.
         counters.delivered.increment();
-        if (observed()) [[unlikely]]
+        if (observing) [[unlikely]]
           observe_delivery(events[i], envelopes[i]->ops(), envelopes[i]);
         const CauseScope cause(*envelopes[i]);
         subscription.invoke(events[i]);
