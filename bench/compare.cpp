@@ -184,8 +184,19 @@ double w1_signals2(std::int64_t events) {
   return rate;
 }
 
+// COURIER_BENCH_TRACK=topics, latency or both: W1 to W3 run with that
+// tracking on (EventBus::track_topics, track_latency), to measure its cost.
+void track_if_asked(courier::EventBus& bus) {
+  const char* asked = std::getenv("COURIER_BENCH_TRACK");
+  if (asked == nullptr) return;
+  const std::string_view what(asked);
+  bus.track_topics(what == "topics" || what == "both");
+  bus.track_latency(what == "latency" || what == "both");
+}
+
 double w1_courier_string_topic(std::int64_t events) {
   courier::EventBus bus(courier::Options{.synchronous = true});
+  track_if_asked(bus);
   std::int64_t delivered = 0;
   bus.subscribe<int>("c1", [&delivered](const courier::Event<int>&) { ++delivered; });
   const double rate = bench::rate_of_loop(
@@ -206,6 +217,7 @@ template <class Bus = courier::EventBus>
 double w1_courier_topic_handle(std::int64_t events) {
   if constexpr (HasTopicHandles<Bus>) {
     Bus bus(courier::Options{.synchronous = true});
+    track_if_asked(bus);
     std::int64_t delivered = 0;
     bus.template subscribe<int>("c1", [&delivered](const courier::Event<int>&) { ++delivered; });
     auto topic = bus.topic("c1");
@@ -260,6 +272,7 @@ void measure_w1_sync(const Config& config, Report& report) {
 
 double w2_courier(std::int64_t events) {
   courier::EventBus bus(courier::Options{.threads = kPoolThreads});
+  track_if_asked(bus);
   bench::SequenceCheck order;
   bus.subscribe<int>("c1", [&order](const courier::Event<int>& event) { order.see(event.data()); });
   const double seconds = time_courier_posts(bus, 1, events);
@@ -387,6 +400,7 @@ void require_fan_out(const std::string& who, const FanOut& fan_out,
 
 double w3_courier(const FanOut& fan_out) {
   courier::EventBus bus(courier::Options{.threads = kPoolThreads});
+  track_if_asked(bus);
   std::vector<bench::DeliveryCounter> counters(static_cast<std::size_t>(fan_out.subscribers));
   for (bench::DeliveryCounter& counter : counters) {
     bus.subscribe<int>(

@@ -16,6 +16,7 @@
 #include "courier/detail/spin.hpp"
 #include "courier/errors.hpp"
 #include "delivery/thread_state.hpp"
+#include "metrics/bus_metrics.hpp"
 
 namespace courier::detail {
 namespace {
@@ -26,6 +27,7 @@ std::atomic<std::uint64_t> next_bus_id{1};
 // needs them below 2^31.
 constexpr std::size_t kMaxQueueCapacity = std::size_t{1} << 30;
 constexpr std::size_t kMaxConcurrentLanes = 64;
+constexpr std::size_t kMaxTrackedTopics = std::size_t{1} << 20;
 
 const Options& validated(const Options& options) {
   if (!options.synchronous && options.threads == 0) {
@@ -35,6 +37,11 @@ const Options& validated(const Options& options) {
     throw std::invalid_argument("courier: Options::queue_capacity must be between 1 and " +
                                 std::to_string(kMaxQueueCapacity) + ", got " +
                                 std::to_string(options.queue_capacity));
+  }
+  if (options.max_tracked_topics > kMaxTrackedTopics) {
+    throw std::invalid_argument("courier: Options::max_tracked_topics must be at most " +
+                                std::to_string(kMaxTrackedTopics) + ", got " +
+                                std::to_string(options.max_tracked_topics));
   }
   return options;
 }
@@ -49,7 +56,8 @@ BusCore::BusCore(const Options& options)
       slot_count_(synchronous_ ? 0 : options.queue_capacity),
       concurrent_lanes_(std::clamp<std::size_t>(options.threads, 1, kMaxConcurrentLanes)),
       free_slots_(std::max<std::size_t>(slot_count_, 1)),
-      max_subscriptions_(options.max_subscriptions) {
+      max_subscriptions_(options.max_subscriptions),
+      max_tracked_topics_(options.max_tracked_topics) {
   if (synchronous_) return;
   slots_ = std::make_unique<Envelope[]>(slot_count_);
   for (std::size_t i = 0; i < slot_count_; ++i) free_slots_.push(static_cast<std::uint32_t>(i));
@@ -208,6 +216,8 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
     throw;
   }
   counters.posted.increment();
+  if (observed()) [[unlikely]]
+    observe_post(&envelope, event, ops);
   if (targets == 0) {
     report_dead(event, ops, counters);
     recycle(envelope);
@@ -574,6 +584,8 @@ void BusCore::finish_drain() {
 void BusCore::report_drop(std::string_view topic, std::string_view pattern,
                           std::uint64_t dropped_by_stream) noexcept {
   thread_entry().counters->dropped.increment();
+  if (observed()) [[unlikely]]
+    observe_drop(topic);
   try {
     if (drop_hook_connected_.load(std::memory_order_acquire)) {
       return drop_hook_(DroppedEvents{topic, pattern, dropped_by_stream});
@@ -627,8 +639,12 @@ Stats BusCore::stats() const {
     stats.queued = slot_count_ - std::min(slot_count_, free_slots_.size()) +
                    overflow_in_flight_.load(std::memory_order_relaxed);
   }
-  std::lock_guard lock(routing_mutex_);
-  stats.subscriptions = subscription_count_;
+  {
+    std::lock_guard lock(routing_mutex_);
+    stats.subscriptions = subscription_count_;
+  }
+  stats.latency = latency_stats();
+  stats.topics = topic_stats();
   return stats;
 }
 

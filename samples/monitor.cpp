@@ -3,8 +3,10 @@
 // Producer threads post counts for the counters c1..c4 to one Serial
 // Subscriber that adds them up, as samples/counter_aggregator.cpp does. Each
 // count carries the time it was posted, so the aggregator measures its own
-// post-to-process latency into a courier::LatencyHistogram. The bus's stats and
-// that histogram are written in the Prometheus text format.
+// post-to-process latency into a courier::LatencyHistogram. The bus counts per
+// topic (track_topics) and times each delivery itself (track_latency); its
+// stats, with those, and the sample's histogram are written in the Prometheus
+// text format.
 //
 //   monitor                         post a batch, wait until it is processed,
 //                                   print the metrics on stdout
@@ -14,8 +16,8 @@
 //                                   line on stdout is "listening on <url>".
 //   monitor --serve PORT --requests N   the same, exiting after N answers
 //
-// Exits with 0 once the totals posted and aggregated match, and the histogram
-// counted every event.
+// Exits with 0 once the totals posted and aggregated match, and both
+// histograms and the per-topic counts counted every event.
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -229,6 +231,8 @@ int main(int argc, char** argv) {
   const Arguments arguments = arguments_from(argc, argv);
 
   courier::EventBus bus;
+  bus.track_topics(true);
+  bus.track_latency(true);
   courier::LatencyHistogram latency;
   auto aggregator = std::make_shared<CounterAggregator>(latency);
   bus.subscribe(aggregator, kCounters);
@@ -245,9 +249,16 @@ int main(int argc, char** argv) {
 
   for (const auto& [counter, sum] : aggregator->sums()) std::cerr << counter << ": " << sum << '\n';
   const bool totals_match = producer.posted_amount() == aggregator->total();
-  const bool all_timed = latency.snapshot().count == bus.stats().posted;
+  const courier::Stats stats = bus.stats();
+  std::uint64_t counted_per_topic = 0;
+  for (const courier::TopicCounts& topic : stats.topics) counted_per_topic += topic.delivered;
+  const bool all_timed = latency.snapshot().count == stats.posted &&
+                         stats.latency.count == stats.posted && counted_per_topic == stats.posted;
   std::cerr << "total posted " << producer.posted_amount() << ", aggregated " << aggregator->total()
             << (totals_match ? " (match)" : " (DIFFER)") << "; " << latency.snapshot().count
-            << " latencies for " << bus.stats().posted << " events\n";
+            << " latencies in the sample, " << stats.latency.count << " in the bus (p50 "
+            << stats.latency.p50.count() << " ns, p99 " << stats.latency.p99.count() << " ns), "
+            << counted_per_topic << " deliveries counted per topic, for " << stats.posted
+            << " events\n";
   return totals_match && all_timed ? 0 : 1;
 }

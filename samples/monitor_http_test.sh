@@ -43,6 +43,10 @@ grep -Eqx 'courier_events_posted_total\{bus="monitor"\} [1-9][0-9]*' "$scratch/b
   fail "no non-zero posted count in: $body"
 grep -Eqx 'monitor_post_to_process_seconds_count\{bus="monitor"\} [1-9][0-9]*' "$scratch/body" ||
   fail "no non-zero latency count in: $body"
+grep -Eqx 'courier_delivery_latency_seconds_count\{bus="monitor"\} [1-9][0-9]*' "$scratch/body" ||
+  fail "no non-zero bus latency count in: $body"
+grep -Eqx 'courier_topic_events_posted_total\{bus="monitor",topic="c1"\} [1-9][0-9]*' \
+  "$scratch/body" || fail "no per-topic count for c1 in: $body"
 # Every line a HELP or TYPE comment or a sample: name{labels} value.
 if grep -Evx '# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\} [0-9.]+' \
   "$scratch/body"; then

@@ -14,6 +14,7 @@
 #include "courier/hooks.hpp"
 #include "courier/metrics/latency_histogram.hpp"
 #include "courier/metrics/prometheus.hpp"
+#include "courier/metrics/topic_counts.hpp"
 #include "courier/middleware.hpp"
 #include "courier/options.hpp"
 #include "courier/pipeline/manual_clock.hpp"

@@ -429,6 +429,50 @@ class COURIER_EXPORT EventBus {
   /// bus's). Thread-safe.
   bool remove_middleware(MiddlewareCookie cookie);
 
+  /// Switches per-topic counting on or off (it starts off): while on, each
+  /// post, each process() call (as Stats::delivered counts them), each call
+  /// that throws (as Stats::failed) and each event a stream drops (as
+  /// Stats::dropped) is counted for its event's topic; read them with
+  /// topic_stats(). Switching off keeps the counts, switching on again adds
+  /// to them. Up to Options::max_tracked_topics topics are counted apart,
+  /// the others together (TopicCounts::other_topics).
+  ///
+  /// Cost: while off, a post and a call each pay one relaxed atomic load and
+  /// one predictable branch; while on, a hash of the topic, a lookup in a
+  /// lock-free table and one relaxed atomic increment on a line shared by
+  /// about 1/8 of the threads (detail::TopicCounters).
+  ///
+  /// Thread-safe, also from a handler; takes effect for posts and calls that
+  /// start after it returns (one under way meanwhile may or may not be
+  /// counted). Throws std::bad_alloc only.
+  void track_topics(bool on) { core_->track_topics(on); }
+
+  /// The per-topic counts (see track_topics), sorted by topic; topics whose
+  /// counts are all zero are left out, and it is empty if counting was never
+  /// on. A snapshot: each count is exact at some moment of the call, but
+  /// while events flow they need not agree with one another; once the bus is
+  /// idle (wait_idle() returned, or after shutdown()), every count is exact.
+  /// Thread-safe; never blocks for long. Throws std::bad_alloc only.
+  std::vector<TopicCounts> topic_stats() const { return core_->topic_stats(); }
+
+  /// Switches the post-to-delivery latency histogram (Stats::latency) on or
+  /// off (it starts off). While on, each post takes a steady-clock stamp
+  /// (kept beside the event in the bus's queue slot) and each process() call
+  /// of an asynchronous bus records the time from that stamp to the call's
+  /// start: one sample per call, so an event delivered to three subscribers
+  /// gives three samples, and Stats::latency.count grows as Stats::delivered
+  /// does. A stream's delivery is the event's handing to the stream's queue,
+  /// not its consumer's take. Events posted while it was off, or before it
+  /// was last switched on, are not timed. A synchronous bus delivers within
+  /// post() and records nothing.
+  ///
+  /// Cost: as track_topics while off; while on, two clock reads per event
+  /// delivered once and a few relaxed atomic increments per call
+  /// (LatencyHistogram). Switching off keeps the histogram, switching on
+  /// again adds to it. Thread-safe, also from a handler. Throws
+  /// std::bad_alloc only.
+  void track_latency(bool on) { core_->track_latency(on); }
+
   ///@{
   /// Lifecycle hooks (Boost.Signals2): called on the thread that hit the event,
   /// with no lock of the bus held. Keep the returned connection: destroying it

@@ -28,6 +28,13 @@ struct Options {
   /// for, and changes nothing. Default: no limit.
   std::size_t max_subscriptions = std::numeric_limits<std::size_t>::max();
 
+  /// Topics that per-topic counting (EventBus::track_topics) counts apart, at
+  /// most: the counts of further topics are added up in one row,
+  /// TopicCounts::other_topics. Bounds the memory of that counting (about
+  /// 600 bytes a topic). Between 0 (every topic in that one row) and
+  /// 1048576; more is rejected with std::invalid_argument.
+  std::size_t max_tracked_topics = 1024;
+
   /// Stamp every posted event with an id (unique on this bus, increasing in
   /// each thread's post order) and the time of its post (system clock),
   /// where it has none yet (Event::set_id, set_timestamp keep theirs). Off

@@ -62,6 +62,8 @@ struct BusCore::SyncPath {
     // Counted once routed: routing may throw (std::bad_alloc), and then the
     // post throws and the event is not accepted.
     counters.posted.increment();
+    if (bus.observed()) [[unlikely]]
+      bus.observe_post(nullptr, event, ops);
     deliver_to(bus, route, event, ops, counters);
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
@@ -100,10 +102,13 @@ struct BusCore::SyncPath {
     SyncFrame frame(&bus, SyncFrame::kOutermost);  // try_shortest_path saw no frame
     if (subscription.verdict(event, ops) != SubscriberCore::Verdict::Call) [[unlikely]] {
       counters.posted.increment();
+      if (bus.observed()) bus.observe_post(nullptr, event, ops);
       lock.leave_biased();
       bus.report_dead(event, ops, counters);
     } else {
       counters.posted_and_delivered.increment();
+      if (bus.observed()) [[unlikely]]
+        observe_post_and_delivery(bus, event, ops);
       frame.calling = true;  // the frame stands for an InvocationScope
       call_reporting_errors(bus, subscription, event, ops, counters);
       frame.calling = false;
@@ -120,6 +125,8 @@ struct BusCore::SyncPath {
     held->routes = entry.routes;
     held->topic_id = topic_id;
     entry.counters->posted.increment();
+    if (bus.observed()) [[unlikely]]
+      bus.observe_post(nullptr, held->event, *held->ops);
     frame.hold(std::move(held));
   }
 
@@ -226,10 +233,32 @@ struct BusCore::SyncPath {
                                                     CounterBlock& counters) {
     const InvocationScope scope(&bus);
     counters.delivered.increment();
-    if (call_reporting_errors(bus, subscription, event, ops, counters)) [[likely]]
+    if (bus.observed()) [[unlikely]] {
+      if (invoke_observed(bus, subscription, event, ops, counters)) return true;
+    } else if (call_reporting_errors(bus, subscription, event, ops, counters)) [[likely]] {
       return true;
+    }
     counters.delivered.decrement();
     return false;
+  }
+
+  // invoke_guarded's call while something is tracked: the call's start time
+  // is taken before it, and it is counted once it is known not to be
+  // declined (a declined event is offered again later and counted then). On
+  // an executor the event's envelope is this thread's cause (CauseScope).
+  [[gnu::noinline]] static bool invoke_observed(BusCore& bus, SubscriberCore& subscription,
+                                                const void* event, const EventOps& ops,
+                                                CounterBlock& counters) {
+    const std::int64_t started = bus.observation_clock();
+    if (!call_reporting_errors(bus, subscription, event, ops, counters)) return false;
+    bus.observe_delivery(event, ops, bus.synchronous() ? nullptr : this_thread.cause, started);
+    return true;
+  }
+
+  [[gnu::noinline]] static void observe_post_and_delivery(BusCore& bus, const void* event,
+                                                          const EventOps& ops) noexcept {
+    bus.observe_post(nullptr, event, ops);
+    bus.observe_delivery(event, ops, nullptr);
   }
 
   [[gnu::always_inline]] static bool call_reporting_errors(BusCore& bus,
@@ -284,6 +313,9 @@ void BusCore::invoke_each(SubscriberCore& subscription, std::span<Envelope* cons
                           std::span<const void* const> events, std::span<bool> invoked,
                           CounterBlock& counters) {
   const InvocationScope scope(this);
+  // Read once a run (at most kGroupBatch events), not per call: a switch of
+  // tracking takes effect at the next run.
+  const bool observing = observed();
   std::size_t i = 0;
   while (i < events.size()) {
     try {
@@ -296,6 +328,8 @@ void BusCore::invoke_each(SubscriberCore& subscription, std::span<Envelope* cons
         // Per call, before it, as invoke() counts: stats() read by a handler
         // or the error hook includes the call under way.
         counters.delivered.increment();
+        if (observing) [[unlikely]]
+          observe_delivery(events[i], envelopes[i]->ops(), envelopes[i]);
         const CauseScope cause(*envelopes[i]);
         subscription.invoke(events[i]);
       }
@@ -309,6 +343,7 @@ void BusCore::invoke_each(SubscriberCore& subscription, std::span<Envelope* cons
 
 void BusCore::report_error(SubscriberCore& subscription, const void* event, const EventOps& ops,
                            std::exception_ptr error) noexcept {
+  if (observed()) observe_failure(ops.topic(event));
   try {
     const std::string pattern = subscription.pattern_matching(ops.topic(event));
     DeliveryError report{ops.topic(event), pattern, subscription.describe(), error};

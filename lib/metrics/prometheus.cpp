@@ -1,6 +1,8 @@
 #include "courier/metrics/prometheus.hpp"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -156,6 +158,55 @@ void append_finite_buckets(std::string& out, const std::string& bucket_name, con
   }
 }
 
+// The latency as a summary (p50, p99, sum, count) and its max as a gauge.
+void append_latency_summary(std::string& out, const std::string& bus,
+                            const LatencySnapshot& latency) {
+  const auto seconds = [](std::chrono::nanoseconds duration) {
+    return seconds_text(static_cast<std::uint64_t>(duration.count() < 0 ? 0 : duration.count()));
+  };
+  const std::string name = "courier_delivery_latency_seconds";
+  append_header(out, name,
+                "Time from post() to the start of process(), while tracked "
+                "(EventBus::track_latency).",
+                "summary");
+  append_sample(out, name, bus + ",quantile=\"0.5\"", seconds(latency.p50));
+  append_sample(out, name, bus + ",quantile=\"0.99\"", seconds(latency.p99));
+  append_sample(out, name + "_sum", bus, seconds(latency.sum));
+  append_sample(out, name + "_count", bus, std::to_string(latency.count));
+  append_header(out, "courier_delivery_latency_max_seconds",
+                "The longest time from post() to the start of process(), while tracked.", "gauge");
+  append_sample(out, "courier_delivery_latency_max_seconds", bus, seconds(latency.max));
+}
+
+// One counter family per count, a sample per topic; nothing without topics.
+void append_topic_counts(std::string& out, const std::string& bus,
+                         const std::vector<TopicCounts>& topics) {
+  if (topics.empty()) return;
+  struct Family {
+    std::string_view name;
+    std::string_view help;
+    std::uint64_t TopicCounts::*count;
+  };
+  static constexpr std::array<Family, 4> kFamilies{{
+      {"courier_topic_events_posted_total", "Events accepted, per topic, while tracked.",
+       &TopicCounts::posted},
+      {"courier_topic_deliveries_total",
+       "process() invocations that ran, per topic, while tracked.", &TopicCounts::delivered},
+      {"courier_topic_events_dropped_total",
+       "Events streams dropped by their overflow policy, per topic, while tracked.",
+       &TopicCounts::dropped},
+      {"courier_topic_deliveries_failed_total",
+       "process() invocations that threw, per topic, while tracked.", &TopicCounts::failed},
+  }};
+  for (const Family& family : kFamilies) {
+    append_header(out, family.name, family.help, "counter");
+    for (const TopicCounts& row : topics) {
+      const std::string labels = bus + ",topic=\"" + escaped_label_value(row.topic) + "\"";
+      append_sample(out, family.name, labels, std::to_string(row.*family.count));
+    }
+  }
+}
+
 std::string bus_label(std::string_view bus_name) {
   check_bus_name(bus_name);
   return "bus=\"" + escaped_label_value(bus_name) + "\"";
@@ -186,6 +237,8 @@ std::string to_prometheus(const Stats& stats, std::string_view bus_name) {
                 "gauge", bus, stats.queued);
   append_metric(out, "courier_subscriptions", "(subscriber, pattern) pairs subscribed.", "gauge",
                 bus, stats.subscriptions);
+  append_latency_summary(out, bus, stats.latency);
+  append_topic_counts(out, bus, stats.topics);
   return out;
 }
 

@@ -72,7 +72,68 @@ TEST(PrometheusStats, KnownStatsGiveExactlyThisText) {
             "courier_events_queued{bus=\"orders\"} 7\n"
             "# HELP courier_subscriptions (subscriber, pattern) pairs subscribed.\n"
             "# TYPE courier_subscriptions gauge\n"
-            "courier_subscriptions{bus=\"orders\"} 8\n");
+            "courier_subscriptions{bus=\"orders\"} 8\n"
+            "# HELP courier_delivery_latency_seconds Time from post() to the start of "
+            "process(), while tracked (EventBus::track_latency).\n"
+            "# TYPE courier_delivery_latency_seconds summary\n"
+            "courier_delivery_latency_seconds{bus=\"orders\",quantile=\"0.5\"} 0\n"
+            "courier_delivery_latency_seconds{bus=\"orders\",quantile=\"0.99\"} 0\n"
+            "courier_delivery_latency_seconds_sum{bus=\"orders\"} 0\n"
+            "courier_delivery_latency_seconds_count{bus=\"orders\"} 0\n"
+            "# HELP courier_delivery_latency_max_seconds The longest time from post() to the "
+            "start of process(), while tracked.\n"
+            "# TYPE courier_delivery_latency_max_seconds gauge\n"
+            "courier_delivery_latency_max_seconds{bus=\"orders\"} 0\n");
+}
+
+TEST(PrometheusStats, LatencyIsASummaryInSeconds) {
+  LatencyHistogram histogram;
+  for (int i = 0; i < 99; ++i) histogram.record(nanoseconds(1000));
+  histogram.record(nanoseconds(2'000'000'000));
+  Stats stats = known_stats();
+  stats.latency = histogram.snapshot();
+  const std::string text = to_prometheus(stats, "b");
+  EXPECT_NE(text.find("courier_delivery_latency_seconds{bus=\"b\",quantile=\"0.5\"} "
+                      "0.000001023\n"
+                      "courier_delivery_latency_seconds{bus=\"b\",quantile=\"0.99\"} "
+                      "0.000001023\n"
+                      "courier_delivery_latency_seconds_sum{bus=\"b\"} 2.000099\n"
+                      "courier_delivery_latency_seconds_count{bus=\"b\"} 100\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("courier_delivery_latency_max_seconds{bus=\"b\"} 2\n"), std::string::npos)
+      << text;
+}
+
+TEST(PrometheusStats, TopicCountsAreCountersLabelledByTopic) {
+  Stats stats = known_stats();
+  stats.topics = {{.topic = "(other)", .posted = 9, .delivered = 8, .dropped = 0, .failed = 0},
+                  {.topic = "a.b", .posted = 1, .delivered = 2, .dropped = 3, .failed = 4}};
+  const std::string text = to_prometheus(stats, "b");
+  EXPECT_NE(text.find("courier_delivery_latency_max_seconds{bus=\"b\"} 0\n"
+                      "# HELP courier_topic_events_posted_total Events accepted, per topic, while "
+                      "tracked.\n"
+                      "# TYPE courier_topic_events_posted_total counter\n"
+                      "courier_topic_events_posted_total{bus=\"b\",topic=\"(other)\"} 9\n"
+                      "courier_topic_events_posted_total{bus=\"b\",topic=\"a.b\"} 1\n"
+                      "# HELP courier_topic_deliveries_total process() invocations that ran, per "
+                      "topic, while tracked.\n"
+                      "# TYPE courier_topic_deliveries_total counter\n"
+                      "courier_topic_deliveries_total{bus=\"b\",topic=\"(other)\"} 8\n"
+                      "courier_topic_deliveries_total{bus=\"b\",topic=\"a.b\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE courier_topic_events_dropped_total counter\n"
+                      "courier_topic_events_dropped_total{bus=\"b\",topic=\"(other)\"} 0\n"
+                      "courier_topic_events_dropped_total{bus=\"b\",topic=\"a.b\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE courier_topic_deliveries_failed_total counter\n"
+                      "courier_topic_deliveries_failed_total{bus=\"b\",topic=\"(other)\"} 0\n"
+                      "courier_topic_deliveries_failed_total{bus=\"b\",topic=\"a.b\"} 4\n"),
+            std::string::npos)
+      << text;
+  EXPECT_TRUE(text.ends_with("topic=\"a.b\"} 4\n")) << text;
 }
 
 TEST(PrometheusStats, LargestCountsAreWrittenInFull) {

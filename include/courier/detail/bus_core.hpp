@@ -40,6 +40,15 @@
 // subscriber whose tracked owner is gone (lib/routing/tracking.hpp); and the
 // snapshot ranks subscribers by priority when it is built (routing_table.hpp).
 //
+// Observation (issue 16 item 8: per-topic counts, post-to-delivery latency)
+// reaches the core through hooks of one shape: a relaxed load of
+// `observing_`, zero unless EventBus::track_topics or track_latency turned
+// something on, and a branch marked unlikely to a function out of line
+// (lib/metrics/observation.cpp). One on each post (publish, and the
+// synchronous posts), one on each call of a subscriber (invoke_guarded,
+// invoke_each, the synchronous shortest path); failures and drops are
+// counted from report_error and report_drop, already out of the way.
+//
 // Thread safety: every public member is safe from any thread unless it says
 // otherwise; what may be called from inside a handler is stated per member.
 #pragma once
@@ -68,6 +77,8 @@
 #include "courier/detail/export.hpp"
 #include "courier/detail/routing/routing_table.hpp"
 #include "courier/hooks.hpp"
+#include "courier/metrics/latency_histogram.hpp"
+#include "courier/metrics/topic_counts.hpp"
 #include "courier/options.hpp"
 #include "courier/stats.hpp"
 
@@ -133,6 +144,7 @@ std::unique_ptr<HeldEvent> hold_event(void* event) {
 }
 
 struct ThreadEntry;  // lib/delivery/thread_state.hpp
+class BusMetrics;    // lib/metrics/bus_metrics.hpp
 
 class COURIER_EXPORT BusCore {
  public:
@@ -244,7 +256,32 @@ class COURIER_EXPORT BusCore {
   boost::signals2::signal<void(bool drained)> shutdown_hook;
   bool drained() const noexcept { return drained_.load(std::memory_order_acquire); }
 
+  // --- Observation (lib/metrics/observation.cpp). ---
+
+  // Switch per-topic counting and latency recording on or off (they start
+  // off). Any thread, any time; what is counted already stays.
+  void track_topics(bool on);
+  void track_latency(bool on);
+  std::vector<TopicCounts> topic_stats() const;
+  LatencySnapshot latency_stats() const;
+  // The hooks' test: one relaxed load, nonzero while something is tracked.
+  bool observed() const noexcept { return observing_.load(std::memory_order_relaxed) != 0; }
+  // An event accepted: `envelope` null for a synchronous post.
+  [[gnu::noinline]] void observe_post(Envelope* envelope, const void* event,
+                                      const EventOps& ops) noexcept;
+  // A call of a subscriber that started at `started` (observation_clock(); 0:
+  // now): `envelope` null for a synchronous delivery.
+  [[gnu::noinline]] void observe_delivery(const void* event, const EventOps& ops,
+                                          const Envelope* envelope,
+                                          std::int64_t started = 0) noexcept;
+  // The steady clock now, in nanoseconds, if latency is tracked; else 0.
+  [[gnu::noinline]] std::int64_t observation_clock() const noexcept;
+
  private:
+  void observe_failure(std::string_view topic) noexcept;
+  void observe_drop(std::string_view topic) noexcept;
+  BusMetrics& metrics();  // made on first use, under metrics_mutex_
+
   static constexpr std::size_t kBatch = 256;
   static constexpr std::size_t kGroupBatch = 32;
 
@@ -345,6 +382,10 @@ class COURIER_EXPORT BusCore {
 
   alignas(kCacheLine) std::atomic<bool> closed_{false};
   std::atomic<std::uint64_t> routing_version_{1};
+  // Read by every post and call, written only by track_topics/track_latency:
+  // on this read-mostly line, which posts read anyway. Bits: kObservingTopics,
+  // kObservingLatency (lib/metrics/bus_metrics.hpp).
+  std::atomic<std::uint32_t> observing_{0};
 
   // The bounded queue: slots and the indices of the free ones.
   std::unique_ptr<Envelope[]> slots_;
@@ -382,6 +423,12 @@ class COURIER_EXPORT BusCore {
   std::atomic<std::int64_t> last_drop_line_{0};  // steady clock, seconds
   std::atomic<bool> drained_{false};
   void finish_drain();
+
+  mutable std::mutex metrics_mutex_;
+  std::unique_ptr<BusMetrics> metrics_owner_;  // guarded by metrics_mutex_; never reset
+  // metrics_owner_'s object once made, for the hooks (which take no lock).
+  std::atomic<BusMetrics*> metrics_{nullptr};
+  const std::size_t max_tracked_topics_;
 
   std::mutex shutdown_mutex_;
   bool joined_ = false;  // guarded by shutdown_mutex_

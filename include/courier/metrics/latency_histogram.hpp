@@ -1,12 +1,10 @@
 /// \file
 /// LatencyHistogram: a lock-free, log-bucketed histogram of durations.
 ///
-/// A standalone component: the bus does not feed it yet. Wiring a
-/// post-to-delivery histogram into EventBus::stats() (issue 16, item 8) needs a
-/// post timestamp on every event, which comes with event metadata (issue 16,
-/// item 1), a change to the bus core that this header deliberately does not
-/// make. Until then a program records its own durations, as samples/monitor.cpp
-/// does with a timestamp carried in the payload.
+/// A standalone component, which a program may feed with its own durations (as
+/// samples/monitor.cpp does with a timestamp carried in the payload); a bus
+/// feeds one with its post-to-delivery latency while EventBus::track_latency
+/// is on (Stats::latency).
 #pragma once
 
 #include <array>

@@ -23,7 +23,16 @@ inline constexpr std::string_view prometheus_content_type =
 /// `courier_deliveries_total`, `courier_events_delivered_total`,
 /// `courier_events_dead_total`, `courier_deliveries_failed_total`,
 /// `courier_events_dropped_total`); `queued` and `subscriptions` are gauges
-/// (`courier_events_queued`, `courier_subscriptions`). Every line ends in '\\n'.
+/// (`courier_events_queued`, `courier_subscriptions`). Then the latency
+/// (Stats::latency) as a summary, `courier_delivery_latency_seconds` with
+/// `quantile="0.5"` and `quantile="0.99"` samples, `_sum` and `_count` (all
+/// zero while it was never tracked), and its max as the gauge
+/// `courier_delivery_latency_max_seconds`, in seconds. Then, if Stats::topics
+/// has rows, four counters with a sample per topic, labelled
+/// `bus="<bus_name>",topic="<topic>"` in the rows' order:
+/// `courier_topic_events_posted_total`, `courier_topic_deliveries_total`,
+/// `courier_topic_events_dropped_total`, `courier_topic_deliveries_failed_total`
+/// (the topics beyond the bound under `topic="(other)"`). Every line ends in '\\n'.
 ///
 /// A valid bus name is 1 to 128 bytes of well-formed UTF-8 with no control
 /// character other than newline; in the label its backslashes, double quotes and

@@ -35,6 +35,9 @@
 // to kRetainedEventBytes (so that payloads of 64 bytes, like smaller ones,
 // cost no allocation in steady state), and the nodes of a fan-out beyond one
 // lane. Events larger than that, or over-aligned, are allocated per post.
+// The Spill also keeps the post time of the event while the bus tracks
+// latency (EventBus::track_latency): the envelope has no byte to spare, and
+// a bus that does not track never makes or reads that stamp.
 //
 // Thread safety: the posting thread fills an envelope before publishing its
 // nodes; delivery threads then only read the event, store `reached` and count
@@ -144,6 +147,20 @@ struct alignas(kCacheLine) Envelope {
   void reserve_extra_deliveries(std::size_t count) { spill().reserve_deliveries(count); }
   ExtraDelivery& extra_delivery(std::size_t i) noexcept { return spill_->deliveries[i]; }
 
+  // When the event was posted (steady clock, nanoseconds), and the bus's
+  // latency-tracking generation then: a stamp of another generation is a
+  // previous event's, left by a post made while tracking was off. Written by
+  // the poster before publishing, read by deliveries (lib/metrics/observation.cpp).
+  struct PostStamp {
+    std::int64_t nanoseconds = 0;
+    std::uint32_t generation = 0;  // 0: never stamped
+  };
+  // Makes the Spill if needed: throws std::bad_alloc.
+  PostStamp& post_stamp() { return spill().post_stamp; }
+  const PostStamp* post_stamp_if_any() const noexcept {
+    return spill_ != nullptr ? &spill_->post_stamp : nullptr;
+  }
+
  private:
   struct Spill {
     struct FreeBlock {
@@ -152,6 +169,7 @@ struct alignas(kCacheLine) Envelope {
     std::unique_ptr<void, FreeBlock> event_storage;
     std::unique_ptr<ExtraDelivery[]> deliveries;
     std::size_t delivery_capacity = 0;
+    PostStamp post_stamp;
 
     // A block of kRetainedEventBytes, made on first use.
     void* event_block() {
