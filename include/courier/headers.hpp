@@ -43,9 +43,9 @@ struct Header {
 /// objects: const members only.
 class COURIER_EXPORT Headers {
  public:
-  static constexpr std::size_t kMaxKeyBytes = 256;         ///< longest key
-  static constexpr std::size_t kMaxValueBytes = 8 * 1024;  ///< longest value
-  static constexpr std::size_t kMaxCount = 64;             ///< most headers on one event
+  static constexpr std::size_t kMaxKeyBytes = 256;     ///< longest key
+  static constexpr std::size_t kMaxValueBytes = 8192;  ///< longest value (8 KiB)
+  static constexpr std::size_t kMaxCount = 64;         ///< most headers on one event
 
   using const_iterator = std::vector<Header>::const_iterator;  ///< iterates Header
 
