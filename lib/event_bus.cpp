@@ -11,7 +11,9 @@
 
 namespace courier {
 
-EventBus::EventBus(Options options) : core_(std::make_shared<detail::BusCore>(options)) {}
+EventBus::EventBus(Options options)
+    : core_(std::make_shared<detail::BusCore>(options)),
+      retained_(std::make_unique<detail::RetainedStore>(options.max_retained)) {}
 
 EventBus::~EventBus() {
   if (core_->on_own_thread()) {
@@ -97,7 +99,7 @@ EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
       });
   if (core_->closed()) queue->bus_closing();
   if (core_->drained()) queue->end();
-  Subscription subscription(core_, core_->subscribe(subscriber), std::move(patterns));
+  Subscription subscription(core_, retained_->subscribe(*core_, subscriber), std::move(patterns));
   return {std::move(subscription), subscriber, std::move(end_connection)};
 }
 
@@ -118,7 +120,8 @@ Subscription EventBus::add(const std::type_info& type,
       type, patterns, concurrency, core_->concurrent_lanes(), std::move(handler), identity,
       std::move(settings));
   if (tracked != nullptr) tracked->bind(core_, *candidate);
-  return Subscription(core_, core_->subscribe(std::move(candidate)), std::move(patterns));
+  return Subscription(core_, retained_->subscribe(*core_, std::move(candidate)),
+                      std::move(patterns));
 }
 
 }  // namespace courier

@@ -22,6 +22,7 @@ struct Stats {
   std::uint64_t dropped = 0;           ///< events streams dropped by their overflow policy
   std::uint64_t queued = 0;            ///< events accepted and not yet fully delivered, now
   std::uint64_t subscriptions = 0;     ///< (subscriber, pattern) pairs subscribed, now
+  std::uint64_t retained = 0;          ///< topics with a retained event (post_retained), now
 };
 
 }  // namespace courier

@@ -26,7 +26,8 @@ Stats known_stats() {
                .failed = 5,
                .dropped = 6,
                .queued = 7,
-               .subscriptions = 8};
+               .subscriptions = 8,
+               .retained = 9};
 }
 
 // The message of the std::invalid_argument that `render` throws, or "" if none.
@@ -68,7 +69,10 @@ TEST(PrometheusStats, KnownStatsGiveExactlyThisText) {
             "courier_events_queued{bus=\"orders\"} 7\n"
             "# HELP courier_subscriptions (subscriber, pattern) pairs subscribed.\n"
             "# TYPE courier_subscriptions gauge\n"
-            "courier_subscriptions{bus=\"orders\"} 8\n");
+            "courier_subscriptions{bus=\"orders\"} 8\n"
+            "# HELP courier_retained_topics Topics with a retained event.\n"
+            "# TYPE courier_retained_topics gauge\n"
+            "courier_retained_topics{bus=\"orders\"} 9\n");
 }
 
 TEST(PrometheusStats, LargestCountsAreWrittenInFull) {

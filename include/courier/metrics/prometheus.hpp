@@ -22,8 +22,9 @@ inline constexpr std::string_view prometheus_content_type =
 /// Stats member. The cumulative counts are counters (`courier_events_posted_total`,
 /// `courier_deliveries_total`, `courier_events_delivered_total`,
 /// `courier_events_dead_total`, `courier_deliveries_failed_total`,
-/// `courier_events_dropped_total`); `queued` and `subscriptions` are gauges
-/// (`courier_events_queued`, `courier_subscriptions`). Every line ends in '\\n'.
+/// `courier_events_dropped_total`); `queued`, `subscriptions` and `retained` are
+/// gauges (`courier_events_queued`, `courier_subscriptions`,
+/// `courier_retained_topics`). Every line ends in '\\n'.
 ///
 /// A valid bus name is 1 to 128 bytes of well-formed UTF-8 with no control
 /// character other than newline; in the label its backslashes, double quotes and
