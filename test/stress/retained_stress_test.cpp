@@ -97,10 +97,10 @@ void subscribe_once(courier::EventBus& bus, std::size_t how, const Floors& floor
                     Violations& violations, std::atomic<std::uint64_t>& deliveries) {
   Checker checker(floors, violations);
   if (how % 3 == 0) {
-    courier::ScopedSubscription subscription = bus.subscribe<std::uint64_t>(
+    courier::ScopedSubscription subscription(bus.subscribe<std::uint64_t>(
         "ret.>", [&checker](const courier::Event<std::uint64_t>& event) {
           checker.on_event(event.topic(), event.data());
-        });
+        }));
     if (!checker.got_every_topic()) violations.never_got_one++;
   } else if (how % 3 == 1) {
     auto subscriber = std::make_shared<CheckingSubscriber>(checker);
