@@ -11,7 +11,9 @@ namespace courier {
 /// A snapshot: each counter is exact at some instant during the stats() call, but
 /// the counters are read one after the other, so while events flow they need not
 /// agree with one another. Once the bus is idle (wait_idle() returned, or after
-/// shutdown()), posted == delivered_events + dead holds exactly. A post that
+/// shutdown()), posted == delivered_events + dead holds exactly. A retained
+/// event handed to a new subscription (EventBus::post_retained) counts as one
+/// more posted event, once per subscription that receives it. A post that
 /// throws (BusClosed, std::bad_alloc) or that try_post() refuses is not counted.
 struct Stats {
   std::uint64_t posted = 0;            ///< events accepted by post() and try_post()

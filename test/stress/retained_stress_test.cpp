@@ -1,5 +1,6 @@
 // Retained events racing new subscriptions: writer threads keep posting
-// retained events (one writer per topic, sequences rising) while subscriber
+// retained events, and live ones between them (one writer per topic,
+// sequences rising), while subscriber
 // threads subscribe (callables, Subscriber objects on several patterns,
 // streams), wait for an event per topic, and cancel. Each new subscription's
 // first event on a topic must be the retained value at subscribe or a later
@@ -140,6 +141,12 @@ void run_scenario(const char* name, bool synchronous) {
       floors.completed[topic] = 1;
       writers.emplace_back([&, topic] {
         for (std::uint64_t sequence = 2; !stop.load(); ++sequence) {
+          // Live events between retained ones: none may overtake a
+          // subscription's retained events.
+          if (sequence % 3 == 0) {
+            bus.post<std::uint64_t>(kTopicNames[topic], sequence);
+            continue;
+          }
           bus.post_retained<std::uint64_t>(kTopicNames[topic], sequence);
           floors.completed[topic].store(sequence);
           if (sequence % 64 == 0) std::this_thread::yield();  // let subscribers in
