@@ -15,11 +15,13 @@ EventBus::EventBus(Options options)
     : core_(std::make_shared<detail::BusCore>(options)),
       intercept_(options.stamp_events),
       stamp_events_(options.stamp_events),
-      middleware_(std::make_unique<detail::MiddlewareChain>(intercept_, options.stamp_events)) {}
+      middleware_(std::make_unique<detail::MiddlewareChain>(intercept_, options.stamp_events)),
+      retained_(std::make_unique<detail::RetainedStore>(options.max_retained)) {}
 
 Stats EventBus::stats() const {
   Stats stats = core_->stats();
   stats.vetoed = middleware_->vetoed();
+  stats.retained = retained_->size();
   return stats;
 }
 
@@ -127,7 +129,7 @@ EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
       });
   if (core_->closed()) queue->bus_closing();
   if (core_->drained()) queue->end();
-  Subscription subscription(core_, core_->subscribe(subscriber), std::move(patterns));
+  Subscription subscription(core_, retained_->subscribe(*core_, subscriber), std::move(patterns));
   return {std::move(subscription), subscriber, std::move(end_connection)};
 }
 
@@ -148,7 +150,8 @@ Subscription EventBus::add(const std::type_info& type,
       type, patterns, concurrency, core_->concurrent_lanes(), std::move(handler), identity,
       std::move(settings));
   if (tracked != nullptr) tracked->bind(core_, *candidate);
-  return Subscription(core_, core_->subscribe(std::move(candidate)), std::move(patterns));
+  return Subscription(core_, retained_->subscribe(*core_, std::move(candidate)),
+                      std::move(patterns));
 }
 
 }  // namespace courier

@@ -42,6 +42,20 @@
 ///    goes on. An event no subscriber took is dead: counted and reported to the
 ///    on_dead_event hooks.
 ///
+/// Retained events (post_retained): the bus keeps the last retained event of
+/// each topic. A new subscription (every subscribe() form, and stream())
+/// receives, before any live event, the retained events of its payload type
+/// whose topics its patterns match, with its filter applied: in topic order
+/// (byte-wise), each once however many of its patterns match. A subscriber
+/// object subscribed to more patterns receives those its earlier patterns did
+/// not match. They count as posted events, one per subscription that
+/// receives them. On this bus they enter the subscriber's lanes beyond the
+/// queue's bound (subscribe() never waits for room), ahead of every live
+/// event (for a Concurrent subscriber: ahead of those sharing their ordering
+/// key). On a synchronous bus, subscribe() delivers them on the calling
+/// thread before it returns (a Block stream then needs the depth to hold
+/// them: its consumer cannot read before stream() returns).
+///
 /// Synchronous bus (Options::synchronous): post() calls every matching
 /// subscriber on the posting thread before it returns. A post made from inside
 /// a handler is queued on that thread and delivered once the current event is
@@ -49,9 +63,8 @@
 ///
 /// Thread safety: distinct objects: safe. Shared objects: safe; every member
 /// may be called from any thread. From inside a handler of the same bus: post,
-/// try_post, subscribe, unsubscribe, is_subscribed, has_subscribers, shutdown
-/// and stats are safe
-/// (unsubscribe and shutdown then return without waiting, see below);
+/// try_post, post_retained, clear_retained, subscribe, unsubscribe, is_subscribed, has_subscribers,
+/// shutdown and stats are safe (unsubscribe and shutdown then return without waiting, see below);
 /// wait_idle throws std::logic_error, and destroying the bus is undefined.
 #pragma once
 
@@ -80,6 +93,7 @@
 #include "courier/detail/export.hpp"
 #include "courier/detail/middleware_chain.hpp"
 #include "courier/detail/routing/event_filter.hpp"
+#include "courier/detail/routing/retained_store.hpp"
 #include "courier/errors.hpp"
 #include "courier/event.hpp"
 #include "courier/hooks.hpp"
@@ -336,6 +350,59 @@ class COURIER_EXPORT EventBus {
   void post(detail::TopicArgument topic, T data, detail::KeyArgument ordering_key = {}) {
     post(Event<T>(topic, std::move(data), ordering_key));
   }
+
+  /// Posts `event` as post() does and keeps a copy of it as its topic's
+  /// retained event (MQTT's retained messages, greenrobot's sticky events),
+  /// replacing the one kept before. Every subscription made later (each
+  /// subscribe() form and stream()) whose patterns match the topic, for
+  /// events of type T, receives it first (see subscribe()). T must be
+  /// copyable. Thread-safe; from a handler too. Blocks as post() does, and
+  /// waits for a subscribe() handing out retained events at the same time.
+  /// Throws courier::LimitExceeded for a topic not yet retained when
+  /// Options::max_retained topics are (then nothing is kept or posted), and
+  /// what post() throws (then the topic's previous retained event stays).
+  ///
+  /// A subscription made while retained posts run sees, per topic, the
+  /// retained event of the instant it subscribed, then the later ones: never
+  /// an older after a newer, never one twice.
+  template <class T>
+  void post_retained(Event<T> event) {
+    static_assert(std::is_copy_constructible_v<T>,
+                  "courier: post_retained() keeps a copy of the event: its payload type must be "
+                  "copy-constructible");
+    detail::RetainedEvent kept = detail::retain(event);
+    detail::BusCore& core = *core_;
+    if (core.synchronous()) {
+      SyncRetainedPost<T> post{core, event};
+      return retained_->keep_and_post_sync(core, std::move(kept), &SyncRetainedPost<T>::post,
+                                           &post);
+    }
+    detail::Envelope* envelope = core.acquire(detail::BusCore::Admission::Wait);
+    try {
+      envelope->store(std::move(event));
+    } catch (...) {
+      core.abandon(*envelope);
+      throw;
+    }
+    RetainedPublication publication{core, envelope};
+    try {
+      retained_->keep_and_post(std::move(kept), &RetainedPublication::publish, &publication);
+    } catch (...) {
+      if (publication.envelope != nullptr) core.abandon(*publication.envelope);
+      throw;
+    }
+  }
+
+  /// Shorthand for post_retained(Event<T>(topic, data, ordering_key)).
+  template <class T>
+  void post_retained(detail::TopicArgument topic, T data, detail::KeyArgument ordering_key = {}) {
+    post_retained(Event<T>(topic, std::move(data), ordering_key));
+  }
+
+  /// Forgets the retained event of `topic`: later subscriptions do not
+  /// receive it (those made before already have). True if there was one.
+  /// Thread-safe. Throws std::invalid_argument for an invalid topic.
+  bool clear_retained(std::string_view topic) { return retained_->clear(topic); }
 
   /// Like post(), but returns false at once instead of blocking when the queue
   /// is full or the bus is shut down. Thread-safe. Never blocks.
@@ -594,12 +661,33 @@ class COURIER_EXPORT EventBus {
     return true;
   }
 
+  /// A retained post's routing, called by the store under its mutex.
+  template <class T>
+  struct SyncRetainedPost {
+    detail::BusCore& core;
+    Event<T>& event;
+    static void post(void* context) {
+      auto& self = *static_cast<SyncRetainedPost*>(context);
+      self.core.post_sync(&self.event, detail::event_ops<T>, &detail::hold_event<T>,
+                          detail::RoutingTable::kNoTopic, detail::BusCore::Admission::Wait);
+    }
+  };
+  struct RetainedPublication {
+    detail::BusCore& core;
+    detail::Envelope* envelope;  // null once publish() owns it
+    static void publish(void* context) {
+      auto& self = *static_cast<RetainedPublication*>(context);
+      self.core.publish(*std::exchange(self.envelope, nullptr));
+    }
+  };
+
   std::shared_ptr<detail::BusCore> core_;
   // Whether a post must call intercept(): stamping, or any middleware.
   std::atomic<bool> intercept_{false};
   const bool stamp_events_;
   std::atomic<std::uint64_t> next_event_id_{1};
   std::unique_ptr<detail::MiddlewareChain> middleware_;
+  std::unique_ptr<detail::RetainedStore> retained_;
 };
 
 }  // namespace courier

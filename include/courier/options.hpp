@@ -41,6 +41,15 @@ struct Options {
   /// by default: stamping gives each event a metadata block, which costs an
   /// allocation per post that has none already.
   bool stamp_events = false;
+
+  /// Topics the bus keeps a retained event for at most (EventBus::post_retained),
+  /// counted as Stats::retained. A post_retained() on a topic not yet retained
+  /// beyond it throws courier::LimitExceeded naming "Options::max_retained",
+  /// this maximum and the count it asked for, and changes nothing (the event
+  /// is not posted either); replacing a topic's retained event always succeeds.
+  /// Zero refuses every retained event. Each retained event is a copy the bus
+  /// keeps until clear_retained() or its destruction.
+  std::size_t max_retained = 10000;
 };
 
 }  // namespace courier

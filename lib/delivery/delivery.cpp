@@ -298,6 +298,19 @@ bool BusCore::post_sync_generally(void* event, const EventOps& ops, HoldEvent ho
   return true;
 }
 
+// Retained events for a new subscription (routing/retained_store.hpp): cold
+// paths, on the SyncPath's steps.
+void BusCore::deliver_held_events(SyncFrame& frame) {
+  if (frame.holds_events()) SyncPath::deliver_held(*this, frame, *thread_entry().counters);
+}
+
+void BusCore::deliver_to_one(SubscriberCore& subscription, const void* event, const EventOps& ops) {
+  CounterBlock& counters = *thread_entry().counters;
+  counters.posted.increment();
+  const bool reached = SyncPath::invoke(*this, subscription, event, ops, counters);
+  SyncPath::count_delivery(*this, reached, event, ops, counters);
+}
+
 // ---------------------------------------------------------------------------
 // Guarded invocation and reports
 

@@ -237,6 +237,8 @@ std::string to_prometheus(const Stats& stats, std::string_view bus_name) {
                 "gauge", bus, stats.queued);
   append_metric(out, "courier_subscriptions", "(subscriber, pattern) pairs subscribed.", "gauge",
                 bus, stats.subscriptions);
+  append_metric(out, "courier_retained_topics", "Topics with a retained event.", "gauge", bus,
+                stats.retained);
   append_latency_summary(out, bus, stats.latency);
   append_topic_counts(out, bus, stats.topics);
   return out;

@@ -27,7 +27,8 @@ Stats known_stats() {
                .dropped = 6,
                .vetoed = 9,
                .queued = 7,
-               .subscriptions = 8};
+               .subscriptions = 8,
+               .retained = 9};
 }
 
 // The message of the std::invalid_argument that `render` throws, or "" if none.
@@ -73,6 +74,9 @@ TEST(PrometheusStats, KnownStatsGiveExactlyThisText) {
             "# HELP courier_subscriptions (subscriber, pattern) pairs subscribed.\n"
             "# TYPE courier_subscriptions gauge\n"
             "courier_subscriptions{bus=\"orders\"} 8\n"
+            "# HELP courier_retained_topics Topics with a retained event.\n"
+            "# TYPE courier_retained_topics gauge\n"
+            "courier_retained_topics{bus=\"orders\"} 9\n"
             "# HELP courier_delivery_latency_seconds Time from post() to the start of "
             "process(), while tracked (EventBus::track_latency).\n"
             "# TYPE courier_delivery_latency_seconds summary\n"

@@ -143,8 +143,10 @@ std::unique_ptr<HeldEvent> hold_event(void* event) {
   return std::make_unique<HeldEventOf<T>>(std::move(*static_cast<Event<T>*>(event)));
 }
 
-struct ThreadEntry;  // lib/delivery/thread_state.hpp
-class BusMetrics;    // lib/metrics/bus_metrics.hpp
+struct ThreadEntry;    // lib/delivery/thread_state.hpp
+class SyncFrame;       // lib/delivery/thread_state.hpp
+struct RetainedEvent;  // routing/retained_store.hpp
+class BusMetrics;      // lib/metrics/bus_metrics.hpp
 
 class COURIER_EXPORT BusCore {
  public:
@@ -224,6 +226,39 @@ class COURIER_EXPORT BusCore {
   // and routing lets go of it. Never waits, so safe from anywhere, a
   // delivery of the subscriber itself included.
   void expire(SubscriberCore& subscriber) noexcept;
+
+  // --- Hooks for retained events (routing/retained_store.hpp), cold paths
+  // only: the store calls them under its own mutex. ---
+
+  // Where subscribe(candidate) would put the candidate's patterns: `target`
+  // is the subscriber that would take them (one of the same object and
+  // payload type already subscribed, or the candidate itself) and `had` the
+  // patterns it has now (none for the candidate); a null target if
+  // subscribe() would throw. Removes subscribers whose tracked owner is gone
+  // first, as subscribe() does, so that the answer holds until the store's
+  // next subscribe() (which it serialises); cancels only make room.
+  struct SubscriptionPlan {
+    std::shared_ptr<SubscriberCore> target;
+    std::vector<TopicPattern> had;
+  };
+  SubscriptionPlan plan_subscription(const std::shared_ptr<SubscriberCore>& candidate);
+  // Hands `events` to `target` alone, as posts of them to it: through its
+  // screen (a declined one is not counted), each counted as posted, then
+  // into its lanes beyond the queue's bound (asynchronous bus: never waits)
+  // or called on this thread (synchronous bus; the caller holds a SyncFrame
+  // of this bus, so what handlers post is held). Nothing once closed.
+  // Throws std::bad_alloc or what copying an event throws; then nothing was
+  // handed over.
+  void replay(SubscriberCore& target, const std::vector<RetainedEvent>& events);
+  // Synchronous bus: delivers the events held by `frame`, the posts made
+  // while it was the innermost frame (lib/delivery/delivery.cpp).
+  void deliver_held_events(SyncFrame& frame);
+  // Synchronous bus: routes the events held by `frame` again, with the
+  // subscriptions of now, and hands them to the nearest outer frame of this
+  // bus if there is one (to be delivered after its current event), else
+  // leaves them to `frame`. For what handlers posted while a new
+  // subscription received its retained events: they reach it as live events.
+  void route_held_events_again(SyncFrame& frame);
 
   // --- Lifecycle. ---
 
@@ -343,6 +378,10 @@ class COURIER_EXPORT BusCore {
   void park(Lane& lane);
 
   struct SyncPath;  // lib/delivery/delivery.cpp
+  // replay() on a synchronous bus: one event to one subscriber, as
+  // deliver_one() would (lib/delivery/delivery.cpp).
+  void deliver_to_one(SubscriberCore& subscription, const void* event, const EventOps& ops);
+  void replay_asynchronously(SubscriberCore& target, const std::vector<RetainedEvent>& events);
   // post_sync() where its shortest path does not apply.
   bool post_sync_generally(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
                            Admission admission);

@@ -22,8 +22,9 @@ inline constexpr std::string_view prometheus_content_type =
 /// Stats member. The cumulative counts are counters (`courier_events_posted_total`,
 /// `courier_deliveries_total`, `courier_events_delivered_total`,
 /// `courier_events_dead_total`, `courier_deliveries_failed_total`,
-/// `courier_events_dropped_total`); `queued` and `subscriptions` are gauges
-/// (`courier_events_queued`, `courier_subscriptions`). Then the latency
+/// `courier_events_dropped_total`); `queued`, `subscriptions` and `retained`
+/// are gauges (`courier_events_queued`, `courier_subscriptions`,
+/// `courier_retained_topics`). Then the latency
 /// (Stats::latency) as a summary, `courier_delivery_latency_seconds` with
 /// `quantile="0.5"` and `quantile="0.99"` samples, `_sum` and `_count` (all
 /// zero while it was never tracked), and its max as the gauge
