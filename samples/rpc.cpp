@@ -47,8 +47,10 @@ int main(int argc, char** argv) {
 
   courier::Requester<int> requester(bus);  // one inbox, shared by every client thread
   std::atomic<int> wrong{0};
+  constexpr int kClients = 4;
   std::vector<std::thread> clients;
-  for (int client = 0; client < 4; ++client) {
+  clients.reserve(kClients);
+  for (int client = 0; client < kClients; ++client) {
     clients.emplace_back([&, client] {
       long total = 0;
       for (int i = 1; i <= requests; ++i) {
