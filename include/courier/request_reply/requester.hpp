@@ -149,9 +149,9 @@ class Requester {
                      CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken,
                                        void(std::exception_ptr, std::optional<Event<Rep>>)>(
-        [this, timeout](auto handler, std::string topic_copy, Req request_copy) {
+        [self = this, timeout](auto handler, std::string topic_copy, Req request_copy) {
           using Completion = detail::HandlerCompletion<Event<Rep>, std::decay_t<decltype(handler)>>;
-          start(topic_copy, std::move(request_copy), timeout, Completion(std::move(handler)));
+          self->start(topic_copy, std::move(request_copy), timeout, Completion(std::move(handler)));
         },
         token, std::string(topic), std::move(request));
   }
