@@ -17,7 +17,7 @@ MiddlewareCookie MiddlewareChain::add(Middleware middleware, std::function<bool(
   std::lock_guard lock(writers_);
   auto entry = std::make_shared<const Entry>(
       Entry{next_number_, std::move(middleware), std::move(expired), std::move(pattern)});
-  auto next = std::make_shared<Snapshot>(*snapshot_.load());
+  auto next = std::make_shared<Snapshot>(*current());
   next->push_back(std::move(entry));
   install_locked(std::move(next));
   return MiddlewareCookie(next_number_++);
@@ -25,27 +25,35 @@ MiddlewareCookie MiddlewareChain::add(Middleware middleware, std::function<bool(
 
 bool MiddlewareChain::remove(MiddlewareCookie cookie) {
   std::lock_guard lock(writers_);
-  const std::shared_ptr<const Snapshot> current = snapshot_.load();
-  const auto found = std::find_if(current->begin(), current->end(), [cookie](const auto& entry) {
+  const std::shared_ptr<const Snapshot> present = current();
+  const auto found = std::find_if(present->begin(), present->end(), [cookie](const auto& entry) {
     return entry->number == cookie.number();
   });
-  if (found == current->end()) return false;
-  auto next = std::make_shared<Snapshot>(current->begin(), found);
-  next->insert(next->end(), found + 1, current->end());
+  if (found == present->end()) return false;
+  auto next = std::make_shared<Snapshot>(present->begin(), found);
+  next->insert(next->end(), found + 1, present->end());
   install_locked(std::move(next));
   return true;
 }
 
 void MiddlewareChain::install_locked(std::shared_ptr<const Snapshot> next) {
   const bool any = !next->empty();
-  snapshot_.store(std::move(next));
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = std::move(next);
+  }
   // Set after the chain is in place, so a post that sees the flag finds it;
   // a post that still reads the old flag started before add() returned.
   intercept_.store(any || stamping_, std::memory_order_release);
 }
 
+std::shared_ptr<const MiddlewareChain::Snapshot> MiddlewareChain::current() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
 bool MiddlewareChain::run(PostedEvent& event, BusCore& bus) {
-  const std::shared_ptr<const Snapshot> chain = snapshot_.load();
+  const std::shared_ptr<const Snapshot> chain = current();
   for (const std::shared_ptr<const Entry>& entry : *chain) {
     if (entry->expired && entry->expired()) {
       remove(MiddlewareCookie(entry->number));

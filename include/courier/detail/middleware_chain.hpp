@@ -2,11 +2,12 @@
 // posts check to know whether they must run anything before queueing.
 //
 // The chain is a snapshot, copied on every change and swapped in whole: a
-// post loads the current one (std::atomic<std::shared_ptr>) and runs it
-// without any lock held, so a middleware may post, add or remove
-// middlewares, and a removal never waits for posts under way. Changes are
-// rare and chains short; what matters is that a post with middleware takes
-// no lock, and a post without it reads one flag (EventBus::post_event).
+// post copies the pointer to the current one under a short lock and runs it
+// with no lock held, so a middleware may post, add or remove middlewares,
+// and a removal never waits for posts under way. Changes are rare and chains
+// short; a post without middleware reads one flag (EventBus::post_event).
+// (Not std::atomic<std::shared_ptr>: libstdc++ 12's guards its pointer with
+// a lock bit that ThreadSanitizer does not see, and it reports a race.)
 //
 // A temporary middleware (until a stop token is stopped or a future is
 // ready) is checked before each call: once its condition holds it never
@@ -62,7 +63,11 @@ class COURIER_EXPORT MiddlewareChain {
 
   std::atomic<bool>& intercept_;
   const bool stamping_;
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_{std::make_shared<const Snapshot>()};
+  std::shared_ptr<const Snapshot> current() const;
+
+  mutable std::mutex snapshot_mutex_;
+  // The chain posts run; guarded by snapshot_mutex_ (changed under writers_ too).
+  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<const Snapshot>();
   std::mutex writers_;
   std::uint64_t next_number_ = 1;  // guarded by writers_
   std::atomic<std::uint64_t> vetoed_{0};
