@@ -51,6 +51,7 @@ const Options& validated(const Options& options) {
 BusCore::BusCore(const Options& options)
     : id_(next_bus_id.fetch_add(1, std::memory_order_relaxed)),
       synchronous_(validated(options).synchronous),
+      post_mode_(synchronous_ ? kSynchronousPost : kAsynchronousPost),
       slot_publication_(asymmetric_fence_available() ? std::memory_order_release
                                                      : std::memory_order_seq_cst),
       slot_count_(synchronous_ ? 0 : options.queue_capacity),

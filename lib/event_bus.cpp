@@ -13,9 +13,8 @@ namespace courier {
 
 EventBus::EventBus(Options options)
     : core_(std::make_shared<detail::BusCore>(options)),
-      intercept_(options.stamp_events),
       stamp_events_(options.stamp_events),
-      middleware_(std::make_unique<detail::MiddlewareChain>(intercept_, options.stamp_events)),
+      middleware_(std::make_unique<detail::MiddlewareChain>(*core_, options.stamp_events)),
       retained_(std::make_unique<detail::RetainedStore>(options.max_retained)) {}
 
 Stats EventBus::stats() const {

@@ -12,6 +12,11 @@
 
 namespace courier::detail {
 
+MiddlewareChain::MiddlewareChain(BusCore& bus, bool stamping) noexcept
+    : bus_(bus), stamping_(stamping) {
+  bus_.set_intercepting(stamping_);
+}
+
 MiddlewareCookie MiddlewareChain::add(Middleware middleware, std::function<bool()> expired,
                                       std::string pattern) {
   std::lock_guard lock(writers_);
@@ -42,9 +47,9 @@ void MiddlewareChain::install_locked(std::shared_ptr<const Snapshot> next) {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_ = std::move(next);
   }
-  // Set after the chain is in place, so a post that sees the flag finds it;
-  // a post that still reads the old flag started before add() returned.
-  intercept_.store(any || stamping_, std::memory_order_release);
+  // Set after the chain is in place, so a post that sees the mode finds it;
+  // a post that still reads the old mode started before add() returned.
+  bus_.set_intercepting(any || stamping_);
 }
 
 std::shared_ptr<const MiddlewareChain::Snapshot> MiddlewareChain::current() const {

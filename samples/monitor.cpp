@@ -1,14 +1,16 @@
 // Monitoring a bus where monitoring already looks: Prometheus (issue 16, item 8).
 //
-// Producer threads post counts for the counters c1..c4 to one Serial
-// Subscriber that adds them up, as samples/counter_aggregator.cpp does. Each
-// count carries the time it was posted, so the aggregator measures its own
-// post-to-process latency into a courier::LatencyHistogram. The bus counts per
-// topic (track_topics) and times each delivery itself (track_latency); its
-// stats, with those, and the sample's histogram are written in the Prometheus
-// text format.
+// Producer threads post counts for the counters c1..c4. The aggregator takes
+// them in batches, one call per batch: a courier::buffer operator between the
+// subscription and the aggregator hands it what arrived in the last 100 ms
+// (or 1000 counts, whichever comes first), the shape a monitoring job that
+// flushes once a period wants. Each count carries the time it was posted, so
+// the aggregator measures its own post-to-aggregation latency into a
+// courier::LatencyHistogram. The bus counts per topic (track_topics) and
+// times each delivery itself (track_latency); its stats, with those, and the
+// sample's histogram are written in the Prometheus text format.
 //
-//   monitor                         post a batch, wait until it is processed,
+//   monitor                         post a batch, wait until it is aggregated,
 //                                   print the metrics on stdout
 //   monitor --serve PORT            post a batch, then keep posting while serving
 //                                   GET /metrics on http://127.0.0.1:PORT until
@@ -41,6 +43,7 @@ namespace {
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 const std::vector<std::string> kCounters = {"c1", "c2", "c3", "c4"};
 constexpr int kProducers = 4;
@@ -51,25 +54,49 @@ struct Count {
   Clock::time_point posted_at;  // stands in for the post timestamp of event metadata
 };
 
-// Serial (the default): the bus calls it one event at a time, so its sums need
-// no lock. Reads of total() wait until the bus has shut down.
-class CounterAggregator : public courier::Subscriber<Count> {
+// Takes batches from courier::buffer, which calls it one batch at a time (from
+// a bus thread or the timer thread, never two at once), so its sums need no
+// lock. The lock is for wait_for, which a reader calls before reading them.
+class CounterAggregator {
  public:
   explicit CounterAggregator(courier::LatencyHistogram& latency) : latency_(latency) {}
 
-  void process(const courier::Event<Count>& event) override {
-    latency_.record(Clock::now() - event.data().posted_at);
-    sums_[std::string(event.topic())] += event.data().amount;
-    total_ += event.data().amount;
+  void add(const std::vector<courier::Event<Count>>& batch) {
+    for (const courier::Event<Count>& event : batch) {
+      latency_.record(Clock::now() - event.data().posted_at);
+      sums_[std::string(event.topic())] += event.data().amount;
+      total_ += event.data().amount;
+    }
+    {
+      const std::lock_guard lock(mutex_);
+      aggregated_ += batch.size();
+      ++batches_;
+    }
+    progress_.notify_all();
+  }
+
+  // Waits until `events` counts are aggregated: a buffer drops a partial
+  // batch when its subscription ends, so the bus must not shut down before.
+  void wait_for(std::uint64_t events) {
+    std::unique_lock lock(mutex_);
+    progress_.wait(lock, [&] { return aggregated_ >= events; });
   }
 
   std::int64_t total() const { return total_; }
   const std::map<std::string, std::int64_t>& sums() const { return sums_; }
+  std::uint64_t batches() const {
+    const std::lock_guard lock(mutex_);
+    return batches_;
+  }
 
  private:
   courier::LatencyHistogram& latency_;
   std::map<std::string, std::int64_t> sums_;
   std::int64_t total_ = 0;
+  mutable std::mutex mutex_;
+  std::condition_variable progress_;
+  std::uint64_t aggregated_ = 0;  // guarded by mutex_
+  std::uint64_t batches_ = 0;     // guarded by mutex_
 };
 
 // Posts counts and keeps their sum, for the check at the end.
@@ -82,13 +109,16 @@ class Producer {
     const std::string& counter = kCounters[static_cast<std::size_t>(sequence) % kCounters.size()];
     bus_.post(courier::Event<Count>(counter, Count{amount, Clock::now()}));
     posted_amount_.fetch_add(amount, std::memory_order_relaxed);
+    posted_events_.fetch_add(1, std::memory_order_relaxed);
   }
 
   std::int64_t posted_amount() const { return posted_amount_.load(); }
+  std::uint64_t posted_events() const { return posted_events_.load(); }
 
  private:
   courier::EventBus& bus_;
   std::atomic<std::int64_t> posted_amount_{0};
+  std::atomic<std::uint64_t> posted_events_{0};
 };
 
 void post_batch(Producer& producer) {
@@ -230,35 +260,42 @@ Arguments arguments_from(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Arguments arguments = arguments_from(argc, argv);
 
+  courier::TimerThread timers;  // the buffer's timer; it outlives the bus
   courier::EventBus bus;
   bus.track_topics(true);
   bus.track_latency(true);
   courier::LatencyHistogram latency;
-  auto aggregator = std::make_shared<CounterAggregator>(latency);
-  bus.subscribe(aggregator, kCounters);
+  CounterAggregator aggregator(latency);
+  bus.subscribe<Count>(
+      kCounters,
+      courier::pipe<Count>(courier::buffer(1000, 100ms, timers),
+                           [&aggregator](const std::vector<courier::Event<Count>>& batch) {
+                             aggregator.add(batch);
+                           }));
   Producer producer(bus);
 
   post_batch(producer);
-  bus.wait_idle();  // so that the first scrape already counts the batch
+  aggregator.wait_for(producer.posted_events());  // the first scrape counts the whole batch
   if (arguments.port) {
     const SteadyTraffic traffic(producer);
     serve(*arguments.port, arguments.requests, [&] { return metrics_text(bus, latency); });
   }
-  bus.shutdown();  // delivers everything accepted before returning
+  aggregator.wait_for(producer.posted_events());  // nothing left in a partial batch
+  bus.shutdown();
   if (!arguments.port) std::cout << metrics_text(bus, latency);
 
-  for (const auto& [counter, sum] : aggregator->sums()) std::cerr << counter << ": " << sum << '\n';
-  const bool totals_match = producer.posted_amount() == aggregator->total();
+  for (const auto& [counter, sum] : aggregator.sums()) std::cerr << counter << ": " << sum << '\n';
+  const bool totals_match = producer.posted_amount() == aggregator.total();
   const courier::Stats stats = bus.stats();
   std::uint64_t counted_per_topic = 0;
   for (const courier::TopicCounts& topic : stats.topics) counted_per_topic += topic.delivered;
   const bool all_timed = latency.snapshot().count == stats.posted &&
                          stats.latency.count == stats.posted && counted_per_topic == stats.posted;
-  std::cerr << "total posted " << producer.posted_amount() << ", aggregated " << aggregator->total()
+  std::cerr << "total posted " << producer.posted_amount() << ", aggregated " << aggregator.total()
             << (totals_match ? " (match)" : " (DIFFER)") << "; " << latency.snapshot().count
             << " latencies in the sample, " << stats.latency.count << " in the bus (p50 "
             << stats.latency.p50.count() << " ns, p99 " << stats.latency.p99.count() << " ns), "
             << counted_per_topic << " deliveries counted per topic, for " << stats.posted
-            << " events\n";
+            << " events, in " << aggregator.batches() << " batches\n";
   return totals_match && all_timed ? 0 : 1;
 }

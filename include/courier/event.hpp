@@ -168,7 +168,6 @@ class Event {
   /// chaining. Throws std::invalid_argument for an invalid header (see
   /// headers.hpp), leaving the event as it was.
   Event& set_header(std::string_view key, std::string_view value) & {
-    Headers::validate(key, value);
     metadata_.writable().headers.set(key, value);
     return *this;
   }

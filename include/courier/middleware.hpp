@@ -102,7 +102,6 @@ class PostedEvent {
   }
   /// Sets a header, as Event::set_header does (same errors).
   void set_header(std::string_view key, std::string_view value) {
-    Headers::validate(key, value);
     metadata_->writable().headers.set(key, value);
   }
   /// Removes a header; true if it was there.

@@ -15,31 +15,14 @@ namespace courier::detail {
 // The checks of subscribe(), answered instead of thrown.
 BusCore::SubscriptionPlan BusCore::plan_subscription(
     const std::shared_ptr<SubscriberCore>& candidate) {
-  std::vector<std::shared_ptr<SubscriberCore>> gone;
-  struct CloseGone {
-    std::vector<std::shared_ptr<SubscriberCore>>& gone;
-    ~CloseGone() {
-      for (const auto& subscriber : gone) subscriber->close();
-    }
-  } close_gone{gone};
+  GoneSubscribers gone;
   std::lock_guard lock(routing_mutex_);
-  gone = remove_gone_locked();
+  gone.remove_from(*this);
   const auto& patterns = candidate->patterns_while_routing();
   const std::size_t room = max_subscriptions_ - subscription_count_;
-  if (const void* identity = candidate->identity()) {
-    const auto found = by_identity_.find(identity);
-    if (found != by_identity_.end()) {
-      for (const auto& existing : found->second) {
-        if (existing->type() != candidate->type()) continue;
-        if (candidate->has_settings()) return {};
-        const auto& current = existing->patterns_while_routing();
-        const auto added = std::count_if(patterns.begin(), patterns.end(), [&](const auto& each) {
-          return std::find(current.begin(), current.end(), each) == current.end();
-        });
-        if (static_cast<std::size_t>(added) > room) return {};
-        return {existing, current};
-      }
-    }
+  if (const std::shared_ptr<SubscriberCore> existing = existing_locked(*candidate)) {
+    if (candidate->has_settings() || count_new_patterns(*existing, patterns) > room) return {};
+    return {existing, existing->patterns_while_routing()};
   }
   if (patterns.size() > room) return {};
   return {candidate, {}};

@@ -88,48 +88,28 @@ void SubscriberCore::wait_until_quiet() noexcept {
 }
 
 std::shared_ptr<SubscriberCore> BusCore::subscribe(std::shared_ptr<SubscriberCore> candidate) {
-  std::vector<std::shared_ptr<SubscriberCore>> gone;
-  // Closed once the mutex is released, whatever happens below.
-  struct CloseGone {
-    std::vector<std::shared_ptr<SubscriberCore>>& gone;
-    ~CloseGone() {
-      for (const auto& subscriber : gone) subscriber->close();
-    }
-  } close_gone{gone};
+  GoneSubscribers gone;
   std::lock_guard lock(routing_mutex_);
-  // Subscribers whose tracked owner is gone go first, so that they neither
-  // pile up nor count against the limit.
-  gone = remove_gone_locked();
+  gone.remove_from(*this);
   const auto& patterns = candidate->patterns_while_routing();
-  if (const void* identity = candidate->identity()) {
-    // Looked up, not inserted, until the candidate is accepted.
-    const auto found = by_identity_.find(identity);
-    const auto none = std::vector<std::shared_ptr<SubscriberCore>>();
-    for (const auto& existing : found != by_identity_.end() ? found->second : none) {
-      if (existing->type() != candidate->type()) continue;
-      if (candidate->has_settings()) {
-        throw std::invalid_argument(
-            "courier: subscribe() was given SubscribeOptions for " + candidate->describe() +
-            ", which is already subscribed: its options are those of its first subscription");
-      }
-      const auto& current = existing->patterns_while_routing();
-      check_limit_locked(
-          static_cast<std::size_t>(std::count_if(patterns.begin(), patterns.end(), [&](auto& each) {
-            return std::find(current.begin(), current.end(), each) == current.end();
-          })));
-      const std::size_t added = existing->add_patterns(patterns);
-      if (added != 0) {
-        subscription_count_ += added;
-        // Release: see below.
-        routing_version_.fetch_add(1, std::memory_order_release);
-      }
-      return existing;
+  if (const std::shared_ptr<SubscriberCore> existing = existing_locked(*candidate)) {
+    if (candidate->has_settings()) {
+      throw std::invalid_argument(
+          "courier: subscribe() was given SubscribeOptions for " + candidate->describe() +
+          ", which is already subscribed: its options are those of its first subscription");
     }
-    check_limit_locked(patterns.size());
-    by_identity_[identity].push_back(candidate);
-  } else {
-    check_limit_locked(patterns.size());
+    check_limit_locked(count_new_patterns(*existing, patterns));
+    const std::size_t added = existing->add_patterns(patterns);
+    if (added != 0) {
+      subscription_count_ += added;
+      // Release: see below.
+      routing_version_.fetch_add(1, std::memory_order_release);
+    }
+    return existing;
   }
+  check_limit_locked(patterns.size());
+  // Inserted only now that the candidate is accepted.
+  if (const void* identity = candidate->identity()) by_identity_[identity].push_back(candidate);
   subscribers_.emplace(candidate.get(), candidate);
   subscription_count_ += patterns.size();
   candidate->set_sequence(next_sequence_++);
@@ -138,6 +118,25 @@ std::shared_ptr<SubscriberCore> BusCore::subscribe(std::shared_ptr<SubscriberCor
   // and so sees this subscription; one made after subscribe() returns will.
   routing_version_.fetch_add(1, std::memory_order_release);
   return candidate;
+}
+
+std::shared_ptr<SubscriberCore> BusCore::existing_locked(const SubscriberCore& candidate) const {
+  const void* identity = candidate.identity();
+  if (identity == nullptr) return nullptr;
+  const auto found = by_identity_.find(identity);
+  if (found == by_identity_.end()) return nullptr;
+  for (const auto& existing : found->second) {
+    if (existing->type() == candidate.type()) return existing;
+  }
+  return nullptr;
+}
+
+std::size_t BusCore::count_new_patterns(const SubscriberCore& subscriber,
+                                        const std::vector<TopicPattern>& patterns) {
+  const auto& current = subscriber.patterns_while_routing();
+  return static_cast<std::size_t>(std::count_if(patterns.begin(), patterns.end(), [&](auto& each) {
+    return std::find(current.begin(), current.end(), each) == current.end();
+  }));
 }
 
 void BusCore::check_limit_locked(std::size_t more) const {

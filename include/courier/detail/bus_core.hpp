@@ -158,6 +158,21 @@ class COURIER_EXPORT BusCore {
   BusCore& operator=(const BusCore&) = delete;
 
   bool synchronous() const noexcept { return synchronous_; }
+
+  // How a post proceeds, read once by each post (EventBus::post_event): a
+  // synchronous or an asynchronous bus, unless something must see the event
+  // first (stamping, middleware: kIntercepting, set by MiddlewareChain). One
+  // byte, so that a post without middleware decides with one load and one
+  // compare, on the line it reads anyway.
+  static constexpr std::uint8_t kAsynchronousPost = 0;
+  static constexpr std::uint8_t kSynchronousPost = 1;
+  static constexpr std::uint8_t kIntercepting = 2;
+  std::uint8_t post_mode() const noexcept { return post_mode_.load(std::memory_order_relaxed); }
+  void set_intercepting(bool on) noexcept {
+    post_mode_.store((synchronous_ ? kSynchronousPost : kAsynchronousPost) |
+                         (on ? kIntercepting : std::uint8_t{0}),
+                     std::memory_order_release);
+  }
   std::size_t concurrent_lanes() const noexcept { return concurrent_lanes_; }
 
   // --- Asynchronous posting: acquire, store the event, publish. ---
@@ -410,10 +425,32 @@ class COURIER_EXPORT BusCore {
   // Removes the subscribers whose tracked owner is gone, and returns them
   // (to be closed once the mutex is released). The caller holds it.
   std::vector<std::shared_ptr<SubscriberCore>> remove_gone_locked();
+  // What subscribe() and plan_subscription() open with: declared before the
+  // lock on the routing mutex, it removes the gone subscribers (so that they
+  // neither pile up nor count against the limit) and closes them once that
+  // lock is released, whatever happens in between.
+  class GoneSubscribers {
+   public:
+    // Call with the routing mutex held.
+    void remove_from(BusCore& bus) { gone_ = bus.remove_gone_locked(); }
+    ~GoneSubscribers() {
+      for (const auto& subscriber : gone_) subscriber->close();
+    }
+
+   private:
+    std::vector<std::shared_ptr<SubscriberCore>> gone_;
+  };
+  // The subscriber subscribed already with `candidate`'s identity and type,
+  // or null. The caller holds the routing mutex.
+  std::shared_ptr<SubscriberCore> existing_locked(const SubscriberCore& candidate) const;
+  // How many of `patterns` `subscriber` lacks.
+  static std::size_t count_new_patterns(const SubscriberCore& subscriber,
+                                        const std::vector<TopicPattern>& patterns);
   void finish_cancel(const std::vector<std::shared_ptr<SubscriberCore>>& removed);
 
   const std::uint64_t id_;
   const bool synchronous_;
+  std::atomic<std::uint8_t> post_mode_;  // see post_mode()
   // See wait_for_slot: whether sleepers fence for the releasers.
   const std::memory_order slot_publication_;
   const std::size_t slot_count_;

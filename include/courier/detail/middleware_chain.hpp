@@ -1,11 +1,11 @@
-// MiddlewareChain: a bus's middlewares (middleware.hpp), and the flag its
-// posts check to know whether they must run anything before queueing.
+// MiddlewareChain: a bus's middlewares (middleware.hpp). It keeps the bus's
+// post mode (BusCore::post_mode) intercepting while it has any.
 //
 // The chain is a snapshot, copied on every change and swapped in whole: a
 // post copies the pointer to the current one under a short lock and runs it
 // with no lock held, so a middleware may post, add or remove middlewares,
 // and a removal never waits for posts under way. Changes are rare and chains
-// short; a post without middleware reads one flag (EventBus::post_event).
+// short; a post without middleware reads one byte (EventBus::post_event).
 // (Not std::atomic<std::shared_ptr>: libstdc++ 12's guards its pointer with
 // a lock bit that ThreadSanitizer does not see, and it reports a race.)
 //
@@ -33,10 +33,9 @@ class BusCore;
 
 class COURIER_EXPORT MiddlewareChain {
  public:
-  // `intercept`: the bus's flag, set while any middleware is present or
+  // Sets `bus` intercepting while any middleware is present, and always if
   // the bus stamps events (`stamping`).
-  MiddlewareChain(std::atomic<bool>& intercept, bool stamping) noexcept
-      : intercept_(intercept), stamping_(stamping) {}
+  MiddlewareChain(BusCore& bus, bool stamping) noexcept;
 
   // `expired`, if set, says when a temporary middleware has ended.
   // `pattern`: what the middleware is limited to, for error reports.
@@ -58,10 +57,10 @@ class COURIER_EXPORT MiddlewareChain {
   using Snapshot = std::vector<std::shared_ptr<const Entry>>;
 
   void report(const Entry& entry, const PostedEvent& event, BusCore& bus) noexcept;
-  // Publishes `next` and the flag; the caller holds writers_.
+  // Publishes `next` and the bus's post mode; the caller holds writers_.
   void install_locked(std::shared_ptr<const Snapshot> next);
 
-  std::atomic<bool>& intercept_;
+  BusCore& bus_;
   const bool stamping_;
   std::shared_ptr<const Snapshot> current() const;
 
