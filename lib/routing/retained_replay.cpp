@@ -19,7 +19,10 @@ BusCore::SubscriptionPlan BusCore::plan_subscription(
   struct CloseGone {
     std::vector<std::shared_ptr<SubscriberCore>>& gone;
     ~CloseGone() {
-      for (const auto& subscriber : gone) subscriber->close();
+      for (const auto& subscriber : gone) {
+        subscriber->close();
+        subscriber->notify_disconnected();
+      }
     }
   } close_gone{gone};
   std::lock_guard lock(routing_mutex_);
@@ -50,6 +53,7 @@ void BusCore::replay(SubscriberCore& target, const std::vector<RetainedEvent>& e
   if (!synchronous_) return replay_asynchronously(target, events);
   for (const RetainedEvent& retained : events) {
     const void* event = retained.event.get();
+    if (retained.audience != nullptr && !target.in(*retained.audience)) continue;
     if (target.screen() != nullptr &&
         !admits(target, event, *retained.ops, *thread_entry().counters)) {
       continue;
@@ -76,6 +80,7 @@ void BusCore::replay_asynchronously(SubscriberCore& target,
   } recycle_unpushed{*this, envelopes};
   for (const RetainedEvent& retained : events) {
     const void* event = retained.event.get();
+    if (retained.audience != nullptr && !target.in(*retained.audience)) continue;
     if (target.screen() != nullptr && !admits(target, event, *retained.ops, counters)) continue;
     envelopes.push_back(make_overflow_envelope());
     retained.store_copy(*envelopes.back(), event);
