@@ -31,7 +31,8 @@
 ///    before another has seen event a.
 ///  - An event reaches the subscriptions that were active when it was posted
 ///    and are still active when it is delivered (and, for one with a filter,
-///    that the filter admits: SubscribeOptions).
+///    that the filter admits: SubscribeOptions; for an event with an
+///    audience, whose identity's user is in it: audience.hpp).
 ///  - Priority (SubscribeOptions::priority) orders the subscribers of one
 ///    event where they run on one thread: on a synchronous bus, highest
 ///    first, then in the order they were first subscribed. On this bus it is
@@ -64,8 +65,8 @@
 /// Thread safety: distinct objects: safe. Shared objects: safe; every member
 /// may be called from any thread. From inside a handler of the same bus: post,
 /// try_post, post_retained, clear_retained, subscribe, unsubscribe, is_subscribed, has_subscribers,
-/// shutdown and stats are safe (unsubscribe and shutdown then return without waiting, see below);
-/// wait_idle throws std::logic_error, and destroying the bus is undefined.
+/// presence, shutdown and stats are safe (unsubscribe and shutdown then return without waiting, see
+/// below); wait_idle throws std::logic_error, and destroying the bus is undefined.
 #pragma once
 
 #include <atomic>
@@ -661,13 +662,12 @@ class COURIER_EXPORT EventBus {
   // Always inline: g++ stopped inlining it once the interception check was
   // added, which cost W1 16 instructions per post (callgrind). An event with
   // metadata takes the long way too (post_specially), which alone reads the
-  // audience: an event without pays one null check, folded into the
-  // interception's branch.
+  // audience: an event without pays one null check beside the
+  // interception's.
   template <class T>
   [[gnu::always_inline]] bool post_event(Event<T>&& event, detail::BusCore::Admission admission,
                                          std::size_t topic_id = detail::RoutingTable::kNoTopic) {
-    if (intercept_.load(std::memory_order_relaxed) | bool(detail::metadata_of(event)))
-        [[unlikely]] {
+    if (intercept_.load(std::memory_order_relaxed) || detail::metadata_of(event)) [[unlikely]] {
       return post_specially(std::move(event), admission, topic_id);
     }
     detail::BusCore& core = *core_;
