@@ -77,7 +77,7 @@ struct SubscribeOptions {
   /// subscribe() threw.
   ///
   /// It runs on the thread that ends the subscription, after the bus's locks
-  /// are released: the caller of cancel/unsubscribe/Stream::close (once the
+  /// are released: the caller of cancel, unsubscribe or Stream::close (once the
   /// subscription's running call has returned, unless that caller is a
   /// handler of the bus), of shutdown() or of the bus's destructor; for a
   /// tracked owner gone, the thread that finds it gone: a posting thread
