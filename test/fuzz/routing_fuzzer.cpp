@@ -215,8 +215,7 @@ class Trial {
         [&] {
           return payload == Payload::Int
                      ? bus_.subscribe<int>(
-                           owned,
-                           [received](const courier::Event<int>& e) { note(*received, e); },
+                           owned, [received](const courier::Event<int>& e) { note(*received, e); },
                            concurrency)
                      : bus_.subscribe<double>(
                            owned,
@@ -409,10 +408,9 @@ class Trial {
                                        [&](const std::string& pattern) {
                                          return courier_reference::matches(pattern, topic);
                                        });
-      const bool in_audience =
-          via != Via::Audience ||
-          (!receiver.user.empty() &&
-           std::find(audience.begin(), audience.end(), receiver.user) != audience.end());
+      const bool in_audience = via != Via::Audience || (!receiver.user.empty() &&
+                                                        std::find(audience.begin(), audience.end(),
+                                                                  receiver.user) != audience.end());
       const bool expected = matches && receiver.admits(post) && in_audience;
       if (matches && receiver.filter == Filter::Picky && picky_throws(post)) ++throws;
       if (expected && receiver.stream == nullptr) expected_calls.push_back(index);
@@ -559,10 +557,8 @@ struct PostStep {
   Trial::Via via;
 };
 constexpr PostStep kPostSteps[] = {
-    {'p', Payload::Int, Trial::Via::String},
-    {'k', Payload::Int, Trial::Via::Keyed},
-    {'h', Payload::Int, Trial::Via::Handle},
-    {'f', Payload::Double, Trial::Via::String},
+    {'p', Payload::Int, Trial::Via::String}, {'k', Payload::Int, Trial::Via::Keyed},
+    {'h', Payload::Int, Trial::Via::Handle}, {'f', Payload::Double, Trial::Via::String},
     {'H', Payload::Int, Trial::Via::Header},
 };
 
@@ -599,11 +595,14 @@ void play_options_step(Trial& trial, char step, std::string_view argument) {
     case 'i':
     case 'I': {
       const std::string user =
-          argument.empty() ? std::string("u0") : std::string("u") + static_cast<char>('0' + static_cast<unsigned char>(argument[0]) % 10);
+          argument.empty()
+              ? std::string("u0")
+              : std::string("u") +
+                    static_cast<char>('0' + static_cast<unsigned char>(argument[0]) % 10);
       const std::string_view pattern = argument.empty() ? argument : argument.substr(1);
-      return trial.subscribe_identified(pattern, user,
-                                        step == 'I' ? courier::Concurrency::Concurrent
-                                                    : courier::Concurrency::Serial);
+      return trial.subscribe_identified(
+          pattern, user,
+          step == 'I' ? courier::Concurrency::Concurrent : courier::Concurrency::Serial);
     }
     default:
       return trial.open_stream(argument);
