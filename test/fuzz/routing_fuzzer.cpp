@@ -412,7 +412,10 @@ class Trial {
                                                         std::find(audience.begin(), audience.end(),
                                                                   receiver.user) != audience.end());
       const bool expected = matches && receiver.admits(post) && in_audience;
-      if (matches && receiver.filter == Filter::Picky && picky_throws(post)) ++throws;
+      // The audience is checked first: a filter never sees an event not for it.
+      if (matches && in_audience && receiver.filter == Filter::Picky && picky_throws(post)) {
+        ++throws;
+      }
       if (expected && receiver.stream == nullptr) expected_calls.push_back(index);
       if (receiver.stream != nullptr) read_stream(receiver, expected);
       const std::vector<int> got = receiver.received->take();
