@@ -12,7 +12,10 @@
 /// An event with an audience reaches only the subscriptions whose
 /// Identity::user is in it; subscriptions without an identity are skipped
 /// for it. An event without one reaches every matching subscription, as
-/// before, and pays nothing for the feature (event.hpp).
+/// before, and pays nothing for the feature (event.hpp). The audience is
+/// checked before a subscription's filter (SubscribeOptions::filter): a
+/// filter never sees an event that is not for its subscription. Retained
+/// events keep their audience for the subscriptions made later.
 ///
 /// What is valid: a user id of 1 to kMaxUserBytes bytes, none of them a
 /// space or a control character (bytes up to 0x20, and 0x7f; UTF-8 is
