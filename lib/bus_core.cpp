@@ -164,7 +164,14 @@ void BusCore::abandon(Envelope& envelope) noexcept { recycle(envelope); }
 // The publisher keeps one count of `pending` for itself until it has set
 // the flag, so that the envelope outlives that store. An event of one lane
 // is published as it is pushed, and costs nothing more.
-void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
+// For an audience, every match goes through the screening loop with the
+// audience checked first, and routing is Ungrouped, as for a keyed event, so
+// that each subscriber in the audience gets the event in its own lanes (a
+// group would call all its members). A Concurrent subscriber has no order
+// for unkeyed events anyway, so leaving its group lane changes no promise.
+template <bool kForAudience>
+[[gnu::always_inline]] inline void BusCore::route_and_push(Envelope& envelope, std::size_t topic_id,
+                                                           const Audience* audience) {
   if (const Envelope* cause = this_thread.cause) [[unlikely]]
     wait_until_published(*cause);
   ThreadEntry& entry = thread_entry();
@@ -195,10 +202,18 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
   try {
     const CachedRoute route = entry.last_route.route(
         table, entry.routes_version, ops.type, topic_id,
-        key.empty() ? Grouping::Grouped : Grouping::Ungrouped, [&] { return ops.topic(event); });
-    // A screened subscriber (a filter, a tracked owner) is screened here,
-    // before its lane takes the event; unscreened routes skip the check.
-    if (route.screened) [[unlikely]] {
+        key.empty() && !kForAudience ? Grouping::Grouped : Grouping::Ungrouped,
+        [&] { return ops.topic(event); });
+    if constexpr (kForAudience) {
+      for (SubscriberCore* subscription : route.subscriptions) {
+        if (!subscription->closed() && subscription->in(*audience) &&
+            admits(*subscription, event, ops, counters)) {
+          add_target(subscription->lane_for(lane_hint));
+        }
+      }
+    } else if (route.screened) [[unlikely]] {
+      // A screened subscriber (a filter, a tracked owner) is screened here,
+      // before its lane takes the event; unscreened routes skip the check.
       for (SubscriberCore* subscription : route.subscriptions) {
         if (!subscription->closed() && admits(*subscription, event, ops, counters)) {
           add_target(subscription->lane_for(lane_hint));
@@ -209,7 +224,7 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
         if (!subscription->closed()) add_target(subscription->lane_for(lane_hint));
       }
     }
-    if (route.group != nullptr && route.group->any_member_open()) {
+    if (!kForAudience && route.group != nullptr && route.group->any_member_open()) {
       add_target(route.group->lane_for(lane_hint));
     }
   } catch (...) {
@@ -242,6 +257,15 @@ void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
   }
   envelope.published.store(true, std::memory_order_release);
   release(envelope, false, counters);
+}
+
+void BusCore::publish(Envelope& envelope, std::size_t topic_id) {
+  route_and_push<false>(envelope, topic_id, nullptr);
+}
+
+void BusCore::publish_to_audience(Envelope& envelope, std::size_t topic_id,
+                                  const Audience& audience) {
+  route_and_push<true>(envelope, topic_id, &audience);
 }
 
 void BusCore::wait_until_published(const Envelope& cause) noexcept {
@@ -580,6 +604,7 @@ void BusCore::shutdown() {
 void BusCore::finish_drain() {
   if (drained_.exchange(true, std::memory_order_acq_rel)) return;
   shutdown_hook(true);
+  disconnect_all();
 }
 
 void BusCore::report_drop(std::string_view topic, std::string_view pattern,

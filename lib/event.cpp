@@ -22,6 +22,7 @@ EventMetadata& only_holder(EventMetadata*& block) {
     copy->id = block->id;
     copy->timestamp = block->timestamp;
     copy->headers = block->headers;
+    copy->audience = block->audience;
     let_go(std::exchange(block, copy.release()));
   }
   return *block;

@@ -58,6 +58,27 @@ EventBus::~EventBus() {
 
 namespace detail {
 
+void add_stream_settings(SubscriberSettings& settings, std::optional<Identity> identity,
+                         std::function<void()> on_disconnect) {
+  if (identity) {
+    if (settings.identity != nullptr) {
+      throw std::invalid_argument(
+          "courier: stream() was given an identity in both StreamOptions and SubscribeOptions "
+          "(user \"" +
+          identity->user.substr(0, 64) + "\")");
+    }
+    identity->validate();
+    settings.identity = std::make_unique<const Identity>(std::move(*identity));
+  }
+  if (on_disconnect) {
+    if (settings.on_disconnect) {
+      throw std::invalid_argument(
+          "courier: stream() was given on_disconnect in both StreamOptions and SubscribeOptions");
+    }
+    settings.on_disconnect = std::move(on_disconnect);
+  }
+}
+
 void reject_null_subscriber(std::span<const std::string_view> topic_patterns) {
   std::string listed;
   for (std::string_view pattern : topic_patterns) {

@@ -11,6 +11,7 @@ void Subscription::cancel() {
     bus->cancel(*subscriber, patterns_);
   } else {
     subscriber->close();
+    subscriber->notify_disconnected();
   }
 }
 

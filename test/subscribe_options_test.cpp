@@ -1,11 +1,13 @@
 // SubscribeOptions (issue 15, subscribe_options.hpp): filters on callables,
 // objects and streams, evaluated on the publishing path before the event
 // takes room in the subscriber's queue; a throwing filter reported as a
-// throwing subscriber is; priority on the synchronous bus; tracking an owner.
+// throwing subscriber is; priority on the synchronous bus; tracking an owner;
+// on_disconnect (issue 16 item 2), once however the subscription ends.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -318,6 +320,185 @@ TEST(Tracking, AnOwnerGoneBetweenPostAndCallSkipsTheCall) {
   released.open();
   bus.wait_idle();
   EXPECT_EQ(tracked_calls.load(), 1);
+}
+
+// --- on_disconnect (issue 16 item 2) -------------------------------------------
+
+// Counts on_disconnect runs; `ran` opens at the first.
+struct Disconnects {
+  std::atomic<int> count{0};
+  Gate ran;
+  std::function<void()> callback() {
+    return [this] {
+      count.fetch_add(1);
+      ran.open();
+    };
+  }
+};
+
+void ignore_int(const Event<int>&) {}
+
+TEST_P(Filters, OnDisconnectRunsOnceOnCancelBeforeItReturns) {
+  EventBus bus(options());
+  Disconnects ended;
+  Subscription subscription =
+      bus.subscribe<int>("t", ignore_int, {.on_disconnect = ended.callback()});
+  bus.post<int>("t", 1);
+  bus.wait_idle();
+  EXPECT_EQ(ended.count.load(), 0);
+  subscription.cancel();
+  EXPECT_EQ(ended.count.load(), 1);
+  subscription.cancel();
+  bus.shutdown();
+  EXPECT_EQ(ended.count.load(), 1);
+}
+
+TEST_P(Filters, OnDisconnectRunsAfterTheLastCallReturned) {
+  EventBus bus(options());
+  std::atomic<bool> calling{false};
+  std::atomic<bool> overlapped{false};
+  Subscription subscription =
+      bus.subscribe<int>("t",
+                         [&](const Event<int>&) {
+                           calling = true;
+                           calling = false;
+                         },
+                         {.on_disconnect = [&] { overlapped = calling.load(); }});
+  for (int i = 0; i < 50; ++i) bus.post<int>("t", i);
+  subscription.cancel();
+  EXPECT_FALSE(overlapped.load());
+}
+
+TEST_P(Filters, OnDisconnectRunsOnceOnUnsubscribeOfTheObject) {
+  EventBus bus(options());
+  Disconnects ended;
+  auto object = std::make_shared<RecordingSubscriber<int>>();
+  const Subscription subscription =
+      bus.subscribe(object, {"a", "b"}, {.on_disconnect = ended.callback()});
+  bus.unsubscribe(object);
+  EXPECT_EQ(ended.count.load(), 1);
+  bus.unsubscribe(object);
+  EXPECT_EQ(ended.count.load(), 1);
+}
+
+TEST_P(Filters, CancellingSomePatternsIsNotTheEnd) {
+  EventBus bus(options());
+  Disconnects ended;
+  auto object = std::make_shared<RecordingSubscriber<int>>();
+  const Subscription both = bus.subscribe(object, {"a", "b"}, {.on_disconnect = ended.callback()});
+  Subscription more = bus.subscribe(object, "c");
+  more.cancel();  // narrows the object's subscription only
+  EXPECT_EQ(ended.count.load(), 0);
+  bus.unsubscribe(object);
+  EXPECT_EQ(ended.count.load(), 1);
+}
+
+TEST_P(Filters, OnDisconnectRunsOnceWhenATrackedOwnerIsFoundGone) {
+  EventBus bus(options());
+  Disconnects ended;
+  auto owner = std::make_shared<int>(0);
+  const Subscription subscription =
+      bus.subscribe<int>("t", ignore_int, {.track = owner, .on_disconnect = ended.callback()});
+  owner.reset();
+  bus.post<int>("t", 1);  // finds it gone
+  bus.post<int>("t", 2);
+  bus.wait_idle();
+  EXPECT_EQ(ended.count.load(), 1);
+  bus.shutdown();
+  EXPECT_EQ(ended.count.load(), 1);
+}
+
+TEST_P(Filters, OnDisconnectRunsWhenASubscribeSweepsATrackedOwnerAway) {
+  EventBus bus(options());
+  Disconnects ended;
+  auto owner = std::make_shared<int>(0);
+  const Subscription subscription =
+      bus.subscribe<int>("t", ignore_int, {.track = owner, .on_disconnect = ended.callback()});
+  owner.reset();
+  const Subscription other = bus.subscribe<int>("u", ignore_int);
+  EXPECT_EQ(ended.count.load(), 1);
+}
+
+TEST_P(Filters, OnDisconnectRunsOnceWhenAStreamIsClosedOrDestroyed) {
+  EventBus bus(options());
+  Disconnects closed;
+  Disconnects destroyed;
+  Stream<int> stream = bus.stream<int>("s", {.on_disconnect = closed.callback()});
+  { Stream<int> other = bus.stream<int>("s", {}, {.on_disconnect = destroyed.callback()}); }
+  EXPECT_EQ(destroyed.count.load(), 1);
+  EXPECT_EQ(closed.count.load(), 0);
+  stream.close();
+  EXPECT_EQ(closed.count.load(), 1);
+  stream.close();
+  EXPECT_EQ(closed.count.load(), 1);
+}
+
+TEST_P(Filters, OnDisconnectRunsOnceAtShutdownAndNotAgainAtDestruction) {
+  Disconnects ended;
+  Disconnects stream_ended;
+  {
+    EventBus bus(options());
+    const Subscription subscription =
+        bus.subscribe<int>("t", ignore_int, {.on_disconnect = ended.callback()});
+    Stream<int> stream = bus.stream<int>("s", {.on_disconnect = stream_ended.callback()});
+    bus.post<int>("t", 1);
+    bus.shutdown();
+    EXPECT_EQ(ended.count.load(), 1);
+    EXPECT_EQ(stream_ended.count.load(), 1);
+  }
+  EXPECT_EQ(ended.count.load(), 1);
+  EXPECT_EQ(stream_ended.count.load(), 1);
+}
+
+TEST_P(Filters, OnDisconnectRunsWhenTheBusIsDestroyed) {
+  Disconnects ended;
+  auto object = std::make_shared<RecordingSubscriber<int>>();
+  {
+    EventBus bus(options());
+    const Subscription subscription =
+        bus.subscribe(object, "t", {.on_disconnect = ended.callback()});
+  }
+  EXPECT_EQ(ended.count.load(), 1);
+}
+
+TEST_P(Filters, OnDisconnectNeverRunsIfSubscribeThrew) {
+  Disconnects ended;
+  EventBus bus(options());
+  EXPECT_THROW(
+      (void)bus.subscribe<int>("bad..pattern", ignore_int, {.on_disconnect = ended.callback()}),
+      std::invalid_argument);
+  EXPECT_THROW((void)bus.subscribe<int>(
+                   "t", ignore_int,
+                   {.identity = courier::Identity{.user = ""}, .on_disconnect = ended.callback()}),
+               std::invalid_argument);
+  bus.shutdown();
+  EXPECT_EQ(ended.count.load(), 0);
+}
+
+TEST_P(Filters, OnDisconnectFromInsideItsOwnHandler) {
+  EventBus bus(options());
+  Disconnects ended;
+  Subscription subscription;
+  Gate subscribed;
+  subscription = bus.subscribe<int>("t",
+                                    [&](const Event<int>&) {
+                                      subscribed.wait();
+                                      subscription.cancel();  // returns at once from a handler
+                                    },
+                                    {.on_disconnect = ended.callback()});
+  subscribed.open();
+  bus.post<int>("t", 1);
+  ASSERT_TRUE(ended.ran.wait_for(kBoundedWait));
+  bus.wait_idle();
+  EXPECT_EQ(ended.count.load(), 1);
+}
+
+TEST(OnDisconnect, AThrowingCallbackIsContained) {
+  EventBus bus(pool());
+  Subscription subscription = bus.subscribe<int>(
+      "t", ignore_int, {.on_disconnect = [] { throw std::runtime_error("boom"); }});
+  EXPECT_NO_THROW(subscription.cancel());
+  EXPECT_FALSE(subscription.active());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 /// Everything courier offers users. Its nested namespace courier::detail holds
 /// machinery that the templates need, which users never name.
 
+#include "courier/audience.hpp"
 #include "courier/errors.hpp"
 #include "courier/event.hpp"
 #include "courier/event_bus.hpp"

@@ -9,8 +9,10 @@
 ///
 /// It may also carry metadata: an id, a post timestamp and string headers
 /// (headers.hpp). The bus fills id and timestamp when Options::stamp_events
-/// asks it to; headers are the poster's (and a middleware's). An event with
-/// none of them pays for them one null pointer, and nothing on any post.
+/// asks it to; headers are the poster's (and a middleware's). It may carry an
+/// audience (audience.hpp): then it reaches only the subscriptions whose
+/// identity's user is in it. An event with none of them pays for them one
+/// null pointer, and nothing on any post.
 ///
 /// Thread safety: the setters (set_header, set_id, ...) are for the event's
 /// owner, before it posts the event; once posted, the bus hands it to
@@ -22,11 +24,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
+#include "courier/audience.hpp"
 #include "courier/detail/event_metadata.hpp"
 #include "courier/detail/export.hpp"
 #include "courier/detail/small_text.hpp"
@@ -178,6 +182,38 @@ class Event {
   /// Removes header `key`; true if it was there.
   bool erase_header(std::string_view key) {
     return metadata_ && !headers().empty() && metadata_.writable().headers.erase(key);
+  }
+
+  ///@{
+  /// Restricts the event to `audience`: it reaches only the subscriptions
+  /// whose SubscribeOptions::identity names one of its users (an empty
+  /// audience: none at all), and is dead if none does. Returns the event,
+  /// for chaining. The list form throws std::invalid_argument, naming the
+  /// bad user id, for an invalid one or more than Audience::kMaxUsers users,
+  /// leaving the event as it was.
+  Event& set_audience(Audience audience) & {
+    metadata_.writable().audience = std::move(audience);
+    return *this;
+  }
+  Event&& set_audience(Audience audience) && {
+    return std::move(set_audience(std::move(audience)));
+  }
+  Event& set_audience(std::initializer_list<std::string_view> users) & {
+    return set_audience(Audience(users));
+  }
+  Event&& set_audience(std::initializer_list<std::string_view> users) && {
+    return std::move(set_audience(Audience(users)));
+  }
+  ///@}
+  /// The event's audience, or null if it has none (it then reaches every
+  /// matching subscription). Valid until the audience changes.
+  const Audience* audience() const noexcept {
+    return metadata_ && metadata_.get()->audience ? &*metadata_.get()->audience : nullptr;
+  }
+  /// Lifts the restriction set_audience() made: the event reaches every
+  /// matching subscription again.
+  void clear_audience() {
+    if (audience() != nullptr) metadata_.writable().audience.reset();
   }
 
   ///@{

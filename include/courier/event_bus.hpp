@@ -31,7 +31,8 @@
 ///    before another has seen event a.
 ///  - An event reaches the subscriptions that were active when it was posted
 ///    and are still active when it is delivered (and, for one with a filter,
-///    that the filter admits: SubscribeOptions).
+///    that the filter admits: SubscribeOptions; for an event with an
+///    audience, whose identity's user is in it: audience.hpp).
 ///  - Priority (SubscribeOptions::priority) orders the subscribers of one
 ///    event where they run on one thread: on a synchronous bus, highest
 ///    first, then in the order they were first subscribed. On this bus it is
@@ -64,8 +65,8 @@
 /// Thread safety: distinct objects: safe. Shared objects: safe; every member
 /// may be called from any thread. From inside a handler of the same bus: post,
 /// try_post, post_retained, clear_retained, subscribe, unsubscribe, is_subscribed, has_subscribers,
-/// shutdown and stats are safe (unsubscribe and shutdown then return without waiting, see below);
-/// wait_idle throws std::logic_error, and destroying the bus is undefined.
+/// presence, shutdown and stats are safe (unsubscribe and shutdown then return without waiting, see
+/// below); wait_idle throws std::logic_error, and destroying the bus is undefined.
 #pragma once
 
 #include <atomic>
@@ -87,6 +88,7 @@
 
 #include <boost/signals2/connection.hpp>
 
+#include "courier/audience.hpp"
 #include "courier/detail/bus_core.hpp"
 #include "courier/detail/delivery/handler.hpp"
 #include "courier/detail/delivery/subscriber_core.hpp"
@@ -247,8 +249,9 @@ class COURIER_EXPORT EventBus {
   /// courier::LimitExceeded for a depth over StreamOptions::kMaxDepth or past
   /// Options::max_subscriptions. `subscribe_options` may set a filter (which
   /// runs before the stream's queue counts the event as received) and a
-  /// priority; not `track` (std::invalid_argument): a stream ends with its
-  /// Stream object.
+  /// priority, an identity and on_disconnect (or `options` may set those two;
+  /// both: std::invalid_argument); not `track` (std::invalid_argument): a
+  /// stream ends with its Stream object.
   template <class T>
   Stream<T> stream(std::string_view topic_pattern, StreamOptions options = {},
                    SubscribeOptions<T> subscribe_options = {}) {
@@ -259,10 +262,13 @@ class COURIER_EXPORT EventBus {
   template <class T>
   Stream<T> stream(std::initializer_list<std::string_view> topic_patterns,
                    StreamOptions options = {}, SubscribeOptions<T> subscribe_options = {}) {
+    detail::SubscriberSettings settings = detail::settings_of(std::move(subscribe_options));
+    detail::add_stream_settings(settings, std::move(options.identity),
+                                std::move(options.on_disconnect));
     detail::StreamSourceOf<T> made = detail::make_stream_source<T>(options, core_->synchronous());
-    StreamParts parts = add_stream(typeid(T), topic_patterns, made.link,
-                                   std::make_unique<detail::StreamHandler<T>>(made.source),
-                                   detail::settings_of(std::move(subscribe_options)));
+    StreamParts parts =
+        add_stream(typeid(T), topic_patterns, made.link,
+                   std::make_unique<detail::StreamHandler<T>>(made.source), std::move(settings));
     return Stream<T>(std::move(made.source), std::move(parts.subscription), core_, parts.subscriber,
                      std::move(parts.end_connection));
   }
@@ -336,6 +342,22 @@ class COURIER_EXPORT EventBus {
     return core_->has_subscribers(topic, &typeid(T));
   }
 
+  /// The identities of the subscriptions (callback forms and streams) that
+  /// have an identity (SubscribeOptions::identity) and a pattern that can
+  /// match a topic `topic_pattern` matches: "room.>" lists those on
+  /// "room.7", "room.*", "room.>", ">" and "*.7", not those on "room" or
+  /// "lobby.>". One entry per subscription, in the order they subscribed (a
+  /// user subscribed twice is listed twice). Not listed: a subscription
+  /// ended (cancelled, unsubscribed, its stream closed) before this call
+  /// began, or whose tracked owner is gone; once shutdown() has delivered
+  /// every accepted event, the list is empty. A snapshot: a subscribe or
+  /// cancel on another thread may change the answer as it returns.
+  /// Thread-safe, also from a handler. Throws std::invalid_argument for an
+  /// invalid pattern.
+  std::vector<Identity> presence(std::string_view topic_pattern) const {
+    return core_->presence(topic_pattern);
+  }
+
   /// Accepts `event` for delivery. Thread-safe. Blocks while the queue is full
   /// (not when called from one of this bus's own handlers: those posts are
   /// admitted beyond the bound rather than deadlock the pool). Throws BusClosed
@@ -377,6 +399,7 @@ class COURIER_EXPORT EventBus {
       return retained_->keep_and_post_sync(core, std::move(kept), &SyncRetainedPost<T>::post,
                                            &post);
     }
+    const Audience* audience = event.audience();  // moves with the event unchanged
     detail::Envelope* envelope = core.acquire(detail::BusCore::Admission::Wait);
     try {
       envelope->store(std::move(event));
@@ -384,7 +407,7 @@ class COURIER_EXPORT EventBus {
       core.abandon(*envelope);
       throw;
     }
-    RetainedPublication publication{core, envelope};
+    RetainedPublication publication{core, envelope, audience};
     try {
       retained_->keep_and_post(std::move(kept), &RetainedPublication::publish, &publication);
     } catch (...) {
@@ -638,31 +661,21 @@ class COURIER_EXPORT EventBus {
 
   // One load of the post mode decides, so that post() stays small enough for
   // g++ to inline at its call sites: W1 lost 16 instructions per post
-  // (callgrind) when a separate interception flag pushed it out of line.
+  // (callgrind) when a separate interception flag pushed it out of line. An
+  // event with metadata takes the long way too (post_specially), which alone
+  // reads the audience: an event without pays one null check.
   template <class T>
   [[gnu::always_inline]] bool post_event(Event<T>&& event, detail::BusCore::Admission admission,
                                          std::size_t topic_id = detail::RoutingTable::kNoTopic) {
     detail::BusCore& core = *core_;
     const std::uint8_t mode = core.post_mode();
-    if (mode == detail::BusCore::kSynchronousPost) {
+    const bool plain = !detail::metadata_of(event);
+    if (mode == detail::BusCore::kSynchronousPost && plain) {
       return core.post_sync(&event, detail::event_ops<T>, &detail::hold_event<T>, topic_id,
                             admission);
     }
-    if (mode != detail::BusCore::kAsynchronousPost) [[unlikely]] {
-      return post_intercepted(std::move(event), admission, topic_id);
-    }
-    return post_async(std::move(event), admission, topic_id);
-  }
-
-  template <class T>
-  [[gnu::noinline, gnu::cold]] bool post_intercepted(Event<T>&& event,
-                                                     detail::BusCore::Admission admission,
-                                                     std::size_t topic_id) {
-    if (!intercept(event)) return true;
-    detail::BusCore& core = *core_;
-    if (core.synchronous()) {
-      return core.post_sync(&event, detail::event_ops<T>, &detail::hold_event<T>, topic_id,
-                            admission);
+    if (mode != detail::BusCore::kAsynchronousPost || !plain) [[unlikely]] {
+      return post_specially(std::move(event), admission, topic_id);
     }
     return post_async(std::move(event), admission, topic_id);
   }
@@ -685,6 +698,40 @@ class COURIER_EXPORT EventBus {
     return true;
   }
 
+  // post_event's long way: stamping and middleware if any, then the post,
+  // to the event's audience if it has one.
+  template <class T>
+  [[gnu::noinline, gnu::cold]] bool post_specially(Event<T>&& event,
+                                                   detail::BusCore::Admission admission,
+                                                   std::size_t topic_id) {
+    detail::BusCore& core = *core_;
+    if ((core.post_mode() & detail::BusCore::kIntercepting) != 0 && !intercept(event)) return true;
+    // In the event's metadata block, which moves with the event unchanged.
+    const Audience* audience = event.audience();
+    if (core.synchronous()) {
+      if (audience != nullptr) {
+        return core.post_sync_to_audience(&event, detail::event_ops<T>, &detail::hold_event<T>,
+                                          topic_id, admission, *audience);
+      }
+      return core.post_sync(&event, detail::event_ops<T>, &detail::hold_event<T>, topic_id,
+                            admission);
+    }
+    detail::Envelope* envelope = core.acquire(admission);
+    if (envelope == nullptr) return false;
+    try {
+      envelope->store(std::move(event));
+    } catch (...) {
+      core.abandon(*envelope);
+      throw;
+    }
+    if (audience != nullptr) {
+      core.publish_to_audience(*envelope, topic_id, *audience);
+    } else {
+      core.publish(*envelope, topic_id);
+    }
+    return true;
+  }
+
   /// A retained post's routing, called by the store under its mutex.
   template <class T>
   struct SyncRetainedPost {
@@ -692,6 +739,12 @@ class COURIER_EXPORT EventBus {
     Event<T>& event;
     static void post(void* context) {
       auto& self = *static_cast<SyncRetainedPost*>(context);
+      if (const Audience* audience = self.event.audience()) {
+        self.core.post_sync_to_audience(&self.event, detail::event_ops<T>, &detail::hold_event<T>,
+                                        detail::RoutingTable::kNoTopic,
+                                        detail::BusCore::Admission::Wait, *audience);
+        return;
+      }
       self.core.post_sync(&self.event, detail::event_ops<T>, &detail::hold_event<T>,
                           detail::RoutingTable::kNoTopic, detail::BusCore::Admission::Wait);
     }
@@ -699,8 +752,13 @@ class COURIER_EXPORT EventBus {
   struct RetainedPublication {
     detail::BusCore& core;
     detail::Envelope* envelope;  // null once publish() owns it
+    const Audience* audience;    // the event's, or null
     static void publish(void* context) {
       auto& self = *static_cast<RetainedPublication*>(context);
+      if (self.audience != nullptr) {
+        return self.core.publish_to_audience(*std::exchange(self.envelope, nullptr),
+                                             detail::RoutingTable::kNoTopic, *self.audience);
+      }
       self.core.publish(*std::exchange(self.envelope, nullptr));
     }
   };

@@ -5,6 +5,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "courier/audience.hpp"
 
 namespace courier {
 
@@ -41,6 +45,14 @@ struct StreamOptions {
   /// consumer forwarding to a peer can notice a dead one on an idle stream.
   /// Costs no thread: the consumer's own wait times out.
   std::chrono::milliseconds heartbeat{0};
+  /// The stream's identity, as SubscribeOptions::identity (which a stream
+  /// may be given instead; both set: std::invalid_argument).
+  std::optional<Identity> identity = std::nullopt;
+  /// Runs once when the stream's subscription ends, as
+  /// SubscribeOptions::on_disconnect (which a stream may be given instead;
+  /// both set: std::invalid_argument). Closing or destroying the Stream runs
+  /// it on that thread.
+  std::function<void()> on_disconnect = {};
 
   /// The largest depth a stream may have.
   static constexpr std::size_t kMaxDepth = std::size_t{1} << 24;

@@ -1,6 +1,7 @@
 /// \file
 /// SubscribeOptions: what a subscription may ask for beyond its topic
-/// patterns: a filter, a priority, an owner it tracks.
+/// patterns: a filter, a priority, an owner it tracks, an identity
+/// (audience.hpp) and a callback for its end.
 ///
 /// \code
 ///   auto owner = std::make_shared<Panel>();
@@ -16,7 +17,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
+#include "courier/audience.hpp"
 #include "courier/event.hpp"
 
 namespace courier {
@@ -57,6 +60,33 @@ struct SubscribeOptions {
   /// before the call, and skips the call if it cannot). Subscribed with an
   /// owner already gone, the subscription is over from the start.
   std::weak_ptr<const void> track = {};
+
+  /// Who the subscription is: an event with an audience (Event::set_audience)
+  /// reaches it only if `identity->user` is in that audience, and
+  /// EventBus::presence lists it. Without an identity, the subscription
+  /// receives only events without an audience. Validated at subscribe time
+  /// (Identity::validate: std::invalid_argument naming the bad value, and
+  /// nothing is subscribed).
+  std::optional<Identity> identity = std::nullopt;
+
+  /// Runs exactly once when the subscription ends, however it ends:
+  /// Subscription::cancel (or ScopedSubscription, SubscriptionGroup),
+  /// EventBus::unsubscribe of its subscriber, its tracked owner gone
+  /// (`track`), its stream closed or destroyed, the bus shut down (once
+  /// shutdown() has delivered every accepted event) or destroyed. Never if
+  /// subscribe() threw.
+  ///
+  /// It runs on the thread that ends the subscription, after the bus's locks
+  /// are released: the caller of cancel, unsubscribe or Stream::close (once the
+  /// subscription's running call has returned, unless that caller is a
+  /// handler of the bus), of shutdown() or of the bus's destructor; for a
+  /// tracked owner gone, the thread that finds it gone: a posting thread
+  /// inside post() (as a filter runs), an executor before a call, or a
+  /// subscribe(). So it must be quick and must not block on the bus
+  /// (wait_idle, shutdown, or unsubscribe from outside a handler), nor post
+  /// to, subscribe on or unsubscribe from the bus: hand such work to another
+  /// thread. An exception it throws is caught and reported on stderr.
+  std::function<void()> on_disconnect = {};
 };
 
 }  // namespace courier

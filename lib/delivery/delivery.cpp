@@ -44,8 +44,10 @@ std::string readable_type_name(const std::type_info& type) {
 // it, up to the handler's own virtual call. A nested class of BusCore,
 // defined here only, so that they see its members and are inline.
 struct BusCore::SyncPath {
+  // `audience`: the event's, or null (post_sync_to_audience).
   [[gnu::always_inline]] static void deliver_now(BusCore& bus, const void* event,
-                                                 const EventOps& ops, std::size_t topic_id) {
+                                                 const EventOps& ops, std::size_t topic_id,
+                                                 const Audience* audience = nullptr) {
     SyncFrame frame(&bus);
     // The entry's counter block and its LastRoute's list stay readable for
     // the whole frame: if a handler evicts or refreshes the entry, the cache
@@ -64,7 +66,7 @@ struct BusCore::SyncPath {
     counters.posted.increment();
     if (bus.observed()) [[unlikely]]
       bus.observe_post(nullptr, event, ops);
-    deliver_to(bus, route, event, ops, counters);
+    deliver_to(bus, route, event, ops, counters, audience);
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
 
@@ -134,14 +136,17 @@ struct BusCore::SyncPath {
   [[gnu::noinline]] static void deliver_held(BusCore& bus, SyncFrame& frame,
                                              CounterBlock& counters) {
     while (const std::unique_ptr<HeldEvent> held = frame.take_held()) {
-      deliver_one(bus, held->event, *held->ops, held->topic_id, *held->routes, counters);
+      deliver_one(bus, held->event, *held->ops, held->topic_id, *held->routes, counters,
+                  held->audience);
     }
   }
 
   static void deliver_one(BusCore& bus, const void* event, const EventOps& ops,
-                          std::size_t topic_id, const RoutingTable& table, CounterBlock& counters) {
+                          std::size_t topic_id, const RoutingTable& table, CounterBlock& counters,
+                          const Audience* audience) {
     bool reached = false;
     table.for_each_match(ops.type, topic_id, ops.topic(event), [&](SubscriberCore& subscription) {
+      if (audience != nullptr && !subscription.in(*audience)) return;
       if (subscription.screen() != nullptr && !bus.admits(subscription, event, ops, counters))
         return;
       reached |= invoke(bus, subscription, event, ops, counters);
@@ -150,13 +155,17 @@ struct BusCore::SyncPath {
   }
 
   // A screened route's subscribers pass BusCore::admits first, each just
-  // before its call (so a filter sees the effects of the calls before it).
+  // before its call (so a filter sees the effects of the calls before it);
+  // for an event with an audience (never on the post that has none: the
+  // argument is a constant null there), every subscriber is checked
+  // against it first.
   [[gnu::always_inline]] static void deliver_to(BusCore& bus, const CachedRoute& route,
                                                 const void* event, const EventOps& ops,
-                                                CounterBlock& counters) {
+                                                CounterBlock& counters, const Audience* audience) {
     bool reached = false;
-    if (route.screened) [[unlikely]] {
+    if (route.screened || audience != nullptr) [[unlikely]] {
       for (SubscriberCore* subscription : route.subscriptions) {
+        if (audience != nullptr && !subscription->in(*audience)) continue;
         if (!bus.admits(*subscription, event, ops, counters)) continue;
         reached |= invoke(bus, *subscription, event, ops, counters);
       }
@@ -295,6 +304,24 @@ bool BusCore::post_sync_generally(void* event, const EventOps& ops, HoldEvent ho
     }
   }
   SyncPath::deliver_now(*this, event, ops, topic_id);
+  return true;
+}
+
+bool BusCore::post_sync_to_audience(void* event, const EventOps& ops, HoldEvent hold,
+                                    std::size_t topic_id, Admission admission,
+                                    const Audience& audience) {
+  if (closed()) {
+    if (admission == Admission::Try) return false;
+    throw BusClosed();
+  }
+  for (SyncFrame* frame = this_thread.innermost_frame; frame != nullptr; frame = frame->outer) {
+    if (frame->bus == this) {
+      // The held event carries its audience (HeldEventOf).
+      SyncPath::hold(*this, *frame, hold(event), topic_id);
+      return true;
+    }
+  }
+  SyncPath::deliver_now(*this, event, ops, topic_id, &audience);
   return true;
 }
 

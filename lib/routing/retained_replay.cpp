@@ -33,6 +33,7 @@ void BusCore::replay(SubscriberCore& target, const std::vector<RetainedEvent>& e
   if (!synchronous_) return replay_asynchronously(target, events);
   for (const RetainedEvent& retained : events) {
     const void* event = retained.event.get();
+    if (retained.audience != nullptr && !target.in(*retained.audience)) continue;
     if (target.screen() != nullptr &&
         !admits(target, event, *retained.ops, *thread_entry().counters)) {
       continue;
@@ -59,6 +60,7 @@ void BusCore::replay_asynchronously(SubscriberCore& target,
   } recycle_unpushed{*this, envelopes};
   for (const RetainedEvent& retained : events) {
     const void* event = retained.event.get();
+    if (retained.audience != nullptr && !target.in(*retained.audience)) continue;
     if (target.screen() != nullptr && !admits(target, event, *retained.ops, counters)) continue;
     envelopes.push_back(make_overflow_envelope());
     retained.store_copy(*envelopes.back(), event);

@@ -26,8 +26,8 @@ bool BusCore::admits(SubscriberCore& subscription, const void* event, const Even
   }
 }
 
-// Closing without waiting: the call that finds the owner gone may be the
-// subscriber's own delivery (TrackedHandler), which must not wait for itself.
+// Closing without waiting (and on_disconnect run at once, on this thread): the call that finds the
+// owner gone may be the subscriber's own delivery (TrackedHandler), which must not wait for itself.
 // Nothing is left to wait for anyway: a call that starts finds the owner
 // gone and skips, and one that locked the owner first keeps it alive.
 void BusCore::expire(SubscriberCore& subscriber) noexcept {
@@ -39,6 +39,7 @@ void BusCore::expire(SubscriberCore& subscriber) noexcept {
     // subscriber at the next sweep (remove_gone_locked) instead.
   }
   subscriber.close();
+  subscriber.notify_disconnected();
 }
 
 }  // namespace courier::detail

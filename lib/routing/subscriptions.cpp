@@ -1,5 +1,7 @@
 // Subscription bookkeeping: adding, finding and cancelling subscriptions.
 #include <algorithm>
+#include <cstdio>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -22,8 +24,21 @@ SubscriberCore::SubscriberCore(const std::type_info& type, std::vector<TopicPatt
       handler_(std::move(handler)),
       screen_(std::move(settings.screen)),
       priority_(settings.priority),
+      user_identity_(std::move(settings.identity)),
+      on_disconnect_(std::move(settings.on_disconnect)),
       patterns_(std::move(patterns)) {
   for (std::size_t i = 0; i < lane_count_; ++i) lanes_[i].owner = this;
+}
+
+void SubscriberCore::notify_disconnected() noexcept {
+  if (!on_disconnect_ || disconnected_.exchange(true, std::memory_order_acq_rel)) return;
+  try {
+    on_disconnect_();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "courier: an on_disconnect callback threw: %s; ignored\n", error.what());
+  } catch (...) {
+    std::fputs("courier: an on_disconnect callback threw; ignored\n", stderr);
+  }
 }
 
 std::size_t SubscriberCore::add_patterns(const std::vector<TopicPattern>& more) {
@@ -228,9 +243,13 @@ void BusCore::unsubscribe(const void* identity, const std::type_info& type) {
 // and lets go of the subscribers.
 void BusCore::finish_cancel(const std::vector<std::shared_ptr<SubscriberCore>>& removed) {
   for (const auto& subscription : removed) subscription->close();
-  if (on_own_thread()) return;
+  if (on_own_thread()) {
+    for (const auto& subscription : removed) subscription->notify_disconnected();
+    return;
+  }
   for (const auto& subscription : removed) {
     subscription->wait_until_quiet();
+    subscription->notify_disconnected();
     subscription->drop_handler();
   }
 }

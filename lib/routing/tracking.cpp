@@ -10,6 +10,7 @@ bool TrackedHandler::invoke(const void* event) {
       bus->expire(*subscriber_);
     } else {
       subscriber_->close();
+      subscriber_->notify_disconnected();
     }
     return true;
   }

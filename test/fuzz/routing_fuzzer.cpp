@@ -18,6 +18,17 @@
 //   t PATTERN   a Serial int callable tracking an owner of its own
 //   T DIGIT     let go of one of those owners
 //   S PATTERN   a filtered int stream (it admits posts not divisible by 3)
+// and, for headers and audiences (issue 16 items 1 and 2):
+//   i DIGIT PATTERN  a Serial int callable with the identity of user uDIGIT
+//   I DIGIT PATTERN  ... a Concurrent one (several on one exact topic form a group)
+//   H TOPIC     post an int carrying a header "n" = its number
+//   u DIGITS TOPIC  post an int with that header and an audience of the users
+//               uD for each digit D (none: nobody); without a space, the
+//               whole argument is the topic and the audience is nobody
+// Every int subscriber checks that a header "n", if present, is its event's
+// number. An event with an audience must reach exactly the matching
+// subscribers with an identity whose user is in it; presence(">") must list
+// exactly the users of the subscriptions with an identity that hold a pattern.
 // The script is played on a synchronous bus and an asynchronous one (which is
 // waited idle after each post), interleaved line by line, then on fresh buses
 // one after the other. After every post each bus must have delivered it
@@ -99,11 +110,21 @@ struct Received {
   }
 };
 
+// What an int subscriber does with an event: checks its header (a post's
+// number, if the script gave it one), then records it.
+void note(Received& received, const courier::Event<int>& event) {
+  if (const std::string* number = event.headers().find("n");
+      number != nullptr && *number != std::to_string(event.data())) {
+    disagree("either", "an event's header changed on its way", *number);
+  }
+  received.add(event.data());
+}
+
 // A Subscriber object, recording as the callables do.
 class RecordingObject final : public courier::Subscriber<int> {
  public:
   explicit RecordingObject(std::shared_ptr<Received> received) : received_(std::move(received)) {}
-  void process(const courier::Event<int>& event) override { received_->add(event.data()); }
+  void process(const courier::Event<int>& event) override { note(*received_, event); }
 
  private:
   std::shared_ptr<Received> received_;
@@ -131,6 +152,7 @@ struct Receiver {
   int priority = 0;
   std::unique_ptr<courier::Stream<int>> stream = nullptr;  // set for a stream
   std::uint64_t stream_admitted = 0;                       // events it should have received
+  std::string user = {};  // its identity's user; empty: no identity
 
   bool admits(int post) const {
     switch (filter) {
@@ -193,8 +215,7 @@ class Trial {
         [&] {
           return payload == Payload::Int
                      ? bus_.subscribe<int>(
-                           owned,
-                           [received](const courier::Event<int>& e) { received->add(e.data()); },
+                           owned, [received](const courier::Event<int>& e) { note(*received, e); },
                            concurrency)
                      : bus_.subscribe<double>(
                            owned,
@@ -215,10 +236,27 @@ class Trial {
         {pattern},
         [&] {
           return bus_.subscribe<int>(
-              pattern, [received](const courier::Event<int>& e) { received->add(e.data()); },
+              pattern, [received](const courier::Event<int>& e) { note(*received, e); },
               std::move(options));
         },
         Receiver{{}, Payload::Int, received, nullptr, filter, priority});
+  }
+
+  // A callable with the identity of `user`, Serial or Concurrent.
+  void subscribe_identified(std::string_view pattern, std::string user,
+                            courier::Concurrency concurrency) {
+    auto received = new_received();
+    Receiver receiver{{}, Payload::Int, received};
+    receiver.user = user;
+    attempt(
+        {pattern},
+        [&] {
+          return bus_.subscribe<int>(
+              {std::string(pattern)},
+              [received](const courier::Event<int>& e) { note(*received, e); }, concurrency,
+              {.identity = courier::Identity{.user = user}});
+        },
+        std::move(receiver));
   }
 
   // A callable held by the group instead of a handle.
@@ -227,7 +265,7 @@ class Trial {
     const bool valid = courier_reference::is_valid_pattern(pattern);
     try {
       group_.add(bus_.subscribe<int>(
-          pattern, [received](const courier::Event<int>& e) { received->add(e.data()); }));
+          pattern, [received](const courier::Event<int>& e) { note(*received, e); }));
       if (!valid) disagree(name_, "an invalid pattern was accepted", pattern);
       receivers_.push_back(Receiver{{std::string(pattern)}, Payload::Int, received});
       grouped_.push_back(receivers_.size() - 1);
@@ -328,10 +366,13 @@ class Trial {
     handles_.erase(handles_.begin() + static_cast<std::ptrdiff_t>(index));
   }
 
-  enum class Via { String, Keyed, Handle };
+  enum class Via { String, Keyed, Handle, Header, Audience };
 
-  // Posts number `post` to `topic` and checks who got it.
-  void post(std::string_view topic, Payload payload, Via via, int post) {
+  // Posts number `post` to `topic` (for Via::Audience, to `audience`) and
+  // checks who got it.
+  void post(std::string_view topic, Payload payload, Via via, int post,
+            const std::vector<std::string>& audience = {}) {
+    check_presence();
     const bool valid = courier_reference::is_valid_topic(topic);
     if (valid) check_has_subscribers(topic);
     const courier::Stats before = bus_.stats();
@@ -341,7 +382,7 @@ class Trial {
       log_->calls.clear();
     }
     try {
-      send(topic, payload, via, post);
+      send(topic, payload, via, post, audience);
       if (!valid) disagree(name_, "an invalid topic was accepted", topic);
     } catch (const std::invalid_argument&) {
       if (valid) disagree(name_, "a valid topic was refused", topic);
@@ -367,8 +408,14 @@ class Trial {
                                        [&](const std::string& pattern) {
                                          return courier_reference::matches(pattern, topic);
                                        });
-      const bool expected = matches && receiver.admits(post);
-      if (matches && receiver.filter == Filter::Picky && picky_throws(post)) ++throws;
+      const bool in_audience = via != Via::Audience || (!receiver.user.empty() &&
+                                                        std::find(audience.begin(), audience.end(),
+                                                                  receiver.user) != audience.end());
+      const bool expected = matches && receiver.admits(post) && in_audience;
+      // The audience is checked first: a filter never sees an event not for it.
+      if (matches && in_audience && receiver.filter == Filter::Picky && picky_throws(post)) {
+        ++throws;
+      }
       if (expected && receiver.stream == nullptr) expected_calls.push_back(index);
       if (receiver.stream != nullptr) read_stream(receiver, expected);
       const std::vector<int> got = receiver.received->take();
@@ -411,6 +458,20 @@ class Trial {
     }
   }
 
+  // presence(">") lists every subscription with an identity that holds a
+  // pattern: compared as sorted lists of users.
+  void check_presence() const {
+    std::vector<std::string> expected;
+    for (const Receiver& receiver : receivers_) {
+      if (!receiver.user.empty() && !receiver.patterns.empty()) expected.push_back(receiver.user);
+    }
+    std::vector<std::string> listed;
+    for (const courier::Identity& identity : bus_.presence(">")) listed.push_back(identity.user);
+    std::sort(expected.begin(), expected.end());
+    std::sort(listed.begin(), listed.end());
+    if (listed != expected) disagree(name_, "presence disagrees with the reference", "");
+  }
+
   void check_has_subscribers(std::string_view topic) const {
     bool any = false, any_int = false;
     for (const Receiver& receiver : receivers_) {
@@ -441,9 +502,15 @@ class Trial {
     if (calls != expected) disagree(name_, "subscribers ran out of priority order", topic);
   }
 
-  void send(std::string_view topic, Payload payload, Via via, int post) {
+  void send(std::string_view topic, Payload payload, Via via, int post,
+            const std::vector<std::string>& audience) {
     const std::string text(topic);
-    if (payload == Payload::Double) {
+    if (via == Via::Header || via == Via::Audience) {
+      courier::Event<int> event(text, post);
+      event.set_header("n", std::to_string(post));
+      if (via == Via::Audience) event.set_audience(courier::Audience(audience));
+      bus_.post(std::move(event));
+    } else if (payload == Payload::Double) {
       bus_.post(courier::Event<double>(text, static_cast<double>(post)));
     } else if (via == Via::Keyed) {
       bus_.post(courier::Event<int>(text, post, "key"));
@@ -493,11 +560,26 @@ struct PostStep {
   Trial::Via via;
 };
 constexpr PostStep kPostSteps[] = {
-    {'p', Payload::Int, Trial::Via::String},
-    {'k', Payload::Int, Trial::Via::Keyed},
-    {'h', Payload::Int, Trial::Via::Handle},
-    {'f', Payload::Double, Trial::Via::String},
+    {'p', Payload::Int, Trial::Via::String}, {'k', Payload::Int, Trial::Via::Keyed},
+    {'h', Payload::Int, Trial::Via::Handle}, {'f', Payload::Double, Trial::Via::String},
+    {'H', Payload::Int, Trial::Via::Header},
 };
+
+// The u step: "DIGITS TOPIC" posts to users uD; without a space, the
+// argument is the topic and the audience nobody.
+void post_to_audience(Trial& trial, std::string_view argument, int post) {
+  const std::size_t space = argument.find(' ');
+  std::vector<std::string> users;
+  if (space != std::string_view::npos) {
+    for (char c : argument.substr(0, space)) {
+      if (c >= '0' && c <= '9') users.push_back(std::string("u") + c);
+    }
+    argument = argument.substr(space + 1);
+  }
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  trial.post(argument, Payload::Int, Trial::Via::Audience, post, users);
+}
 
 // The steps that subscribe with SubscribeOptions, into the group, or a stream.
 void play_options_step(Trial& trial, char step, std::string_view argument) {
@@ -513,6 +595,18 @@ void play_options_step(Trial& trial, char step, std::string_view argument) {
       return trial.subscribe_into_group(argument);
     case 't':
       return trial.subscribe_tracked(argument);
+    case 'i':
+    case 'I': {
+      const std::string user =
+          argument.empty()
+              ? std::string("u0")
+              : std::string("u") +
+                    static_cast<char>('0' + static_cast<unsigned char>(argument[0]) % 10);
+      const std::string_view pattern = argument.empty() ? argument : argument.substr(1);
+      return trial.subscribe_identified(
+          pattern, user,
+          step == 'I' ? courier::Concurrency::Concurrent : courier::Concurrency::Serial);
+    }
     default:
       return trial.open_stream(argument);
   }
@@ -531,12 +625,15 @@ void play(Trial& trial, char step, std::string_view argument, int post) {
     trial.add_to_object(argument);
   } else if (step == 'x') {
     trial.cancel(argument.empty() ? 0 : static_cast<unsigned char>(argument[0]));
-  } else if (step == 'F' || step == 'r' || step == 'g' || step == 't' || step == 'S') {
+  } else if (step == 'F' || step == 'r' || step == 'g' || step == 't' || step == 'S' ||
+             step == 'i' || step == 'I') {
     if (!trial.full()) play_options_step(trial, step, argument);
   } else if (step == 'G') {
     trial.cancel_group();
   } else if (step == 'T') {
     trial.drop_owner(argument.empty() ? 0 : static_cast<unsigned char>(argument[0]));
+  } else if (step == 'u') {
+    post_to_audience(trial, argument, post);
   } else {
     for (const PostStep& post_step : kPostSteps) {
       if (post_step.step == step) trial.post(argument, post_step.payload, post_step.via, post);

@@ -124,6 +124,9 @@ struct HeldEvent {
   std::shared_ptr<const RoutingTable> routes;
   std::size_t topic_id = RoutingTable::kNoTopic;
   HeldEvent* next = nullptr;  // the next event held by the same SyncFrame
+  // The event's audience (in its metadata block), or null: see
+  // BusCore::post_sync_to_audience.
+  const Audience* audience = nullptr;
 };
 
 template <class T>
@@ -131,6 +134,7 @@ struct HeldEventOf final : HeldEvent {
   explicit HeldEventOf(Event<T>&& moved) : value(std::move(moved)) {
     event = &value;
     ops = &event_ops<T>;
+    audience = value.audience();
   }
   Event<T> value;
 };
@@ -147,6 +151,10 @@ struct ThreadEntry;    // lib/delivery/thread_state.hpp
 class SyncFrame;       // lib/delivery/thread_state.hpp
 struct RetainedEvent;  // routing/retained_store.hpp
 class BusMetrics;      // lib/metrics/bus_metrics.hpp
+
+// True if some topic matches both patterns (validated): presence's test
+// (lib/routing/presence.cpp).
+COURIER_EXPORT bool patterns_overlap(std::string_view a, std::string_view b);
 
 class COURIER_EXPORT BusCore {
  public:
@@ -188,6 +196,12 @@ class COURIER_EXPORT BusCore {
   // this returns; if it throws (out of memory), nothing was delivered and the
   // envelope is given back.
   void publish(Envelope& envelope, std::size_t topic_id = RoutingTable::kNoTopic);
+  // publish() for an event with an audience (issue 16 item 2), which
+  // reaches only the subscribers in it (SubscriberCore::in): routed to each
+  // one's own lanes, never to a ConcurrentGroup. `audience` is the stored
+  // event's own (in its metadata block, which the envelope keeps alive).
+  // Cold: EventBus sends only an event with metadata this way.
+  void publish_to_audience(Envelope& envelope, std::size_t topic_id, const Audience& audience);
 
   // --- Synchronous posting. ---
 
@@ -198,6 +212,10 @@ class COURIER_EXPORT BusCore {
   // closed: returns false (Try) or throws BusClosed (Wait).
   bool post_sync(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
                  Admission admission);
+  // post_sync() for an event with an audience (`audience`, the event's own):
+  // only the subscribers in it are called. Cold, as publish_to_audience.
+  bool post_sync_to_audience(void* event, const EventOps& ops, HoldEvent hold, std::size_t topic_id,
+                             Admission admission, const Audience& audience);
 
   // --- Topic handles. ---
 
@@ -237,6 +255,11 @@ class COURIER_EXPORT BusCore {
   // Whether a subscriber (to events of `type`, or of any type if null) has a
   // pattern matching `topic` (validated: throws std::invalid_argument).
   bool has_subscribers(std::string_view topic, const std::type_info* type) const;
+  // The identities of the open subscribers with an identity that have a
+  // pattern overlapping `pattern` (validated: throws std::invalid_argument),
+  // in the order they subscribed; none once shutdown has drained
+  // (lib/routing/presence.cpp).
+  std::vector<Identity> presence(std::string_view pattern) const;
   // Ends `subscriber`, whose tracked owner is gone: no call starts after it,
   // and routing lets go of it. Never waits, so safe from anywhere, a
   // delivery of the subscriber itself included.
@@ -392,6 +415,11 @@ class COURIER_EXPORT BusCore {
   // producer hands it to the run queue) until resume_deliveries.
   void park(Lane& lane);
 
+  // publish() and publish_to_audience(): one body, so that both keep one
+  // protocol; the first instance is publish() as it was before audiences.
+  template <bool kForAudience>
+  void route_and_push(Envelope& envelope, std::size_t topic_id, const Audience* audience);
+
   struct SyncPath;  // lib/delivery/delivery.cpp
   // replay() on a synchronous bus: one event to one subscriber, as
   // deliver_one() would (lib/delivery/delivery.cpp).
@@ -427,14 +455,17 @@ class COURIER_EXPORT BusCore {
   std::vector<std::shared_ptr<SubscriberCore>> remove_gone_locked();
   // What subscribe() and plan_subscription() open with: declared before the
   // lock on the routing mutex, it removes the gone subscribers (so that they
-  // neither pile up nor count against the limit) and closes them once that
-  // lock is released, whatever happens in between.
+  // neither pile up nor count against the limit), and closes them and runs
+  // their on_disconnect once that lock is released, whatever happens between.
   class GoneSubscribers {
    public:
     // Call with the routing mutex held.
     void remove_from(BusCore& bus) { gone_ = bus.remove_gone_locked(); }
     ~GoneSubscribers() {
-      for (const auto& subscriber : gone_) subscriber->close();
+      for (const auto& subscriber : gone_) {
+        subscriber->close();
+        subscriber->notify_disconnected();
+      }
     }
 
    private:
@@ -499,6 +530,8 @@ class COURIER_EXPORT BusCore {
   std::atomic<std::int64_t> last_drop_line_{0};  // steady clock, seconds
   std::atomic<bool> drained_{false};
   void finish_drain();
+  // Runs on_disconnect for every subscriber left: the bus is drained.
+  void disconnect_all() noexcept;
 
   mutable std::mutex metrics_mutex_;
   std::unique_ptr<BusMetrics> metrics_owner_;  // guarded by metrics_mutex_; never reset

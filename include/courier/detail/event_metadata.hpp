@@ -1,5 +1,5 @@
 // EventMetadata: what an event carries beyond its topic, payload and ordering
-// key (an id, a post timestamp, headers), held out of line so that an event
+// key (an id, a post timestamp, headers, an audience), held out of line so that an event
 // without any pays one null pointer and nothing else.
 //
 // The block is shared, copy on write: copying an event (a stream's queue, a
@@ -20,8 +20,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
+#include "courier/audience.hpp"
 #include "courier/detail/export.hpp"
 #include "courier/headers.hpp"
 
@@ -32,6 +34,10 @@ struct EventMetadata {
   std::uint64_t id = 0;                               // 0: none
   std::chrono::system_clock::time_point timestamp{};  // the epoch: none
   Headers headers;
+  // Set: the event reaches only these users' subscriptions (audience.hpp);
+  // EventBus::post_event sends an event with a block the long way, which
+  // reads it.
+  std::optional<Audience> audience;
 };
 
 // The block's count, and the block made ready to change.

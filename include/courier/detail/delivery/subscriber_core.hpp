@@ -49,12 +49,19 @@
 // (ranks_before). A screened subscriber never joins a ConcurrentGroup: its
 // screen is applied per subscriber, before its own lane takes the event.
 //
+// Audience and presence (issue 16 item 2): a subscriber may carry an
+// Identity, read only by an event with an audience (which is routed around
+// groups, to each subscriber's own lanes: BusCore::publish_to_audience) and
+// by EventBus::presence; and an on_disconnect callback, which whoever ends
+// the subscriber runs once (notify_disconnected), after closing it.
+//
 // Thread safety: the fields are atomics or are guarded as commented.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -133,7 +140,19 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
 
   // Null unless it has a filter or tracks an owner.
   const Screen* screen() const noexcept { return screen_.get(); }
-  bool has_settings() const noexcept { return screen_ != nullptr || priority_ != 0; }
+  bool has_settings() const noexcept {
+    return screen_ != nullptr || priority_ != 0 || user_identity_ != nullptr || on_disconnect_;
+  }
+  // Null unless SubscribeOptions::identity was set.
+  const Identity* user_identity() const noexcept { return user_identity_.get(); }
+  // Whether an event for `audience` is for this subscriber.
+  bool in(const Audience& audience) const noexcept {
+    return user_identity_ != nullptr && audience.contains(user_identity_->user);
+  }
+  // Runs on_disconnect, the first time only; after close(). Never throws: an
+  // exception from the callback is reported on stderr. Any thread, holding
+  // no lock of the bus.
+  void notify_disconnected() noexcept;
   // True once the owner it tracks is gone. Any thread.
   bool owner_gone() const noexcept { return screen_ != nullptr && screen_->owner_gone(); }
   // Whether a ConcurrentGroup may deliver for it.
@@ -143,6 +162,8 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
   // Set once, by the bus that adds it, under its routing mutex, before any
   // snapshot lists it.
   void set_sequence(std::uint64_t sequence) noexcept { sequence_ = sequence; }
+  // Read under the routing mutex (or once the snapshot lists it).
+  std::uint64_t sequence() const noexcept { return sequence_; }
   // Higher priority first, then the one subscribed first.
   static bool ranks_before(const SubscriberCore& a, const SubscriberCore& b) noexcept {
     return a.priority_ != b.priority_ ? a.priority_ > b.priority_ : a.sequence_ < b.sequence_;
@@ -238,7 +259,10 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
   // snapshot building reads the rank.
   const std::unique_ptr<const Screen> screen_;
   const int priority_;
-  std::uint64_t sequence_ = 0;  // see set_sequence
+  const std::unique_ptr<const Identity> user_identity_;
+  std::function<void()> on_disconnect_;    // run once, by notify_disconnected
+  std::atomic<bool> disconnected_{false};  // notify_disconnected ran
+  std::uint64_t sequence_ = 0;             // see set_sequence
   // Whom the lane points to, if a puller drains it: kept as long as the lane.
   std::shared_ptr<LanePuller> puller_;
   mutable std::mutex patterns_mutex_;

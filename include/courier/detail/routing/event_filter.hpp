@@ -12,8 +12,11 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 
+#include "courier/audience.hpp"
+#include "courier/detail/export.hpp"
 #include "courier/event.hpp"
 #include "courier/subscribe_options.hpp"
 
@@ -49,12 +52,25 @@ struct Screen {
 };
 
 // SubscribeOptions without their payload type, as the library takes them.
+// The identity is not part of the Screen: only an event with an audience
+// looks at it, on a path of its own (BusCore::publish_to_audience), so that
+// an identified subscriber costs events without one nothing.
 struct SubscriberSettings {
   std::unique_ptr<const Screen> screen;  // null: no filter, no tracking
   int priority = 0;
+  std::unique_ptr<const Identity> identity;  // null: none (audience.hpp)
+  std::function<void()> on_disconnect;       // empty: none
 
-  bool any() const noexcept { return screen != nullptr || priority != 0; }
+  bool any() const noexcept {
+    return screen != nullptr || priority != 0 || identity != nullptr || on_disconnect;
+  }
 };
+
+// Adds a stream's identity and on_disconnect (StreamOptions) to `settings`
+// (from its SubscribeOptions); std::invalid_argument if both set one.
+COURIER_EXPORT void add_stream_settings(SubscriberSettings& settings,
+                                        std::optional<Identity> identity,
+                                        std::function<void()> on_disconnect);
 
 // True unless `owner` is a default (empty) weak_ptr: one made from an owner
 // that has since gone is still tracking.
@@ -66,6 +82,11 @@ inline bool tracks_something(const std::weak_ptr<const void>& owner) noexcept {
 template <class T>
 SubscriberSettings settings_of(SubscribeOptions<T> options) {
   SubscriberSettings settings;
+  if (options.identity) {
+    options.identity->validate();  // first: nothing is subscribed if it throws
+    settings.identity = std::make_unique<const Identity>(std::move(*options.identity));
+  }
+  settings.on_disconnect = std::move(options.on_disconnect);
   settings.priority = options.priority;
   const bool tracked = tracks_something(options.track);
   if (options.filter || tracked) {

@@ -60,15 +60,20 @@ struct RetainedEvent {
   // Moves a copy of `event` (an Event<T> of the same T) into the empty
   // `envelope`; throws what the copy throws, leaving it empty.
   void (*store_copy)(Envelope& envelope, const void* event) = nullptr;
+  // The kept event's audience, or null: a replay skips a subscriber not in it.
+  const Audience* audience = nullptr;
 };
 
 // A copy of `event` to keep. T must be copyable.
 template <class T>
 RetainedEvent retain(const Event<T>& event) {
-  return {std::make_shared<const Event<T>>(event), &event_ops<T>,
-          [](Envelope& envelope, const void* kept) {
-            envelope.store(Event<T>(*static_cast<const Event<T>*>(kept)));
-          }};
+  auto kept = std::make_shared<const Event<T>>(event);
+  const Audience* audience = kept->audience();
+  return {std::move(kept), &event_ops<T>,
+          [](Envelope& envelope, const void* kept_event) {
+            envelope.store(Event<T>(*static_cast<const Event<T>*>(kept_event)));
+          },
+          audience};
 }
 
 class COURIER_EXPORT RetainedStore {
