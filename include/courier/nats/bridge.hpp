@@ -1,0 +1,217 @@
+/// \class courier::nats::Bridge
+/// Bridge: carries events between a local EventBus and NATS, both ways.
+///
+/// \code
+///   courier::nats::Bridge bridge(bus, {.url = "nats://127.0.0.1:4222", .prefix = "app1."});
+///   bridge.export_topics<Reading>("metrics.>");   // local events -> NATS subjects
+///   bridge.import_subjects<Order>("orders.*");    // NATS messages -> local events
+/// \endcode
+///
+/// NATS subjects are courier's topics ('.' between tokens, '*' one token, '>'
+/// the rest): topic `t` is subject `prefix + t` (BridgeOptions). The bridge
+/// uses the bus's public API only: an export is a Stream<T> on the bus, read
+/// by a thread of the route's own, that encodes each event (Codec<T> or the
+/// given codec) and publishes it; an import is a NATS subscription whose
+/// messages are decoded and posted on the bus.
+///
+/// Headers. An event's headers travel as NATS headers of the same names, and
+/// its metadata under reserved ones: `courier-id` (decimal), `courier-timestamp`
+/// (nanoseconds since the system clock's epoch, decimal) and
+/// `courier-ordering-key`; an imported event gets them back (Event::id(),
+/// timestamp(), ordering_key()). Reserved too: `courier-origin` (the exporting
+/// bridge, on at-least-once messages), `courier-imported` (set on every
+/// imported event to the importing bridge's name), `courier-redelivered` (the
+/// delivery count, on an at-least-once message the server delivered again).
+/// `courier-*` and `Nats-*` headers of a message are not copied to the event.
+/// An event with no headers, id, timestamp or ordering key on an at-most-once
+/// route is published without building a NATS message (no allocation).
+///
+/// Loop prevention. A bridge never exports an event it imported itself
+/// (`courier-imported` is its name); the connection is no-echo, so its core
+/// imports never receive its own core exports; its at-least-once imports drop
+/// (and acknowledge) messages whose `courier-origin` is itself. Two buses
+/// bridging the same topics both ways therefore see each event once.
+///
+/// Guarantees (RouteOptions::guarantee). AtMostOnce: core NATS. AtLeastOnce:
+/// exports are published to JetStream (the stream BridgeOptions::stream, made
+/// if absent, on `durable_prefix + ">"`) with `Nats-Msg-Id` = the bridge's
+/// name and the event's id (or a sequence number of the bridge's), so the
+/// server's duplicate window drops a re-publish; imports read a durable pull
+/// consumer, fetching at most RouteOptions::queue_depth messages at a time,
+/// post them (EventBus::post: waits for room, drops nothing), then wait until
+/// the bus is idle (EventBus::wait_idle: every local subscriber has processed
+/// them; coarse: unrelated traffic on the bus delays the acknowledgements)
+/// and acknowledge them. A consumer that dies before acknowledging gets them
+/// again after RouteOptions::ack_wait, marked `courier-redelivered` and
+/// counted (BridgeStats::redelivered): a subscriber sees each message at
+/// least once.
+///
+/// Faults. The connection reconnects by itself (BridgeOptions::reconnect_wait,
+/// max_reconnects); on_disconnect and on_reconnect report it. Core messages
+/// published while disconnected go to libnats's reconnect buffer (8 MiB) and
+/// past it fail (BridgeStats::publish_errors). A message that does not decode
+/// (or carries invalid headers) is counted (BridgeStats::decode_errors),
+/// reported to on_error, dropped (acknowledged if at-least-once), and the
+/// bridge goes on.
+///
+/// Thread safety: every member may be called from any thread, except that
+/// the destructor (and stop()) must not run on one of the bus's handlers or
+/// in one of the bridge's hooks. Hooks run on libnats's or the bridge's
+/// threads. The bus must outlive the bridge.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <boost/signals2/connection.hpp>
+
+#include "courier/event.hpp"
+#include "courier/event_bus.hpp"
+#include "courier/nats/bridge_options.hpp"
+#include "courier/nats/bridge_stats.hpp"
+#include "courier/nats/codec.hpp"
+#include "courier/nats/detail/link.hpp"
+#include "courier/nats/errors.hpp"
+#include "courier/nats/route_options.hpp"
+#include "courier/stream.hpp"
+
+namespace courier::nats {
+
+class Bridge {
+ public:
+  /// Connects to BridgeOptions::url (waiting up to connect_timeout). Throws
+  /// BridgeError, naming the URL and libnats's reason, if it cannot;
+  /// std::invalid_argument, naming it, for a bad prefix or name.
+  Bridge(EventBus& bus, BridgeOptions options)
+      : bus_(bus), link_(std::make_unique<detail::Link>(std::move(options), [&bus] {
+          bus.wait_idle();
+        })) {}
+
+  /// stop().
+  ~Bridge() { stop(); }
+
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  /// Publishes the local events of type T whose topics match `pattern` to
+  /// NATS, encoded by C, from now on. Throws std::invalid_argument for an
+  /// invalid pattern or options, BridgeError if the JetStream stream cannot
+  /// be made (at-least-once), std::logic_error once stopped.
+  template <class T, class C = Codec<T>>
+  requires CodecFor<C, T>
+  void export_topics(std::string_view pattern, RouteOptions options = {}) {
+    if (options.queue_depth == 0) options.queue_depth = 1;  // validated by the link, below
+    auto stream = std::make_shared<Stream<T>>(bus_.template stream<T>(
+        pattern, StreamOptions{.depth = options.queue_depth, .overflow = options.overflow}));
+    detail::ExportParts parts;
+    parts.run = [stream, name = link_->name()](detail::Publisher& out) {
+      std::string payload;
+      for (;;) {
+        std::optional<Event<T>> event = stream->next(std::chrono::milliseconds(0));
+        if (!event) {
+          out.idle();
+          event = stream->next();
+          if (!event) return;  // closed
+        }
+        const Headers& headers = event->headers();
+        if (const std::string* importer = headers.find(detail::kImportedHeader);
+            importer != nullptr && *importer == name) {
+          continue;  // it came from NATS through this bridge
+        }
+        payload.clear();
+        C::encode(event->data(), payload);
+        out.publish(detail::OutEvent{
+            event->topic(), payload, headers.empty() ? nullptr : &headers, event->id(),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                event->timestamp().time_since_epoch())
+                .count(),
+            event->ordering_key()});
+      }
+    };
+    parts.close = [stream] { stream->close(); };
+    parts.dropped = [stream] { return stream->stats().dropped; };
+    try {
+      link_->add_export(pattern, options, std::move(parts));
+    } catch (...) {
+      stream->close();
+      throw;
+    }
+  }
+
+  /// Posts on the local bus, as events of type T decoded by C, the NATS
+  /// messages whose subjects match `prefix + pattern` (at-least-once:
+  /// `durable_prefix + prefix + pattern`), from now on (at-least-once: from
+  /// where the durable consumer stands). Throws std::invalid_argument for an
+  /// invalid pattern or options (an at-least-once import needs
+  /// RouteOptions::durable), BridgeError if NATS refuses the subscription or
+  /// consumer, std::logic_error once stopped.
+  template <class T, class C = Codec<T>>
+  requires CodecFor<C, T>
+  void import_subjects(std::string_view pattern, RouteOptions options = {}) {
+    const bool try_only = options.guarantee == Guarantee::AtMostOnce &&
+                          options.overflow == Overflow::DropNewest;
+    link_->add_import(
+        pattern, options, [this, try_only, name = link_->name()](const detail::InMessage& in) {
+          Event<T> event(in.topic, T(C::decode(in.payload)), in.ordering_key);
+          if (in.id != 0) event.set_id(in.id);
+          if (in.timestamp_ns != 0) {
+            event.set_timestamp(std::chrono::system_clock::time_point(
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    std::chrono::nanoseconds(in.timestamp_ns))));
+          }
+          if (in.for_each_header) {
+            in.for_each_header(
+                [&event](std::string_view key, std::string_view value) { event.set_header(key, value); });
+          }
+          if (in.deliveries > 1) {
+            event.set_header(detail::kRedeliveredHeader, std::to_string(in.deliveries));
+          }
+          event.set_header(detail::kImportedHeader, name);
+          if (try_only) return bus_.try_post(std::move(event));
+          bus_.post(std::move(event));
+          return true;
+        });
+  }
+
+  /// Stops every route (an export's queue is dropped, counted as the stream
+  /// drops it), then closes the connection. Idempotent. Thread-safe, but not
+  /// from a bus handler or a bridge hook.
+  void stop() { link_->stop(); }
+
+  /// The counters. Thread-safe.
+  BridgeStats stats() const { return link_->stats(); }
+
+  /// This bridge's name (BridgeOptions::name, or the one made for it).
+  const std::string& name() const noexcept { return link_->name(); }
+
+  /// True while the connection is up. Thread-safe.
+  bool connected() const { return link_->connected(); }
+
+  ///@{
+  /// Hooks (Boost.Signals2), called on libnats's threads (on_error: on the
+  /// route's thread) with no lock of the bridge held. Keep the returned
+  /// connection: destroying it disconnects. Thread-safe.
+  [[nodiscard]] boost::signals2::scoped_connection on_disconnect(std::function<void()> hook) {
+    return link_->disconnected.connect(std::move(hook));
+  }
+  [[nodiscard]] boost::signals2::scoped_connection on_reconnect(std::function<void()> hook) {
+    return link_->reconnected.connect(std::move(hook));
+  }
+  [[nodiscard]] boost::signals2::scoped_connection on_error(
+      std::function<void(const BridgeFault&)> hook) {
+    return link_->fault.connect(std::move(hook));
+  }
+  ///@}
+
+ private:
+  EventBus& bus_;
+  std::unique_ptr<detail::Link> link_;
+};
+
+}  // namespace courier::nats
