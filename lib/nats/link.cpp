@@ -560,6 +560,10 @@ void Link::stop() {
     }
     natsSubscription_Destroy(route->subscription);
   }
+  // What the export threads published is on the wire before the connection closes.
+  if (natsConnection_Status(state.connection) == NATS_CONN_STATUS_CONNECTED) {
+    natsConnection_FlushTimeout(state.connection, 2000);
+  }
   jsCtx_Destroy(state.jetstream);
   natsConnection_Close(state.connection);
   {
