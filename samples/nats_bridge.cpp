@@ -66,11 +66,12 @@ int aggregator(const char* self, const std::string& url, long count) {
   std::mutex mutex;
   std::map<std::string, long> totals;
   std::promise<void> ended;
-  auto subscription = bus.subscribe<Counter>("counters.>", [&](const courier::Event<Counter>& event) {
-    if (event.topic() == "counters.end") return ended.set_value();
-    const std::lock_guard lock(mutex);
-    totals[event.data().name] += event.data().value;
-  });
+  auto subscription =
+      bus.subscribe<Counter>("counters.>", [&](const courier::Event<Counter>& event) {
+        if (event.topic() == "counters.end") return ended.set_value();
+        const std::lock_guard lock(mutex);
+        totals[event.data().name] += event.data().value;
+      });
   courier::nats::Bridge bridge(bus, {.url = url, .prefix = "sample."});
   bridge.import_subjects<Counter, CounterJson>("counters.>");
 
@@ -111,9 +112,12 @@ int main(int argc, char** argv) {
   long count = 1000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string option = argv[i];
-    if (option == "--role") role = argv[i + 1];
-    else if (option == "--url") url = argv[i + 1];
-    else if (option == "--count") count = std::strtol(argv[i + 1], nullptr, 10);
+    if (option == "--role")
+      role = argv[i + 1];
+    else if (option == "--url")
+      url = argv[i + 1];
+    else if (option == "--count")
+      count = std::strtol(argv[i + 1], nullptr, 10);
   }
   try {
     return role == "poster" ? poster(url, count) : aggregator(argv[0], url, count);

@@ -59,8 +59,8 @@ void validate_route(const RouteOptions& options, bool import) {
           "courier::nats: an at-least-once import needs RouteOptions::durable");
     }
     for (const char c : options.durable) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '-' || c == '_';
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_';
       if (!ok) {
         throw std::invalid_argument("courier::nats: RouteOptions::durable \"" + options.durable +
                                     "\" may hold only letters, digits, '-' and '_'");
@@ -136,8 +136,8 @@ struct Link::State {
       const natsStatus status = js_AddStream(&info, jetstream, &config, nullptr, &error);
       if (info != nullptr) jsStreamInfo_Destroy(info);
       if (status != NATS_OK && error != JSStreamNameExistErr) {
-        check(status, "making the JetStream stream \"" + options.stream + "\" on \"" + subjects +
-                          "\"");
+        check(status,
+              "making the JetStream stream \"" + options.stream + "\" on \"" + subjects + "\"");
       }
     });
   }
@@ -148,9 +148,9 @@ struct Link::State {
             int& key_count) {
     const std::string_view subject = natsMsg_GetSubject(msg);
     message.topic = subject.substr(std::min(prefix, subject.size()));
-    message.payload = std::span<const std::byte>(
-        reinterpret_cast<const std::byte*>(natsMsg_GetData(msg)),
-        static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    message.payload =
+        std::span<const std::byte>(reinterpret_cast<const std::byte*>(natsMsg_GetData(msg)),
+                                   static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
     keys = nullptr;
     key_count = 0;
     if (natsMsgHeader_Keys(msg, &keys, &key_count) != NATS_OK) return true;
@@ -161,9 +161,11 @@ struct Link::State {
         continue;
       const std::string_view value = value_text;
       if (key == kIdHeader) {
-        if (!parse_number(value, message.id)) throw BridgeError("bad " + std::string(key) + " \"" + std::string(value) + "\"");
+        if (!parse_number(value, message.id))
+          throw BridgeError("bad " + std::string(key) + " \"" + std::string(value) + "\"");
       } else if (key == kTimestampHeader) {
-        if (!parse_number(value, message.timestamp_ns)) throw BridgeError("bad " + std::string(key) + " \"" + std::string(value) + "\"");
+        if (!parse_number(value, message.timestamp_ns))
+          throw BridgeError("bad " + std::string(key) + " \"" + std::string(value) + "\"");
       } else if (key == kOrderingKeyHeader) {
         message.ordering_key = value;
       } else if (key == kOriginHeader && value == options.name) {
@@ -210,7 +212,9 @@ struct Link::State::ExportRoute final : Publisher {
   std::thread thread;
 
   ExportRoute(State& owner, const RouteOptions& options, ExportParts given)
-      : state(owner), durable(options.guarantee == Guarantee::AtLeastOnce), parts(std::move(given)) {
+      : state(owner),
+        durable(options.guarantee == Guarantee::AtLeastOnce),
+        parts(std::move(given)) {
     subject = (durable ? state.options.durable_prefix : std::string()) + state.options.prefix;
     subject_prefix = subject.size();
   }
@@ -232,9 +236,9 @@ struct Link::State::ExportRoute final : Publisher {
     if (!durable && event.headers == nullptr && event.id == 0 && event.timestamp_ns == 0 &&
         event.ordering_key.empty()) {
       // The fast path: no natsMsg, no allocation; libnats copies into its buffer.
-      const natsStatus status = natsConnection_Publish(state.connection, subject.c_str(),
-                                                       event.payload.data(),
-                                                       static_cast<int>(event.payload.size()));
+      const natsStatus status =
+          natsConnection_Publish(state.connection, subject.c_str(), event.payload.data(),
+                                 static_cast<int>(event.payload.size()));
       if (status != NATS_OK) return failed(status);
       state.exported.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -452,7 +456,8 @@ Link::Link(BridgeOptions options, std::function<void()> wait_idle)
              error->ErrText != nullptr ? error->ErrText : status_text(error->Err));
   };
   js_options.PublishAsync.ErrHandlerClosure = &state;
-  const natsStatus status = natsConnection_JetStream(&state.jetstream, state.connection, &js_options);
+  const natsStatus status =
+      natsConnection_JetStream(&state.jetstream, state.connection, &js_options);
   if (status != NATS_OK) {
     natsConnection_Destroy(state.connection);
     check(status, "JetStream context");
@@ -511,10 +516,15 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
     return;
   }
   state.make_stream();
-  const std::string subject = state.options.durable_prefix + state.options.prefix + std::string(pattern);
-  auto route = std::make_unique<State::PullImport>(State::PullImport{
-      state, std::move(post), state.options.durable_prefix.size() + state.options.prefix.size(),
-      static_cast<int>(std::min<std::size_t>(options.queue_depth, 1U << 20)), nullptr, {}});
+  const std::string subject =
+      state.options.durable_prefix + state.options.prefix + std::string(pattern);
+  auto route = std::make_unique<State::PullImport>(
+      State::PullImport{state,
+                        std::move(post),
+                        state.options.durable_prefix.size() + state.options.prefix.size(),
+                        static_cast<int>(std::min<std::size_t>(options.queue_depth, 1U << 20)),
+                        nullptr,
+                        {}});
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
   sub_options.Stream = state.options.stream.c_str();

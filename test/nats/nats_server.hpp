@@ -54,7 +54,8 @@ inline bool healthy(int port) {
     if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
       char reply[64] = {};
       const ssize_t got = ::read(fd, reply, sizeof reply - 1);
-      ok = got > 12 && std::string(reply, static_cast<std::size_t>(got)).find(" 200") != std::string::npos;
+      ok = got > 12 &&
+           std::string(reply, static_cast<std::size_t>(got)).find(" 200") != std::string::npos;
     }
   }
   ::close(fd);
@@ -64,7 +65,8 @@ inline bool healthy(int port) {
 class NatsServer {
  public:
   NatsServer()
-      : port_(free_port()), monitor_port_(free_port()),
+      : port_(free_port()),
+        monitor_port_(free_port()),
         store_(std::filesystem::temp_directory_path() /
                ("courier-nats-" + std::to_string(::getpid()) + "-" + std::to_string(port_))) {
     std::filesystem::create_directories(store_);
@@ -84,8 +86,8 @@ class NatsServer {
   void start() {
     const std::string port = std::to_string(port_), monitor = std::to_string(monitor_port_),
                       store = store_.string();
-    std::vector<std::string> args = {COURIER_NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", port,
-                                     "-m", monitor, "-sd", store};
+    std::vector<std::string> args = {
+        COURIER_NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", port, "-m", monitor, "-sd", store};
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -105,7 +107,8 @@ class NatsServer {
         pid_ = -1;
         throw std::runtime_error("nats-server exited at start");
       }
-      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("nats-server not healthy");
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("nats-server not healthy");
       std::this_thread::yield();
     }
   }

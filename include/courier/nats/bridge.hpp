@@ -67,6 +67,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include <boost/signals2/connection.hpp>
@@ -89,9 +90,8 @@ class Bridge {
   /// BridgeError, naming the URL and libnats's reason, if it cannot;
   /// std::invalid_argument, naming it, for a bad prefix or name.
   Bridge(EventBus& bus, BridgeOptions options)
-      : bus_(bus), link_(std::make_unique<detail::Link>(std::move(options), [&bus] {
-          bus.wait_idle();
-        })) {}
+      : bus_(bus),
+        link_(std::make_unique<detail::Link>(std::move(options), [&bus] { bus.wait_idle(); })) {}
 
   /// stop().
   ~Bridge() { stop(); }
@@ -126,15 +126,23 @@ class Bridge {
         }
         payload.clear();
         C::encode(event->data(), payload);
-        out.publish(detail::OutEvent{
-            event->topic(), payload, headers.empty() ? nullptr : &headers, event->id(),
-            std::chrono::duration_cast<std::chrono::nanoseconds>(
-                event->timestamp().time_since_epoch())
-                .count(),
-            event->ordering_key()});
+        out.publish(detail::OutEvent{event->topic(), payload, headers.empty() ? nullptr : &headers,
+                                     event->id(),
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         event->timestamp().time_since_epoch())
+                                         .count(),
+                                     event->ordering_key()});
       }
     };
-    parts.close = [stream] { stream->close(); };
+    parts.close = [stream] {
+      // Drain first: what the queue holds is published (for up to 5 s, in
+      // case NATS is gone), then the stream ends.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (stream->stats().depth != 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      stream->close();
+    };
     parts.dropped = [stream] { return stream->stats().dropped; };
     try {
       link_->add_export(pattern, options, std::move(parts));
@@ -154,8 +162,8 @@ class Bridge {
   template <class T, class C = Codec<T>>
   requires CodecFor<C, T>
   void import_subjects(std::string_view pattern, RouteOptions options = {}) {
-    const bool try_only = options.guarantee == Guarantee::AtMostOnce &&
-                          options.overflow == Overflow::DropNewest;
+    const bool try_only =
+        options.guarantee == Guarantee::AtMostOnce && options.overflow == Overflow::DropNewest;
     link_->add_import(
         pattern, options, [this, try_only, name = link_->name()](const detail::InMessage& in) {
           Event<T> event(in.topic, T(C::decode(in.payload)), in.ordering_key);
@@ -166,8 +174,9 @@ class Bridge {
                     std::chrono::nanoseconds(in.timestamp_ns))));
           }
           if (in.for_each_header) {
-            in.for_each_header(
-                [&event](std::string_view key, std::string_view value) { event.set_header(key, value); });
+            in.for_each_header([&event](std::string_view key, std::string_view value) {
+              event.set_header(key, value);
+            });
           }
           if (in.deliveries > 1) {
             event.set_header(detail::kRedeliveredHeader, std::to_string(in.deliveries));
@@ -179,9 +188,11 @@ class Bridge {
         });
   }
 
-  /// Stops every route (an export's queue is dropped, counted as the stream
-  /// drops it), then closes the connection. Idempotent. Thread-safe, but not
-  /// from a bus handler or a bridge hook.
+  /// Stops every route, then closes the connection. Each export first
+  /// publishes what its queue holds (waiting up to 5 s for it; what is left
+  /// then is dropped and counted), so that events the bus delivered before
+  /// (EventBus::wait_idle) reach NATS. Idempotent. Thread-safe, but not from
+  /// a bus handler or a bridge hook.
   void stop() { link_->stop(); }
 
   /// The counters. Thread-safe.
