@@ -266,10 +266,10 @@ struct Link::State::ExportRoute final : Publisher {
       message_id += '-';
       message_id += std::to_string(event.id != 0 ? event.id : ++next_message_id);
       if (event.id == 0) message_id.insert(0, "seq-");
-      jsPubOptions options;
-      jsPubOptions_Init(&options);
-      options.MsgId = message_id.c_str();
-      status = js_PublishMsgAsync(state.jetstream, &msg, &options);
+      jsPubOptions publish_options;
+      jsPubOptions_Init(&publish_options);
+      publish_options.MsgId = message_id.c_str();
+      status = js_PublishMsgAsync(state.jetstream, &msg, &publish_options);
       if (msg != nullptr) natsMsg_Destroy(msg);
     }
     if (status != NATS_OK) return failed(status);
@@ -278,10 +278,10 @@ struct Link::State::ExportRoute final : Publisher {
 
   void idle() override {
     if (!durable) return;
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
-    options.MaxWait = 5000;
-    const natsStatus status = js_PublishAsyncComplete(state.jetstream, &options);
+    jsPubOptions publish_options;
+    jsPubOptions_Init(&publish_options);
+    publish_options.MaxWait = 5000;
+    const natsStatus status = js_PublishAsyncComplete(state.jetstream, &publish_options);
     if (status != NATS_OK && !state.stop_flag.load()) failed(status);
   }
 };
