@@ -85,11 +85,8 @@ double raw_core(const std::string& url, long messages) {
   return rate;
 }
 
-courier::Options bus_options() {
-  courier::Options options;
-  options.threads = 1;
-  return options;
-}
+// The default bus: one executor thread per core.
+courier::Options bus_options() { return {}; }
 
 double bridge_core(const std::string& url, long messages, int round) {
   courier::EventBus a(bus_options()), b(bus_options());
@@ -106,6 +103,54 @@ double bridge_core(const std::string& url, long messages, int round) {
   for (long i = 0; i < messages; ++i) a.post(topic, std::int64_t{42});
   counter.done.wait();
   return static_cast<double>(messages) / seconds_since(start);
+}
+
+// One half of the bridge against raw libnats on the other side: `exporting`
+// bus -> bridge -> NATS -> raw subscriber, else raw publisher -> NATS ->
+// bridge -> bus. Tells which half costs what.
+double half_bridge_core(const std::string& url, long messages, bool exporting) {
+  courier::EventBus bus(bus_options());
+  Counter counter;
+  counter.target = messages;
+  courier::Subscription subscription;
+  if (!exporting) {  // exporting: the raw subscriber counts
+    subscription = bus.subscribe<std::int64_t>(
+        "half.>", [&](const courier::Event<std::int64_t>&) { counter.add(); });
+  }
+  courier::nats::Bridge bridge(bus, {.url = url});
+  natsConnection* raw = connect(url);
+  natsSubscription* raw_subscription = nullptr;
+  if (exporting) {
+    bridge.export_topics<std::int64_t>("half.>");
+    must(natsConnection_Subscribe(
+             &raw_subscription, raw, "half.>",
+             [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+               static_cast<Counter*>(closure)->add();
+               natsMsg_Destroy(msg);
+             },
+             &counter),
+         "subscribe");
+    natsSubscription_SetPendingLimits(raw_subscription, -1, -1);
+    natsConnection_Flush(raw);
+  } else {
+    bridge.import_subjects<std::int64_t>("half.>", {.queue_depth = std::size_t{1} << 22});
+  }
+  const std::int64_t payload = 42;
+  const auto start = Clock::now();
+  if (exporting) {
+    const courier::Topic topic = bus.topic("half.out");
+    for (long i = 0; i < messages; ++i) bus.post(topic, payload);
+  } else {
+    for (long i = 0; i < messages; ++i) {
+      must(natsConnection_Publish(raw, "half.in", &payload, sizeof payload), "publish");
+    }
+    natsConnection_Flush(raw);
+  }
+  counter.done.wait();
+  const double rate = static_cast<double>(messages) / seconds_since(start);
+  if (raw_subscription != nullptr) natsSubscription_Destroy(raw_subscription);
+  natsConnection_Destroy(raw);
+  return rate;
 }
 
 double raw_jetstream(const std::string& url, long messages, int round) {
@@ -199,10 +244,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   courier::nats::test::NatsServer server;
-  double raw = 0, bridged = 0, raw_js = 0, bridged_js = 0;
+  double raw = 0, bridged = 0, raw_js = 0, bridged_js = 0, export_half = 0, import_half = 0;
   for (int round = 0; round < rounds; ++round) {
     raw = std::max(raw, raw_core(server.url(), core_messages));
     bridged = std::max(bridged, bridge_core(server.url(), core_messages, round));
+    export_half = std::max(export_half, half_bridge_core(server.url(), core_messages, true));
+    import_half = std::max(import_half, half_bridge_core(server.url(), core_messages, false));
     raw_js = std::max(raw_js, raw_jetstream(server.url(), js_messages, round));
     bridged_js = std::max(bridged_js, bridge_jetstream(server.url(), js_messages, round));
   }
@@ -211,6 +258,10 @@ int main(int argc, char** argv) {
   std::printf("|---|---:|---:|---:|\n");
   std::printf("| core, %ld messages of 8 bytes | %.0f | %.0f | %.2fx |\n", core_messages, raw,
               bridged, bridged / raw);
+  std::printf("| core, bridge export -> raw subscriber | %.0f | %.0f | %.2fx |\n", raw, export_half,
+              export_half / raw);
+  std::printf("| core, raw publisher -> bridge import | %.0f | %.0f | %.2fx |\n", raw, import_half,
+              import_half / raw);
   std::printf("| JetStream at-least-once, %ld messages | %.0f | %.0f | %.2fx |\n", js_messages,
               raw_js, bridged_js, bridged_js / raw_js);
   return 0;

@@ -276,6 +276,8 @@ struct Link::State::ExportRoute final : Publisher {
     state.exported.fetch_add(1, std::memory_order_relaxed);
   }
 
+  bool wants_idle() const override { return durable; }
+
   void idle() override {
     if (!durable) return;
     jsPubOptions publish_options;

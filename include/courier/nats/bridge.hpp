@@ -19,18 +19,20 @@
 /// (nanoseconds since the system clock's epoch, decimal) and
 /// `courier-ordering-key`; an imported event gets them back (Event::id(),
 /// timestamp(), ordering_key()). Reserved too: `courier-origin` (the exporting
-/// bridge, on at-least-once messages), `courier-imported` (set on every
-/// imported event to the importing bridge's name), `courier-redelivered` (the
-/// delivery count, on an at-least-once message the server delivered again).
-/// `courier-*` and `Nats-*` headers of a message are not copied to the event.
-/// An event with no headers, id, timestamp or ordering key on an at-most-once
-/// route is published without building a NATS message (no allocation).
+/// bridge, on at-least-once messages), `courier-imported` (set on each
+/// imported event to the importing bridge's name, by a bridge that exports), `courier-redelivered`
+/// (the delivery count, on an at-least-once message the server delivered again). `courier-*` and
+/// `Nats-*` headers of a message are not copied to the event. An event with no headers, id,
+/// timestamp or ordering key on an at-most-once route is published without building a NATS message
+/// (no allocation).
 ///
 /// Loop prevention. A bridge never exports an event it imported itself
-/// (`courier-imported` is its name); the connection is no-echo, so its core
-/// imports never receive its own core exports; its at-least-once imports drop
-/// (and acknowledge) messages whose `courier-origin` is itself. Two buses
-/// bridging the same topics both ways therefore see each event once.
+/// (`courier-imported` is its name; a bridge marks its imports so once it has
+/// an export route: add export routes before import routes, or an event
+/// imported while the first export route is added may go out once more); the connection is no-echo,
+/// so its core imports never receive its own core exports; its at-least-once imports drop (and
+/// acknowledge) messages whose `courier-origin` is itself. Two buses bridging the same topics both
+/// ways therefore see each event once.
 ///
 /// Guarantees (RouteOptions::guarantee). AtMostOnce: core NATS. AtLeastOnce:
 /// exports are published to JetStream (the stream BridgeOptions::stream, made
@@ -60,6 +62,7 @@
 /// threads. The bus must outlive the bridge.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -68,6 +71,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include <boost/signals2/connection.hpp>
@@ -81,6 +85,7 @@
 #include "courier/nats/errors.hpp"
 #include "courier/nats/route_options.hpp"
 #include "courier/stream.hpp"
+#include "courier/topic_handle.hpp"
 
 namespace courier::nats {
 
@@ -107,15 +112,21 @@ class Bridge {
   requires CodecFor<C, T>
   void export_topics(std::string_view pattern, RouteOptions options = {}) {
     if (options.queue_depth == 0) options.queue_depth = 1;  // validated by the link, below
+    // Before the stream subscribes: imports from now on are marked (see import_subjects).
+    exports_.store(true);
     auto stream = std::make_shared<Stream<T>>(bus_.template stream<T>(
         pattern, StreamOptions{.depth = options.queue_depth, .overflow = options.overflow}));
     detail::ExportParts parts;
     parts.run = [stream, name = link_->name()](detail::Publisher& out) {
       std::string payload;
+      const bool wants_idle = out.wants_idle();
       for (;;) {
-        std::optional<Event<T>> event = stream->next(std::chrono::milliseconds(0));
+        // A JetStream route learns when its queue is empty (to wait for its
+        // acknowledgements); a core route just waits for the next event.
+        std::optional<Event<T>> event;
+        if (wants_idle) event = stream->next(std::chrono::milliseconds(0));
         if (!event) {
-          out.idle();
+          if (wants_idle) out.idle();
           event = stream->next();
           if (!event) return;  // closed
         }
@@ -165,7 +176,20 @@ class Bridge {
     const bool try_only =
         options.guarantee == Guarantee::AtMostOnce && options.overflow == Overflow::DropNewest;
     link_->add_import(
-        pattern, options, [this, try_only, name = link_->name()](const detail::InMessage& in) {
+        pattern, options,
+        [this, try_only, name = link_->name(),
+         topics = std::make_shared<TopicCache>()](const detail::InMessage& in) {
+          // The fast path: a plain message (no metadata, nothing to mark)
+          // goes through a Topic handle (no validation, no routing lookup).
+          if (!in.for_each_header && in.id == 0 && in.timestamp_ns == 0 && in.deliveries <= 1 &&
+              in.ordering_key.empty() && !exports_.load(std::memory_order_relaxed)) {
+            if (const Topic* topic = topics->find(bus_, in.topic)) {
+              T value(C::decode(in.payload));
+              if (try_only) return bus_.try_post(*topic, std::move(value));
+              bus_.post(*topic, std::move(value));
+              return true;
+            }
+          }
           Event<T> event(in.topic, T(C::decode(in.payload)), in.ordering_key);
           if (in.id != 0) event.set_id(in.id);
           if (in.timestamp_ns != 0) {
@@ -181,7 +205,9 @@ class Bridge {
           if (in.deliveries > 1) {
             event.set_header(detail::kRedeliveredHeader, std::to_string(in.deliveries));
           }
-          event.set_header(detail::kImportedHeader, name);
+          // The mark keeps this bridge from exporting the event again; a
+          // bridge with no export route skips it (and its allocation).
+          if (exports_.load()) event.set_header(detail::kImportedHeader, name);
           if (try_only) return bus_.try_post(std::move(event));
           bus_.post(std::move(event));
           return true;
@@ -221,7 +247,31 @@ class Bridge {
   ///@}
 
  private:
+  // An import route's Topic handles, by topic: used by the route's one
+  // delivery thread only. At most kMaxTopics (each handle costs the bus a
+  // row in its routing snapshots); further topics take the general path.
+  class TopicCache {
+   public:
+    const Topic* find(EventBus& bus, std::string_view name) {
+      const auto found = topics_.find(name);
+      if (found != topics_.end()) return &found->second;
+      if (topics_.size() >= kMaxTopics) return nullptr;
+      return &topics_.emplace(std::string(name), bus.topic(name)).first->second;
+    }
+
+   private:
+    static constexpr std::size_t kMaxTopics = 256;
+    struct Hash {
+      using is_transparent = void;
+      std::size_t operator()(std::string_view text) const noexcept {
+        return std::hash<std::string_view>{}(text);
+      }
+    };
+    std::unordered_map<std::string, Topic, Hash, std::equal_to<>> topics_;
+  };
+
   EventBus& bus_;
+  std::atomic<bool> exports_{false};  // an export route was added
   std::unique_ptr<detail::Link> link_;
 };
 

@@ -54,8 +54,7 @@ struct InMessage {
 
 class Link;
 
-// What an export route's thread is given: publish one event (false: the
-// route is closing).
+// What an export route's thread is given: publish one event.
 class Publisher {
  public:
   virtual ~Publisher() = default;
@@ -63,6 +62,8 @@ class Publisher {
   // Called when the route's queue is empty: JetStream routes wait for the
   // acknowledgements of what they published.
   virtual void idle() = 0;
+  // Whether idle() does anything (JetStream routes).
+  virtual bool wants_idle() const = 0;
 };
 
 // Typed parts of a route, given by Bridge's templates.
