@@ -107,6 +107,7 @@ TEST(NatsBridge, HeadersIdTimestampAndOrderingKeyAreCarried) {
   Bridge from(a, {.url = server.url()});
   Bridge to(b, {.url = server.url(), .name = "to-bridge"});
   from.export_topics<std::string>("orders.>");
+  to.export_topics<std::string>("replies.>");  // a bridge that exports marks its imports
   to.import_subjects<std::string>("orders.>");
 
   const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
@@ -125,7 +126,9 @@ TEST(NatsBridge, HeadersIdTimestampAndOrderingKeyAreCarried) {
   EXPECT_EQ(arrived.timestamp(), when);
   ASSERT_NE(arrived.headers().find("correlation-id"), nullptr);
   EXPECT_EQ(*arrived.headers().find("correlation-id"), "42");
+  ASSERT_NE(arrived.headers().find("reply-to"), nullptr);
   EXPECT_EQ(*arrived.headers().find("reply-to"), "orders.reply.7");
+  ASSERT_NE(arrived.headers().find("courier-imported"), nullptr);
   EXPECT_EQ(*arrived.headers().find("courier-imported"), "to-bridge");
   EXPECT_EQ(arrived.headers().find("courier-id"), nullptr);  // metadata, not a header
 }
