@@ -79,6 +79,7 @@ int aggregator(const char* self, const std::string& url, long count) {
   const std::string count_text = std::to_string(count);
   std::vector<std::string> args = {self, "--role", "poster", "--url", url, "--count", count_text};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   pid_t pid = 0;

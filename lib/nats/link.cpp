@@ -178,6 +178,17 @@ struct Link::State {
 
 namespace {
 
+// Frees the key array natsMsgHeader_Keys made (with malloc), whatever happens.
+struct KeysGuard {
+  const char**& keys;
+  explicit KeysGuard(const char**& array) : keys(array) {}
+  KeysGuard(const KeysGuard&) = delete;
+  KeysGuard& operator=(const KeysGuard&) = delete;
+  ~KeysGuard() {
+    std::free(static_cast<void*>(keys));  // NOLINT(cppcoreguidelines-no-malloc): libnats's malloc
+  }
+};
+
 bool carried(std::string_view key) {
   return !key.starts_with("courier-") && !key.starts_with("Nats-");
 }
@@ -304,12 +315,10 @@ struct Link::State::CoreImport {
   void handle(natsMsg* msg) {
     InMessage message;
     const char** keys = nullptr;
+    const KeysGuard free_keys{keys};
     int key_count = 0;
     try {
-      if (!state.read(msg, prefix, message, keys, key_count)) {
-        std::free(static_cast<void*>(keys));
-        return;
-      }
+      if (!state.read(msg, prefix, message, keys, key_count)) return;
       if (key_count > 0) message.for_each_header = HeaderWalk{msg, keys, key_count};
       if (post(message)) {
         state.imported.fetch_add(1, std::memory_order_relaxed);
@@ -322,7 +331,6 @@ struct Link::State::CoreImport {
       state.decode_errors.fetch_add(1, std::memory_order_relaxed);
       state.report(BridgeFault::Kind::Decode, natsMsg_GetSubject(msg), error.what());
     }
-    std::free(static_cast<void*>(keys));
   }
 };
 
@@ -364,6 +372,7 @@ struct Link::State::PullImport {
   void handle(natsMsg* msg) {
     InMessage message;
     const char** keys = nullptr;
+    const KeysGuard free_keys{keys};
     int key_count = 0;
     try {
       jsMsgMetaData* meta = nullptr;
@@ -371,10 +380,7 @@ struct Link::State::PullImport {
         message.deliveries = meta->NumDelivered;
         jsMsgMetaData_Destroy(meta);
       }
-      if (!state.read(msg, prefix, message, keys, key_count)) {
-        std::free(static_cast<void*>(keys));
-        return;
-      }
+      if (!state.read(msg, prefix, message, keys, key_count)) return;
       if (message.deliveries > 1) state.redelivered.fetch_add(1, std::memory_order_relaxed);
       if (key_count > 0) message.for_each_header = HeaderWalk{msg, keys, key_count};
       post(message);  // blocks while the bus is full: nothing is dropped
@@ -385,7 +391,6 @@ struct Link::State::PullImport {
       state.decode_errors.fetch_add(1, std::memory_order_relaxed);
       state.report(BridgeFault::Kind::Decode, natsMsg_GetSubject(msg), error.what());
     }
-    std::free(static_cast<void*>(keys));
   }
 };
 
