@@ -100,7 +100,13 @@ consume_prefix "$out/static/prefix" static
 step "shared: build courier with BUILD_SHARED_LIBS=ON, run the samples"
 quietly cmake -S . -B "$out/shared/courier" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DBUILD_SHARED_LIBS=ON -DCOURIER_BUILD_TESTS=OFF -DCOURIER_BUILD_SAMPLES=ON
-quietly cmake --build "$out/shared/courier" -j 2 --target courier hello readme_example
+# The NATS bridge, courier::nats, when its component is configured (libnats found).
+nats_built=OFF
+[[ -d $out/shared/courier/CMakeFiles/courier_nats.dir ]] && nats_built=ON
+nats_target=()
+[[ $nats_built == ON ]] && nats_target=(courier_nats)
+quietly cmake --build "$out/shared/courier" -j 2 --target courier hello readme_example \
+  "${nats_target[@]}"
 quietly "$out/shared/courier/samples/hello"
 quietly "$out/shared/courier/samples/readme_example"
 quietly cmake --install "$out/shared/courier" --prefix "$out/shared/prefix"
@@ -121,7 +127,8 @@ consume_prefix "$out/shared/prefix" shared
 
 step "shared: the CMake package's versions and components"
 quietly cmake -S test/consumer/package_checks -B "$out/package_checks" \
-  "-DCMAKE_PREFIX_PATH=$out/shared/prefix" "-DCOURIER_EXPECTED_VERSION=$version"
+  "-DCMAKE_PREFIX_PATH=$out/shared/prefix" "-DCOURIER_EXPECTED_VERSION=$version" \
+  "-DCOURIER_EXPECT_NATS=$nats_built"
 
 # --- add_subdirectory and FetchContent, each static and shared. ---
 step "source tarball for FetchContent"

@@ -1,0 +1,268 @@
+// nats_bench: events/s through courier::nats::Bridge (bus A -> NATS -> bus B)
+// against raw libnats between two connections, in the same run, on a
+// nats-server -js it starts itself (skips, exit 0, if there is none).
+//
+//   core:      raw natsConnection_Publish -> async subscription, against
+//              bridge export (AtMostOnce) -> bridge import -> a subscriber
+//   jetstream: raw js_PublishAsync -> a pull consumer fetching 256 and acking
+//              each, against bridge export (AtLeastOnce) -> bridge import
+//
+// Each figure is the best of --rounds (default 3) runs: messages from the
+// first publish to the last receipt. The ratio is bridge / raw.
+#include <nats/nats.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <latch>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "courier/nats/bridge.hpp"
+#include "nats/nats_server.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void must(natsStatus status, const char* what) {
+  if (status != NATS_OK) {
+    std::fprintf(stderr, "nats_bench: %s: %s\n", what, natsStatus_GetText(status));
+    std::exit(1);
+  }
+}
+
+natsConnection* connect(const std::string& url) {
+  natsConnection* connection = nullptr;
+  must(natsConnection_ConnectTo(&connection, url.c_str()), "connect");
+  return connection;
+}
+
+struct Counter {
+  std::atomic<long> count{0};
+  long target = 0;
+  std::latch done{1};
+  void add() {
+    if (count.fetch_add(1, std::memory_order_relaxed) + 1 == target) done.count_down();
+  }
+};
+
+double raw_core(const std::string& url, long messages) {
+  natsConnection* publisher = connect(url);
+  natsConnection* subscriber = connect(url);
+  Counter counter;
+  counter.target = messages;
+  natsSubscription* subscription = nullptr;
+  must(natsConnection_Subscribe(
+           &subscription, subscriber, "raw.core",
+           [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+             static_cast<Counter*>(closure)->add();
+             natsMsg_Destroy(msg);
+           },
+           &counter),
+       "subscribe");
+  natsSubscription_SetPendingLimits(subscription, -1, -1);
+  natsConnection_Flush(subscriber);
+  const std::int64_t payload = 42;
+  const auto start = Clock::now();
+  for (long i = 0; i < messages; ++i) {
+    must(natsConnection_Publish(publisher, "raw.core", &payload, sizeof payload), "publish");
+  }
+  natsConnection_Flush(publisher);
+  counter.done.wait();
+  const double rate = static_cast<double>(messages) / seconds_since(start);
+  natsSubscription_Destroy(subscription);
+  natsConnection_Destroy(subscriber);
+  natsConnection_Destroy(publisher);
+  return rate;
+}
+
+// The default bus: one executor thread per core.
+courier::Options bus_options() { return {}; }
+
+double bridge_core(const std::string& url, long messages, int round) {
+  courier::EventBus a(bus_options()), b(bus_options());
+  Counter counter;
+  counter.target = messages;
+  auto subscription = b.subscribe<std::int64_t>(
+      "bench.>", [&](const courier::Event<std::int64_t>&) { counter.add(); });
+  courier::nats::Bridge from(a, {.url = url, .prefix = "core" + std::to_string(round) + "."});
+  courier::nats::Bridge to(b, {.url = url, .prefix = "core" + std::to_string(round) + "."});
+  from.export_topics<std::int64_t>("bench.>");
+  to.import_subjects<std::int64_t>("bench.>", {.queue_depth = std::size_t{1} << 22});
+  const courier::Topic topic = a.topic("bench.core");
+  const auto start = Clock::now();
+  for (long i = 0; i < messages; ++i) a.post(topic, std::int64_t{42});
+  counter.done.wait();
+  return static_cast<double>(messages) / seconds_since(start);
+}
+
+// One half of the bridge against raw libnats on the other side: `exporting`
+// bus -> bridge -> NATS -> raw subscriber, else raw publisher -> NATS ->
+// bridge -> bus. Tells which half costs what.
+double half_bridge_core(const std::string& url, long messages, bool exporting) {
+  courier::EventBus bus(bus_options());
+  Counter counter;
+  counter.target = messages;
+  courier::Subscription subscription;
+  if (!exporting) {  // exporting: the raw subscriber counts
+    subscription = bus.subscribe<std::int64_t>(
+        "half.>", [&](const courier::Event<std::int64_t>&) { counter.add(); });
+  }
+  courier::nats::Bridge bridge(bus, {.url = url});
+  natsConnection* raw = connect(url);
+  natsSubscription* raw_subscription = nullptr;
+  if (exporting) {
+    bridge.export_topics<std::int64_t>("half.>");
+    must(natsConnection_Subscribe(
+             &raw_subscription, raw, "half.>",
+             [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+               static_cast<Counter*>(closure)->add();
+               natsMsg_Destroy(msg);
+             },
+             &counter),
+         "subscribe");
+    natsSubscription_SetPendingLimits(raw_subscription, -1, -1);
+    natsConnection_Flush(raw);
+  } else {
+    bridge.import_subjects<std::int64_t>("half.>", {.queue_depth = std::size_t{1} << 22});
+  }
+  const std::int64_t payload = 42;
+  const auto start = Clock::now();
+  if (exporting) {
+    const courier::Topic topic = bus.topic("half.out");
+    for (long i = 0; i < messages; ++i) bus.post(topic, payload);
+  } else {
+    for (long i = 0; i < messages; ++i) {
+      must(natsConnection_Publish(raw, "half.in", &payload, sizeof payload), "publish");
+    }
+    natsConnection_Flush(raw);
+  }
+  counter.done.wait();
+  const double rate = static_cast<double>(messages) / seconds_since(start);
+  if (raw_subscription != nullptr) natsSubscription_Destroy(raw_subscription);
+  natsConnection_Destroy(raw);
+  return rate;
+}
+
+double raw_jetstream(const std::string& url, long messages, int round) {
+  natsConnection* publisher = connect(url);
+  natsConnection* consumer = connect(url);
+  jsCtx* js_publisher = nullptr;
+  jsCtx* js_consumer = nullptr;
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.PublishAsync.MaxPending = 65536;
+  must(natsConnection_JetStream(&js_publisher, publisher, &options), "jetstream");
+  must(natsConnection_JetStream(&js_consumer, consumer, nullptr), "jetstream");
+  const std::string stream = "RAW" + std::to_string(round);
+  const std::string subjects = "raw" + std::to_string(round) + ".>";
+  const char* subject_list[] = {subjects.c_str()};
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Name = stream.c_str();
+  config.Subjects = subject_list;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  jsErrCode error{};
+  must(js_AddStream(nullptr, js_publisher, &config, nullptr, &error), "add stream");
+  natsSubscription* pull = nullptr;
+  const std::string subject = "raw" + std::to_string(round) + ".js";
+  must(js_PullSubscribe(&pull, js_consumer, subject.c_str(), "raw", nullptr, nullptr, &error),
+       "pull subscribe");
+  const std::int64_t payload = 42;
+  const auto start = Clock::now();
+  std::thread consuming([&] {
+    long got = 0;
+    while (got < messages) {
+      natsMsgList list{nullptr, 0};
+      jsErrCode fetch_error{};
+      if (natsSubscription_Fetch(&list, pull, 256, 1000, &fetch_error) != NATS_OK) continue;
+      for (int i = 0; i < list.Count; ++i) natsMsg_Ack(list.Msgs[i], nullptr);
+      got += list.Count;
+      natsMsgList_Destroy(&list);
+    }
+  });
+  for (long i = 0; i < messages; ++i) {
+    must(js_PublishAsync(js_publisher, subject.c_str(), &payload, sizeof payload, nullptr),
+         "publish");
+  }
+  js_PublishAsyncComplete(js_publisher, nullptr);
+  consuming.join();
+  const double rate = static_cast<double>(messages) / seconds_since(start);
+  natsSubscription_Destroy(pull);
+  jsCtx_Destroy(js_consumer);
+  jsCtx_Destroy(js_publisher);
+  natsConnection_Destroy(consumer);
+  natsConnection_Destroy(publisher);
+  return rate;
+}
+
+double bridge_jetstream(const std::string& url, long messages, int round) {
+  courier::EventBus a(bus_options()), b(bus_options());
+  Counter counter;
+  counter.target = messages;
+  auto subscription = b.subscribe<std::int64_t>(
+      "bench.>", [&](const courier::Event<std::int64_t>&) { counter.add(); });
+  const std::string tag = std::to_string(round);
+  courier::nats::BridgeOptions options{.url = url, .prefix = "js" + tag + "."};
+  courier::nats::Bridge from(a, options);
+  courier::nats::Bridge to(b, options);
+  from.export_topics<std::int64_t>("bench.>", {.guarantee = courier::nats::Guarantee::AtLeastOnce});
+  to.import_subjects<std::int64_t>("bench.>", {.guarantee = courier::nats::Guarantee::AtLeastOnce,
+                                               .queue_depth = 256,
+                                               .durable = "bench" + tag});
+  const courier::Topic topic = a.topic("bench.js");
+  const auto start = Clock::now();
+  for (long i = 0; i < messages; ++i) a.post(topic, std::int64_t{42});
+  counter.done.wait();
+  return static_cast<double>(messages) / seconds_since(start);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 3;
+  long core_messages = 500000, js_messages = 50000;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      core_messages /= 5;
+      js_messages /= 5;
+    }
+  }
+  if (!std::filesystem::exists(COURIER_NATS_SERVER)) {
+    std::printf("nats_bench: skipped, no nats-server at %s\n", COURIER_NATS_SERVER);
+    return 0;
+  }
+  courier::nats::test::NatsServer server;
+  double raw = 0, bridged = 0, raw_js = 0, bridged_js = 0, export_half = 0, import_half = 0;
+  for (int round = 0; round < rounds; ++round) {
+    raw = std::max(raw, raw_core(server.url(), core_messages));
+    bridged = std::max(bridged, bridge_core(server.url(), core_messages, round));
+    export_half = std::max(export_half, half_bridge_core(server.url(), core_messages, true));
+    import_half = std::max(import_half, half_bridge_core(server.url(), core_messages, false));
+    raw_js = std::max(raw_js, raw_jetstream(server.url(), js_messages, round));
+    bridged_js = std::max(bridged_js, bridge_jetstream(server.url(), js_messages, round));
+  }
+  std::printf("| NATS, best of %d | raw libnats (msg/s) | courier bridge (events/s) | ratio |\n",
+              rounds);
+  std::printf("|---|---:|---:|---:|\n");
+  std::printf("| core, %ld messages of 8 bytes | %.0f | %.0f | %.2fx |\n", core_messages, raw,
+              bridged, bridged / raw);
+  std::printf("| core, bridge export -> raw subscriber | %.0f | %.0f | %.2fx |\n", raw, export_half,
+              export_half / raw);
+  std::printf("| core, raw publisher -> bridge import | %.0f | %.0f | %.2fx |\n", raw, import_half,
+              import_half / raw);
+  std::printf("| JetStream at-least-once, %ld messages | %.0f | %.0f | %.2fx |\n", js_messages,
+              raw_js, bridged_js, bridged_js / raw_js);
+  return 0;
+}

@@ -1,0 +1,278 @@
+/// \class courier::nats::Bridge
+/// Bridge: carries events between a local EventBus and NATS, both ways.
+///
+/// \code
+///   courier::nats::Bridge bridge(bus, {.url = "nats://127.0.0.1:4222", .prefix = "app1."});
+///   bridge.export_topics<Reading>("metrics.>");   // local events -> NATS subjects
+///   bridge.import_subjects<Order>("orders.*");    // NATS messages -> local events
+/// \endcode
+///
+/// NATS subjects are courier's topics ('.' between tokens, '*' one token, '>'
+/// the rest): topic `t` is subject `prefix + t` (BridgeOptions). The bridge
+/// uses the bus's public API only: an export is a Stream<T> on the bus, read
+/// by a thread of the route's own, that encodes each event (Codec<T> or the
+/// given codec) and publishes it; an import is a NATS subscription whose
+/// messages are decoded and posted on the bus.
+///
+/// Headers. An event's headers travel as NATS headers of the same names, and
+/// its metadata under reserved ones: `courier-id` (decimal), `courier-timestamp`
+/// (nanoseconds since the system clock's epoch, decimal) and
+/// `courier-ordering-key`; an imported event gets them back (Event::id(),
+/// timestamp(), ordering_key()). Reserved too: `courier-origin` (the exporting
+/// bridge, on at-least-once messages), `courier-imported` (set on each
+/// imported event to the importing bridge's name, by a bridge that exports), `courier-redelivered`
+/// (the delivery count, on an at-least-once message the server delivered again). `courier-*` and
+/// `Nats-*` headers of a message are not copied to the event. An event with no headers, id,
+/// timestamp or ordering key on an at-most-once route is published without building a NATS message
+/// (no allocation).
+///
+/// Loop prevention. A bridge never exports an event it imported itself
+/// (`courier-imported` is its name; a bridge marks its imports so once it has
+/// an export route: add export routes before import routes, or an event
+/// imported while the first export route is added may go out once more); the connection is no-echo,
+/// so its core imports never receive its own core exports; its at-least-once imports drop (and
+/// acknowledge) messages whose `courier-origin` is itself. Two buses bridging the same topics both
+/// ways therefore see each event once.
+///
+/// Guarantees (RouteOptions::guarantee). AtMostOnce: core NATS. AtLeastOnce:
+/// exports are published to JetStream (the stream BridgeOptions::stream, made
+/// if absent, on `durable_prefix + ">"`) with `Nats-Msg-Id` = the bridge's
+/// name and the event's id (or a sequence number of the bridge's), so the
+/// server's duplicate window drops a re-publish; imports read a durable pull
+/// consumer, fetching at most RouteOptions::queue_depth messages at a time,
+/// post them (EventBus::post: waits for room, drops nothing), then wait until
+/// the bus is idle (EventBus::wait_idle: every local subscriber has processed
+/// them; coarse: unrelated traffic on the bus delays the acknowledgements)
+/// and acknowledge them. A consumer that dies before acknowledging gets them
+/// again after RouteOptions::ack_wait, marked `courier-redelivered` and
+/// counted (BridgeStats::redelivered): a subscriber sees each message at
+/// least once.
+///
+/// Faults. The connection reconnects by itself (BridgeOptions::reconnect_wait,
+/// max_reconnects); on_disconnect and on_reconnect report it. Core messages
+/// published while disconnected go to libnats's reconnect buffer (8 MiB) and
+/// past it fail (BridgeStats::publish_errors). A message that does not decode
+/// (or carries invalid headers) is counted (BridgeStats::decode_errors),
+/// reported to on_error, dropped (acknowledged if at-least-once), and the
+/// bridge goes on.
+///
+/// Thread safety: every member may be called from any thread, except that
+/// the destructor (and stop()) must not run on one of the bus's handlers or
+/// in one of the bridge's hooks. Hooks run on libnats's or the bridge's
+/// threads. The bus must outlive the bridge.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <boost/signals2/connection.hpp>
+
+#include "courier/event.hpp"
+#include "courier/event_bus.hpp"
+#include "courier/nats/bridge_options.hpp"
+#include "courier/nats/bridge_stats.hpp"
+#include "courier/nats/codec.hpp"
+#include "courier/nats/detail/link.hpp"
+#include "courier/nats/errors.hpp"
+#include "courier/nats/route_options.hpp"
+#include "courier/stream.hpp"
+#include "courier/topic_handle.hpp"
+
+namespace courier::nats {
+
+class Bridge {
+ public:
+  /// Connects to BridgeOptions::url (waiting up to connect_timeout). Throws
+  /// BridgeError, naming the URL and libnats's reason, if it cannot;
+  /// std::invalid_argument, naming it, for a bad prefix or name.
+  Bridge(EventBus& bus, BridgeOptions options)
+      : bus_(bus),
+        link_(std::make_unique<detail::Link>(std::move(options), [&bus] { bus.wait_idle(); })) {}
+
+  /// stop().
+  ~Bridge() { stop(); }
+
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  /// Publishes the local events of type T whose topics match `pattern` to
+  /// NATS, encoded by C, from now on. Throws std::invalid_argument for an
+  /// invalid pattern or options, BridgeError if the JetStream stream cannot
+  /// be made (at-least-once), std::logic_error once stopped.
+  template <class T, class C = Codec<T>>
+  requires CodecFor<C, T>
+  void export_topics(std::string_view pattern, RouteOptions options = {}) {
+    if (options.queue_depth == 0) options.queue_depth = 1;  // validated by the link, below
+    // Before the stream subscribes: imports from now on are marked (see import_subjects).
+    exports_.store(true);
+    auto stream = std::make_shared<Stream<T>>(bus_.template stream<T>(
+        pattern, StreamOptions{.depth = options.queue_depth, .overflow = options.overflow}));
+    detail::ExportParts parts;
+    parts.run = [stream, name = link_->name()](detail::Publisher& out) {
+      std::string payload;
+      const bool wants_idle = out.wants_idle();
+      for (;;) {
+        // A JetStream route learns when its queue is empty (to wait for its
+        // acknowledgements); a core route just waits for the next event.
+        std::optional<Event<T>> event;
+        if (wants_idle) event = stream->next(std::chrono::milliseconds(0));
+        if (!event) {
+          if (wants_idle) out.idle();
+          event = stream->next();
+          if (!event) return;  // closed
+        }
+        const Headers& headers = event->headers();
+        if (const std::string* importer = headers.find(detail::kImportedHeader);
+            importer != nullptr && *importer == name) {
+          continue;  // it came from NATS through this bridge
+        }
+        payload.clear();
+        C::encode(event->data(), payload);
+        out.publish(detail::OutEvent{event->topic(), payload, headers.empty() ? nullptr : &headers,
+                                     event->id(),
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         event->timestamp().time_since_epoch())
+                                         .count(),
+                                     event->ordering_key()});
+      }
+    };
+    parts.close = [stream] {
+      // Drain first: what the queue holds is published (for up to 5 s, in
+      // case NATS is gone), then the stream ends.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (stream->stats().depth != 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      stream->close();
+    };
+    parts.dropped = [stream] { return stream->stats().dropped; };
+    try {
+      link_->add_export(pattern, options, std::move(parts));
+    } catch (...) {
+      stream->close();
+      throw;
+    }
+  }
+
+  /// Posts on the local bus, as events of type T decoded by C, the NATS
+  /// messages whose subjects match `prefix + pattern` (at-least-once:
+  /// `durable_prefix + prefix + pattern`), from now on (at-least-once: from
+  /// where the durable consumer stands). Throws std::invalid_argument for an
+  /// invalid pattern or options (an at-least-once import needs
+  /// RouteOptions::durable), BridgeError if NATS refuses the subscription or
+  /// consumer, std::logic_error once stopped.
+  template <class T, class C = Codec<T>>
+  requires CodecFor<C, T>
+  void import_subjects(std::string_view pattern, RouteOptions options = {}) {
+    const bool try_only =
+        options.guarantee == Guarantee::AtMostOnce && options.overflow == Overflow::DropNewest;
+    link_->add_import(
+        pattern, options,
+        [this, try_only, name = link_->name(),
+         topics = std::make_shared<TopicCache>()](const detail::InMessage& in) {
+          // The fast path: a plain message (no metadata, nothing to mark)
+          // goes through a Topic handle (no validation, no routing lookup).
+          if (!in.for_each_header && in.id == 0 && in.timestamp_ns == 0 && in.deliveries <= 1 &&
+              in.ordering_key.empty() && !exports_.load(std::memory_order_relaxed)) {
+            if (const Topic* topic = topics->find(bus_, in.topic)) {
+              T value(C::decode(in.payload));
+              if (try_only) return bus_.try_post(*topic, std::move(value));
+              bus_.post(*topic, std::move(value));
+              return true;
+            }
+          }
+          Event<T> event(in.topic, T(C::decode(in.payload)), in.ordering_key);
+          if (in.id != 0) event.set_id(in.id);
+          if (in.timestamp_ns != 0) {
+            event.set_timestamp(std::chrono::system_clock::time_point(
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    std::chrono::nanoseconds(in.timestamp_ns))));
+          }
+          if (in.for_each_header) {
+            in.for_each_header([&event](std::string_view key, std::string_view value) {
+              event.set_header(key, value);
+            });
+          }
+          if (in.deliveries > 1) {
+            event.set_header(detail::kRedeliveredHeader, std::to_string(in.deliveries));
+          }
+          // The mark keeps this bridge from exporting the event again; a
+          // bridge with no export route skips it (and its allocation).
+          if (exports_.load()) event.set_header(detail::kImportedHeader, name);
+          if (try_only) return bus_.try_post(std::move(event));
+          bus_.post(std::move(event));
+          return true;
+        });
+  }
+
+  /// Stops every route, then closes the connection. Each export first
+  /// publishes what its queue holds (waiting up to 5 s for it; what is left
+  /// then is dropped and counted), so that events the bus delivered before
+  /// (EventBus::wait_idle) reach NATS. Idempotent. Thread-safe, but not from
+  /// a bus handler or a bridge hook.
+  void stop() { link_->stop(); }
+
+  /// The counters. Thread-safe.
+  BridgeStats stats() const { return link_->stats(); }
+
+  /// This bridge's name (BridgeOptions::name, or the one made for it).
+  const std::string& name() const noexcept { return link_->name(); }
+
+  /// True while the connection is up. Thread-safe.
+  bool connected() const { return link_->connected(); }
+
+  ///@{
+  /// Hooks (Boost.Signals2), called on libnats's threads (on_error: on the
+  /// route's thread) with no lock of the bridge held. Keep the returned
+  /// connection: destroying it disconnects. Thread-safe.
+  [[nodiscard]] boost::signals2::scoped_connection on_disconnect(std::function<void()> hook) {
+    return link_->disconnected.connect(std::move(hook));
+  }
+  [[nodiscard]] boost::signals2::scoped_connection on_reconnect(std::function<void()> hook) {
+    return link_->reconnected.connect(std::move(hook));
+  }
+  [[nodiscard]] boost::signals2::scoped_connection on_error(
+      std::function<void(const BridgeFault&)> hook) {
+    return link_->fault.connect(std::move(hook));
+  }
+  ///@}
+
+ private:
+  // An import route's Topic handles, by topic: used by the route's one
+  // delivery thread only. At most kMaxTopics (each handle costs the bus a
+  // row in its routing snapshots); further topics take the general path.
+  class TopicCache {
+   public:
+    const Topic* find(EventBus& bus, std::string_view name) {
+      const auto found = topics_.find(name);
+      if (found != topics_.end()) return &found->second;
+      if (topics_.size() >= kMaxTopics) return nullptr;
+      return &topics_.emplace(std::string(name), bus.topic(name)).first->second;
+    }
+
+   private:
+    static constexpr std::size_t kMaxTopics = 256;
+    struct Hash {
+      using is_transparent = void;
+      std::size_t operator()(std::string_view text) const noexcept {
+        return std::hash<std::string_view>{}(text);
+      }
+    };
+    std::unordered_map<std::string, Topic, Hash, std::equal_to<>> topics_;
+  };
+
+  EventBus& bus_;
+  std::atomic<bool> exports_{false};  // an export route was added
+  std::unique_ptr<detail::Link> link_;
+};
+
+}  // namespace courier::nats

@@ -1,0 +1,44 @@
+/// \file
+/// BridgeOptions: how a nats::Bridge connects and names its subjects.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace courier::nats {
+
+/// How a Bridge connects and names its subjects. Plain data: thread safety as
+/// for any struct.
+///
+/// Subjects: a local topic `t` is the NATS subject `prefix + t` on
+/// at-most-once routes and `durable_prefix + prefix + t` on at-least-once
+/// routes, so that the JetStream stream (which captures `durable_prefix + ">"`)
+/// never stores the core traffic.
+struct BridgeOptions {
+  /// The NATS server (or a comma-separated list of servers).
+  std::string url = "nats://127.0.0.1:4222";
+  /// Prepended to every topic to make its subject ("app1." gives
+  /// "app1.metrics.cpu"); empty, or valid topic tokens ending with '.'.
+  std::string prefix{};
+  /// Prepended to the subjects of at-least-once routes; valid topic tokens
+  /// ending with '.'.
+  std::string durable_prefix = "courier-durable.";
+  /// The JetStream stream at-least-once routes use; made (file storage) if
+  /// absent, with subjects `durable_prefix + ">"`.
+  std::string stream = "COURIER";
+  /// This bridge's identity, carried in the `courier-origin` header of its
+  /// at-least-once exports (so that it drops them if it imports them back)
+  /// and in `courier-imported` on what it imports. Empty: a unique one is
+  /// made (host process id and a random number).
+  std::string name{};
+  /// The server's duplicate window for `Nats-Msg-Id` (stream creation only).
+  std::chrono::seconds duplicate_window{120};
+  /// Time between reconnect attempts.
+  std::chrono::milliseconds reconnect_wait{100};
+  /// Reconnect attempts before giving up; -1: forever.
+  int max_reconnects = -1;
+  /// The first connection attempt's timeout.
+  std::chrono::milliseconds connect_timeout{2000};
+};
+
+}  // namespace courier::nats

@@ -1,0 +1,20 @@
+/// \file
+/// BridgeStats: the counters of a nats::Bridge.
+#pragma once
+
+#include <cstdint>
+
+namespace courier::nats {
+
+/// A snapshot of a Bridge's counters (Bridge::stats()). Each is exact at some
+/// moment of the call; they need not agree with one another while messages flow.
+struct BridgeStats {
+  std::uint64_t exported = 0;     ///< events published to NATS
+  std::uint64_t imported = 0;     ///< messages posted on the local bus
+  std::uint64_t dropped = 0;      ///< events or messages dropped by an overflow policy (either way)
+  std::uint64_t redelivered = 0;  ///< at-least-once messages the server delivered again
+  std::uint64_t decode_errors = 0;   ///< messages that did not decode (or had invalid headers)
+  std::uint64_t publish_errors = 0;  ///< publishes NATS refused or did not acknowledge
+};
+
+}  // namespace courier::nats

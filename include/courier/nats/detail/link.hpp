@@ -1,0 +1,109 @@
+// The untyped half of nats::Bridge (lib/nats/link.cpp): the NATS connection,
+// its routes and their threads. Bridge's templates add the typed half: the
+// courier Stream an export reads, the codec, the Event an import posts.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <boost/signals2/signal.hpp>
+
+#include "courier/headers.hpp"
+#include "courier/nats/bridge_options.hpp"
+#include "courier/nats/bridge_stats.hpp"
+#include "courier/nats/errors.hpp"
+#include "courier/nats/route_options.hpp"
+
+namespace courier::nats::detail {
+
+// Header names the bridge reserves (documented on Bridge).
+inline constexpr std::string_view kIdHeader = "courier-id";
+inline constexpr std::string_view kTimestampHeader = "courier-timestamp";
+inline constexpr std::string_view kOrderingKeyHeader = "courier-ordering-key";
+inline constexpr std::string_view kOriginHeader = "courier-origin";
+inline constexpr std::string_view kImportedHeader = "courier-imported";
+inline constexpr std::string_view kRedeliveredHeader = "courier-redelivered";
+
+// One local event, as an export route hands it to the link.
+struct OutEvent {
+  std::string_view topic;
+  std::string_view payload;
+  const Headers* headers;  // null: none
+  std::uint64_t id;
+  std::int64_t timestamp_ns;  // since the system clock's epoch; 0: none
+  std::string_view ordering_key;
+};
+
+// One NATS message, as the link hands it to an import route. Valid during the call.
+struct InMessage {
+  std::string_view topic;  // the subject less its prefixes: a valid topic
+  std::span<const std::byte> payload;
+  std::uint64_t id = 0;
+  std::int64_t timestamp_ns = 0;
+  std::string_view ordering_key;
+  std::uint64_t deliveries = 1;  // JetStream's delivery count (1: first)
+  // The message's other headers (not courier-*): calls `each` with key and value.
+  std::function<void(const std::function<void(std::string_view, std::string_view)>&)>
+      for_each_header;
+};
+
+class Link;
+
+// What an export route's thread is given: publish one event.
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  virtual void publish(const OutEvent& event) = 0;
+  // Called when the route's queue is empty: JetStream routes wait for the
+  // acknowledgements of what they published.
+  virtual void idle() = 0;
+  // Whether idle() does anything (JetStream routes).
+  virtual bool wants_idle() const = 0;
+};
+
+// Typed parts of a route, given by Bridge's templates.
+struct ExportParts {
+  // Runs on the route's thread until the route's queue ends.
+  std::function<void(Publisher&)> run;
+  // Ends the queue (run returns soon after).
+  std::function<void()> close;
+  // Events the route's queue dropped.
+  std::function<std::uint64_t()> dropped;
+};
+
+// Posts a decoded message: true if posted, false if dropped (bus full under
+// DropNewest). Throws what the codec or the event throws: a decode error.
+using ImportFunction = std::function<bool(const InMessage&)>;
+
+class Link {
+ public:
+  Link(BridgeOptions options, std::function<void()> wait_idle);
+  ~Link();
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  void add_export(std::string_view pattern, const RouteOptions& options, ExportParts parts);
+  void add_import(std::string_view pattern, const RouteOptions& options, ImportFunction post);
+  // Stops every route and closes the connection. Idempotent.
+  void stop();
+
+  BridgeStats stats() const;
+  const std::string& name() const noexcept;
+  bool connected() const;
+
+  boost::signals2::signal<void()> disconnected;
+  boost::signals2::signal<void()> reconnected;
+  boost::signals2::signal<void(const BridgeFault&)> fault;
+
+  struct State;  // lib/nats/link.cpp
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace courier::nats::detail

@@ -1,0 +1,33 @@
+/// \file
+/// What a nats::Bridge throws and reports.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace courier::nats {
+
+/// Thrown when the bridge cannot do what it was asked with NATS (connect,
+/// subscribe, make its stream or consumer); the message names the URL or
+/// subject and libnats's reason. Immutable: shared objects are safe.
+class BridgeError : public std::runtime_error {
+ public:
+  /// `what`: the whole message.
+  explicit BridgeError(const std::string& what) : std::runtime_error(what) {}
+};
+
+/// What Bridge::on_error reports: a message that did not decode, a publish
+/// that failed, an import the bus refused.
+struct BridgeFault {
+  /// What went wrong.
+  enum class Kind {
+    Decode,   ///< a message's payload or headers did not decode: dropped (acknowledged)
+    Publish,  ///< a publish to NATS failed
+    Import,   ///< the bus refused an imported event (shut down)
+  };
+  Kind kind = Kind::Decode;  ///< what went wrong
+  std::string subject;       ///< the NATS subject concerned
+  std::string message;       ///< why, in words
+};
+
+}  // namespace courier::nats

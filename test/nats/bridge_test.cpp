@@ -1,0 +1,399 @@
+// courier::nats::Bridge against a real nats-server -js (test/nats/nats_server.hpp).
+#include "courier/nats/bridge.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <latch>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "courier/request_reply/requester.hpp"
+#include "courier/request_reply/serve.hpp"
+#include "nats/nats_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using courier::Event;
+using courier::EventBus;
+using courier::nats::Bridge;
+using courier::nats::Guarantee;
+using courier::nats::RouteOptions;
+using courier::nats::test::NatsServer;
+
+courier::Options bus_options(std::size_t capacity = 10000) {
+  courier::Options options;
+  options.threads = 2;
+  options.queue_capacity = capacity;
+  return options;
+}
+
+// Waits for `condition` (read under no lock: counters), up to 20 s, yielding.
+template <class F>
+bool eventually(F condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Topics a subscriber received, with a promise kept when `last` arrives.
+struct Received {
+  std::mutex mutex;
+  std::vector<std::string> topics;
+  std::map<std::string, int> counts;
+  std::promise<void> done;
+  std::string last;
+  void add(std::string_view topic) {
+    const std::lock_guard lock(mutex);
+    topics.emplace_back(topic);
+    if (++counts[std::string(topic)] == 1 && topic == last) done.set_value();
+  }
+};
+
+TEST(NatsCodec, BuiltInCodecsRoundTripAndRejectWrongSizes) {
+  std::string out;
+  courier::nats::Codec<int>::encode(42, out);
+  EXPECT_EQ(courier::nats::Codec<int>::decode(std::as_bytes(std::span(out))), 42);
+  EXPECT_THROW(courier::nats::Codec<int>::decode(std::as_bytes(std::span(out).first(3))),
+               courier::nats::DecodeError);
+  out.clear();
+  courier::nats::Codec<std::string>::encode("text", out);
+  EXPECT_EQ(courier::nats::Codec<std::string>::decode(std::as_bytes(std::span(out))), "text");
+}
+
+TEST(NatsBridge, WildcardExportAndImport) {
+  NatsServer server;
+  EventBus a(bus_options()), b(bus_options());
+  Received received;
+  received.last = "metrics.end";
+  auto subscription =
+      b.subscribe<int>(">", [&](const Event<int>& event) { received.add(event.topic()); });
+  Bridge from(a, {.url = server.url(), .prefix = "app."});
+  Bridge to(b, {.url = server.url(), .prefix = "app."});
+  from.export_topics<int>("metrics.>");
+  to.import_subjects<int>("metrics.*");
+
+  a.post("metrics.cpu", 1);
+  a.post("metrics.disk.io", 2);  // exported, but two tokens: "metrics.*" does not import it
+  a.post("other.thing", 3);      // not exported
+  a.post("metrics.end", 4);
+  ASSERT_EQ(received.done.get_future().wait_for(20s), std::future_status::ready);
+  const std::lock_guard lock(received.mutex);
+  EXPECT_EQ(received.topics, (std::vector<std::string>{"metrics.cpu", "metrics.end"}));
+  EXPECT_EQ(from.stats().exported, 3u);
+}
+
+TEST(NatsBridge, HeadersIdTimestampAndOrderingKeyAreCarried) {
+  NatsServer server;
+  EventBus a(bus_options()), b(bus_options());
+  std::promise<Event<std::string>> got;
+  auto subscription = b.subscribe<std::string>(
+      "orders.>", [&](const Event<std::string>& event) { got.set_value(event); });
+  Bridge from(a, {.url = server.url()});
+  Bridge to(b, {.url = server.url(), .name = "to-bridge"});
+  from.export_topics<std::string>("orders.>");
+  to.export_topics<std::string>("replies.>");  // a bridge that exports marks its imports
+  to.import_subjects<std::string>("orders.>");
+
+  const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
+  Event<std::string> event("orders.new", "payload", "customer-7");
+  event.set_header("correlation-id", "42").set_header("reply-to", "orders.reply.7");
+  event.set_id(99).set_timestamp(when);
+  a.post(std::move(event));
+
+  auto future = got.get_future();
+  ASSERT_EQ(future.wait_for(20s), std::future_status::ready);
+  const Event<std::string> arrived = future.get();
+  EXPECT_EQ(arrived.topic(), "orders.new");
+  EXPECT_EQ(arrived.data(), "payload");
+  EXPECT_EQ(arrived.ordering_key(), "customer-7");
+  EXPECT_EQ(arrived.id(), 99u);
+  EXPECT_EQ(arrived.timestamp(), when);
+  ASSERT_NE(arrived.headers().find("correlation-id"), nullptr);
+  EXPECT_EQ(*arrived.headers().find("correlation-id"), "42");
+  ASSERT_NE(arrived.headers().find("reply-to"), nullptr);
+  EXPECT_EQ(*arrived.headers().find("reply-to"), "orders.reply.7");
+  ASSERT_NE(arrived.headers().find("courier-imported"), nullptr);
+  EXPECT_EQ(*arrived.headers().find("courier-imported"), "to-bridge");
+  EXPECT_EQ(arrived.headers().find("courier-id"), nullptr);  // metadata, not a header
+}
+
+// Two buses bridging the same topics both ways, over core NATS and JetStream:
+// each event reaches each bus once.
+TEST(NatsBridge, TwoBusesBothWaysSeeEachEventOnce) {
+  NatsServer server;
+  for (const Guarantee guarantee : {Guarantee::AtMostOnce, Guarantee::AtLeastOnce}) {
+    SCOPED_TRACE(guarantee == Guarantee::AtMostOnce ? "core" : "jetstream");
+    const std::string tag = guarantee == Guarantee::AtMostOnce ? "core" : "js";
+    EventBus a(bus_options()), b(bus_options());
+    Received at_a, at_b;
+    at_a.last = "chat.marker-b";
+    at_b.last = "chat.marker-a";
+    auto sa = a.subscribe<int>("chat.>", [&](const Event<int>& e) { at_a.add(e.topic()); });
+    auto sb = b.subscribe<int>("chat.>", [&](const Event<int>& e) { at_b.add(e.topic()); });
+    Bridge bridge_a(a, {.url = server.url(), .name = "a-" + tag});
+    Bridge bridge_b(b, {.url = server.url(), .name = "b-" + tag});
+    for (Bridge* bridge : {&bridge_a, &bridge_b}) {
+      RouteOptions route{.guarantee = guarantee, .durable = bridge->name()};
+      bridge->export_topics<int>("chat.>", route);
+      bridge->import_subjects<int>("chat.>", route);
+    }
+    a.post("chat.from-a", 1);
+    b.post("chat.from-b", 2);
+    // A loop would re-export chat.from-a from b before b's marker (b posts its
+    // marker after it received chat.from-a), so once a has b's marker (and b
+    // a's), every copy a loop could make has arrived.
+    { std::unique_lock lock(at_b.mutex); }
+    ASSERT_TRUE(eventually([&] {
+      const std::lock_guard lock(at_b.mutex);
+      return at_b.counts.contains("chat.from-a");
+    }));
+    ASSERT_TRUE(eventually([&] {
+      const std::lock_guard lock(at_a.mutex);
+      return at_a.counts.contains("chat.from-b");
+    }));
+    a.post("chat.marker-a", 3);
+    b.post("chat.marker-b", 4);
+    ASSERT_EQ(at_a.done.get_future().wait_for(20s), std::future_status::ready);
+    ASSERT_EQ(at_b.done.get_future().wait_for(20s), std::future_status::ready);
+    a.wait_idle();
+    b.wait_idle();
+    const std::map<std::string, int> once = {
+        {"chat.from-a", 1}, {"chat.from-b", 1}, {"chat.marker-a", 1}, {"chat.marker-b", 1}};
+    {
+      const std::lock_guard lock_a(at_a.mutex);
+      EXPECT_EQ(at_a.counts, once);
+    }
+    {
+      const std::lock_guard lock_b(at_b.mutex);
+      EXPECT_EQ(at_b.counts, once);
+    }
+    EXPECT_EQ(bridge_a.stats().exported, 2u);
+    EXPECT_EQ(bridge_b.stats().exported, 2u);
+  }
+}
+
+TEST(NatsBridge, UndecodableMessagesAreCountedAndTheBridgeGoesOn) {
+  NatsServer server;
+  EventBus a(bus_options()), b(bus_options());
+  std::promise<int> got;
+  auto subscription =
+      b.subscribe<int>("num.>", [&](const Event<int>& event) { got.set_value(event.data()); });
+  Bridge from(a, {.url = server.url()});
+  Bridge to(b, {.url = server.url()});
+  std::mutex mutex;
+  std::vector<courier::nats::BridgeFault> faults;
+  auto hook = to.on_error([&](const courier::nats::BridgeFault& fault) {
+    const std::lock_guard lock(mutex);
+    faults.push_back(fault);
+  });
+  from.export_topics<std::string>("num.>");
+  to.import_subjects<int>("num.>");  // four bytes exactly
+
+  a.post("num.bad", std::string("abc"));
+  const int seven = 7;
+  a.post("num.good", std::string(reinterpret_cast<const char*>(&seven), sizeof seven));
+  auto future = got.get_future();
+  ASSERT_EQ(future.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(future.get(), 7);
+  EXPECT_EQ(to.stats().decode_errors, 1u);  // num.bad came first, on the same subscription
+  // Counted once post() returned, which may be after the subscriber ran.
+  EXPECT_TRUE(eventually([&] { return to.stats().imported == 1u; }));
+  const std::lock_guard lock(mutex);
+  ASSERT_EQ(faults.size(), 1u);
+  EXPECT_EQ(faults[0].kind, courier::nats::BridgeFault::Kind::Decode);
+  EXPECT_EQ(faults[0].subject, "num.bad");
+}
+
+// A slow local subscriber: a core import under DropNewest drops (counted)
+// rather than holding more than the bus's bound; at-least-once imports hold
+// back (at most queue_depth fetched) and lose nothing.
+TEST(NatsBridge, SlowSubscriberBoundsMemoryAndCountsDrops) {
+  NatsServer server;
+  constexpr int kEvents = 2000;
+  constexpr std::size_t kCapacity = 16;
+  EventBus a(bus_options()), b(bus_options(kCapacity));
+  std::latch release(1);
+  std::atomic<int> core_seen{0}, durable_seen{0};
+  auto slow_core = b.subscribe<int>("fast.>", [&](const Event<int>&) {
+    release.wait();
+    ++core_seen;
+  });
+  auto slow_durable = b.subscribe<int>("kept.>", [&](const Event<int>&) {
+    release.wait();
+    ++durable_seen;
+  });
+  Bridge from(a, {.url = server.url()});
+  Bridge to(b, {.url = server.url()});
+  from.export_topics<int>("fast.>");
+  from.export_topics<int>("kept.>", {.guarantee = Guarantee::AtLeastOnce});
+  to.import_subjects<int>("fast.>", {.queue_depth = 64, .overflow = courier::Overflow::DropNewest});
+  to.import_subjects<int>(
+      "kept.>", {.guarantee = Guarantee::AtLeastOnce, .queue_depth = 8, .durable = "kept"});
+  for (int i = 0; i < kEvents; ++i) a.post("fast.n", i);
+  for (int i = 0; i < kEvents; ++i) a.post("kept.n", i);
+  // Every core message is imported or dropped while the subscriber is stuck.
+  ASSERT_TRUE(eventually([&] {
+    const auto stats = to.stats();
+    return stats.imported + stats.dropped >= static_cast<std::uint64_t>(kEvents);
+  }));
+  const auto stuck = to.stats();
+  EXPECT_GT(stuck.dropped, 0u);
+  // The bus held at most its capacity (plus the event in the slow handler).
+  EXPECT_LE(b.stats().queued, kCapacity);
+  release.count_down();
+  ASSERT_TRUE(eventually([&] { return durable_seen.load() == kEvents; }));
+  b.wait_idle();
+  EXPECT_EQ(static_cast<std::uint64_t>(core_seen.load()) + to.stats().dropped,
+            static_cast<std::uint64_t>(kEvents));
+}
+
+TEST(NatsBridge, SurvivesAServerRestart) {
+  NatsServer server;
+  EventBus a(bus_options()), b(bus_options());
+  std::mutex mutex;
+  std::set<int> seen;
+  std::promise<void> first;
+  std::promise<void> after;
+  auto subscription = b.subscribe<int>("tick.>", [&](const Event<int>& event) {
+    const std::lock_guard lock(mutex);
+    seen.insert(event.data());
+    if (event.data() == 0) first.set_value();
+    if (event.data() >= 1000 && seen.size() == 2) after.set_value();
+  });
+  Bridge from(a, {.url = server.url()});
+  Bridge to(b, {.url = server.url()});
+  std::promise<void> down, up_from, up_to;
+  auto hook_down = to.on_disconnect([&] { down.set_value(); });
+  auto hook_up_from = from.on_reconnect([&] { up_from.set_value(); });
+  auto hook_up_to = to.on_reconnect([&] { up_to.set_value(); });
+  from.export_topics<int>("tick.>");
+  to.import_subjects<int>("tick.>");
+  a.post("tick.n", 0);
+  ASSERT_EQ(first.get_future().wait_for(20s), std::future_status::ready);
+
+  server.stop();
+  ASSERT_EQ(down.get_future().wait_for(20s), std::future_status::ready);
+  EXPECT_FALSE(to.connected());
+  server.start();
+  ASSERT_EQ(up_from.get_future().wait_for(20s), std::future_status::ready);
+  ASSERT_EQ(up_to.get_future().wait_for(20s), std::future_status::ready);
+  // The importer's subscription is re-sent on reconnection, but the server may
+  // see it after the exporter's first publish: publish until one arrives.
+  auto arrived = after.get_future();
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    a.post("tick.n", 1000 + attempt);
+    if (arrived.wait_for(100ms) == std::future_status::ready) break;
+  }
+  ASSERT_EQ(arrived.wait_for(0s), std::future_status::ready);
+}
+
+// Request-reply across processes (here two buses, each with its own bridge
+// and connection): the requester's bus exports the service's topics and
+// imports the inboxes; the server's bus the other way round. The reply-to and
+// correlation-id headers cross as NATS headers.
+TEST(NatsBridge, RequestReplyThroughTheBridge) {
+  NatsServer server;
+  EventBus client(bus_options()), service(bus_options());
+  Bridge client_bridge(client, {.url = server.url()});
+  Bridge service_bridge(service, {.url = server.url()});
+  client_bridge.export_topics<int>("rpc.>");
+  client_bridge.import_subjects<int>("_courier.inbox.>");
+  service_bridge.import_subjects<int>("rpc.>");
+  service_bridge.export_topics<int>("_courier.inbox.>");
+  auto doubler = courier::serve<int>(service, "rpc.double", [](const int& n) { return 2 * n; });
+  courier::Requester<int> requester(client);
+  EXPECT_EQ(requester.request("rpc.double", 21, 20s).get().data(), 42);
+  EXPECT_EQ(requester.request("rpc.double", 50, 20s).get().data(), 100);
+}
+
+// Reads lines "id deliveries" from `fd` into `seen` until `enough` says so.
+struct Worker {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+};
+
+Worker start_worker(const std::string& url) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  std::vector<std::string> args = {COURIER_NATS_WORKER, url};
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  Worker worker;
+  const int error = posix_spawn(&worker.pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  if (error != 0) throw std::runtime_error("cannot start the worker");
+  worker.out = ::fdopen(pipe_fds[0], "r");
+  return worker;
+}
+
+TEST(NatsBridge, AtLeastOnceSurvivesAConsumerProcessKilledMidStream) {
+  NatsServer server;
+  constexpr int kEvents = 1000;
+  EventBus a(bus_options());
+  Bridge from(a, {.url = server.url()});
+  from.export_topics<int>("jobs.>", {.guarantee = Guarantee::AtLeastOnce});
+  for (int i = 1; i <= kEvents; ++i)
+    a.post(Event<int>("jobs.run", i).set_id(static_cast<std::uint64_t>(i)));
+
+  std::map<int, std::vector<int>> deliveries;  // id -> delivery counts seen
+  auto read_line = [&](Worker& worker) {
+    int id = 0, delivered = 0;
+    if (std::fscanf(worker.out, "%d %d", &id, &delivered) != 2) return false;
+    deliveries[id].push_back(delivered);
+    return true;
+  };
+  Worker first = start_worker(server.url());
+  for (int i = 0; i < kEvents / 4; ++i) ASSERT_TRUE(read_line(first));
+  ::kill(first.pid, SIGKILL);
+  int status = 0;
+  ::waitpid(first.pid, &status, 0);
+  while (read_line(first)) {
+  }  // what it printed before it died
+  std::fclose(first.out);
+
+  Worker second = start_worker(server.url());
+  auto complete = [&] {
+    for (int i = 1; i <= kEvents; ++i)
+      if (!deliveries.contains(i)) return false;
+    return true;
+  };
+  while (!complete()) ASSERT_TRUE(read_line(second));
+  ::kill(second.pid, SIGTERM);
+  ::waitpid(second.pid, &status, 0);
+  std::fclose(second.out);
+
+  int repeated = 0;
+  for (const auto& [id, counts] : deliveries) {
+    // A repeat is marked: its delivery count says it was delivered before.
+    for (std::size_t k = 1; k < counts.size(); ++k) {
+      EXPECT_GT(counts[k], 1) << "id " << id;
+      ++repeated;
+    }
+  }
+  EXPECT_EQ(deliveries.size(), static_cast<std::size_t>(kEvents));
+  RecordProperty("repeated", repeated);
+}
+
+}  // namespace
