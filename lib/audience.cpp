@@ -2,36 +2,18 @@
 #include "courier/audience.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 
 #include "courier/headers.hpp"
+#include "quoted.hpp"
 
 namespace courier {
 namespace {
 
-// At most this much of a bad value is quoted in an error message, so that a
-// megabyte user id does not make a megabyte message.
-constexpr std::size_t kQuotedBytes = 64;
+using detail::quoted;
 
 bool is_control_or_space(unsigned char c) noexcept { return c <= 0x20 || c == 0x7f; }
-
-// `text` for an error message: cut to kQuotedBytes, control bytes as \xNN.
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text.substr(0, kQuotedBytes)) {
-    if (c < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += text.size() > kQuotedBytes ? "\"..." : "\"";
-  return out;
-}
 
 [[noreturn]] void reject_user(std::string_view user, const std::string& why) {
   throw std::invalid_argument("courier: invalid user id " + quoted(user) + ": " + why);

@@ -2,39 +2,21 @@
 #include "courier/headers.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 
 #include "courier/event.hpp"
+#include "quoted.hpp"
 
 namespace courier {
 namespace {
 
-// At most this much of a bad key is quoted in an error message, so that a
-// megabyte key does not make a megabyte message.
-constexpr std::size_t kQuotedBytes = 64;
+using detail::quoted;
 
 bool is_control(unsigned char c) noexcept { return c < 0x20 || c == 0x7f; }
 
 // A visible ASCII character other than ':' (what NATS and HTTP take in a key).
 bool is_key_char(unsigned char c) noexcept { return c > 0x20 && c < 0x7f && c != ':'; }
-
-// `text` for an error message: cut to kQuotedBytes, control bytes as \xNN.
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text.substr(0, kQuotedBytes)) {
-    if (is_control(c)) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += text.size() > kQuotedBytes ? "\"..." : "\"";
-  return out;
-}
 
 [[noreturn]] void reject(std::string_view key, const std::string& why) {
   throw std::invalid_argument("courier: invalid header " + quoted(key) + ": " + why);

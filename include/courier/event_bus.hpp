@@ -680,20 +680,31 @@ class COURIER_EXPORT EventBus {
     return post_async(std::move(event), admission, topic_id);
   }
 
-  // Out of line: inlined into post(), the envelope's store made post() too
-  // big for g++ to inline it at its call sites (see post_event).
+  // A slot holding `event`, or null (Try: full or closed). If the move into
+  // the slot throws, the slot is given back.
   template <class T>
-  [[gnu::noinline]] bool post_async(Event<T>&& event, detail::BusCore::Admission admission,
-                                    std::size_t topic_id) {
+  [[gnu::always_inline]] detail::Envelope* stored(Event<T>&& event,
+                                                  detail::BusCore::Admission admission) {
     detail::BusCore& core = *core_;
     detail::Envelope* envelope = core.acquire(admission);
-    if (envelope == nullptr) return false;
+    if (envelope == nullptr) return nullptr;
     try {
       envelope->store(std::move(event));
     } catch (...) {
       core.abandon(*envelope);
       throw;
     }
+    return envelope;
+  }
+
+  // Out of line: inlined into post(), the envelope's store made post() too
+  // big for g++ to inline it at its call sites (see post_event).
+  template <class T>
+  [[gnu::noinline]] bool post_async(Event<T>&& event, detail::BusCore::Admission admission,
+                                    std::size_t topic_id) {
+    detail::BusCore& core = *core_;
+    detail::Envelope* envelope = stored(std::move(event), admission);
+    if (envelope == nullptr) return false;
     core.publish(*envelope, topic_id);
     return true;
   }
@@ -716,14 +727,8 @@ class COURIER_EXPORT EventBus {
       return core.post_sync(&event, detail::event_ops<T>, &detail::hold_event<T>, topic_id,
                             admission);
     }
-    detail::Envelope* envelope = core.acquire(admission);
+    detail::Envelope* envelope = stored(std::move(event), admission);
     if (envelope == nullptr) return false;
-    try {
-      envelope->store(std::move(event));
-    } catch (...) {
-      core.abandon(*envelope);
-      throw;
-    }
     if (audience != nullptr) {
       core.publish_to_audience(*envelope, topic_id, *audience);
     } else {
