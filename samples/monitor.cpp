@@ -67,11 +67,11 @@ class CounterAggregator {
       sums_[std::string(event.topic())] += event.data().amount;
       total_ += event.data().amount;
     }
-    {
-      const std::lock_guard lock(mutex_);
-      aggregated_ += batch.size();
-      ++batches_;
-    }
+    // Notified under the lock: once wait_for returns, this call no longer
+    // touches the aggregator, which the waiter may then destroy.
+    const std::lock_guard lock(mutex_);
+    aggregated_ += batch.size();
+    ++batches_;
     progress_.notify_all();
   }
 
@@ -260,12 +260,14 @@ Arguments arguments_from(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Arguments arguments = arguments_from(argc, argv);
 
-  courier::TimerThread timers;  // the buffer's timer; it outlives the bus
+  // Declared in the order they may be destroyed: the bus first, then the
+  // buffer's timer thread (joined), and only then what their calls touch.
+  courier::LatencyHistogram latency;
+  CounterAggregator aggregator(latency);
+  courier::TimerThread timers;
   courier::EventBus bus;
   bus.track_topics(true);
   bus.track_latency(true);
-  courier::LatencyHistogram latency;
-  CounterAggregator aggregator(latency);
   bus.subscribe<Count>(
       kCounters,
       courier::pipe<Count>(courier::buffer(1000, 100ms, timers),
