@@ -1,5 +1,5 @@
 # `cmake --install`: headers, the library, a CMake package (find_package) and a
-# pkg-config file; and, at the top level, the Debian package (cmake/package.cmake).
+# pkg-config file. The Debian package is cmake/package.cmake.
 #
 #   <prefix>/include/courier/...                         the headers, version.hpp included
 #   <prefix>/<libdir>/libcourier.a (or .so.*)            the library
@@ -65,7 +65,3 @@ configure_file(cmake/courier.pc.in ${PROJECT_BINARY_DIR}/courier.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/courier.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 install(FILES README.md CHANGELOG.md LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
-
-if(COURIER_TOP_LEVEL)
-  include(cmake/package.cmake)
-endif()

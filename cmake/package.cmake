@@ -28,5 +28,11 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # libcourier-dev_<version>_<architectur
 # headers hold Boost.Asio and Boost.Signals2 objects (see courierConfig.cmake.in).
 # Debian names each minor version's headers package (libboost1.81-dev).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libboost${courier_boost_version}-dev")
+# The NATS bridge, when built, ships in this package too (libcourier_nats.a,
+# courier/nats/); only a program that links courier::nats needs libnats, which
+# courierConfig.cmake finds with pkg-config. So it is suggested, not required.
+if(COURIER_WITH_NATS)
+  set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libnats-dev, pkg-config")
+endif()
 
 include(CPack)

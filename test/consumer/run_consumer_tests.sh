@@ -154,6 +154,10 @@ expect "the package's version $version" test "$(dpkg-deb -f "$deb" Version)" = "
 expect "a dependency on one Boost's headers (libboost1.N-dev)" \
   grep -qE '^libboost1\.[0-9]+-dev$' <<<"$(dpkg-deb -f "$deb" Depends)"
 contents=$(dpkg-deb -c "$deb")
+if grep -q -- "/libcourier_nats.a\$" <<<"$contents"; then
+  expect "the bridge's libnats suggested (Suggests: libnats-dev, pkg-config)" \
+    test "$(dpkg-deb -f "$deb" Suggests)" = "libnats-dev, pkg-config"
+fi
 for file in usr/include/courier/courier.hpp usr/include/courier/version.hpp \
   /libcourier.a /cmake/courier/courierConfig.cmake /cmake/courier/courierConfigVersion.cmake \
   /pkgconfig/courier.pc usr/share/doc/libcourier-dev/LICENSE usr/share/doc/libcourier-dev/README.md; do
