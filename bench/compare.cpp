@@ -840,6 +840,9 @@ void measure_request_reply(const Config& config, Report& report) {
   const Id courier_id = runs.add("courier Requester + serve", [=] {
     return bench::request_reply_courier(kPoolThreads, round_trips);
   });
+  const Id call_id = runs.add("courier Requester::call + serve", [=] {
+    return bench::request_reply_courier_call(kPoolThreads, round_trips);
+  });
   runs.run(config.rounds);
   auto describe = [&](Id id) {
     return bench::format_rate(runs.median_of(id, &bench::RoundTrips::per_second), "round trips/s") +
@@ -848,11 +851,13 @@ void measure_request_reply(const Config& config, Report& report) {
   };
   const std::string workload = "request-reply, one thread asking";
   report.add({workload, runs.name(promise), describe(promise), "", "", ""});
-  report.add({workload, runs.name(courier_id), describe(courier_id),
-              runs.ratio_list(courier_id, {promise}, &bench::RoundTrips::per_second),
-              ">= 2x Asio pool + std::promise",
-              bench::verdict(
-                  runs.median_ratio(courier_id, promise, &bench::RoundTrips::per_second) >= 2)});
+  for (const Id id : {courier_id, call_id}) {
+    report.add(
+        {workload, runs.name(id), describe(id),
+         runs.ratio_list(id, {promise}, &bench::RoundTrips::per_second),
+         ">= 2x Asio pool + std::promise",
+         bench::verdict(runs.median_ratio(id, promise, &bench::RoundTrips::per_second) >= 2)});
+  }
 }
 
 void measure_middleware(const Config& config, Report& report) {

@@ -5,7 +5,8 @@
 //                   Requester's request().get() against a server on the bus
 //                   (the payload plus one), timed against the same question
 //                   answered by a task posted to an Asio thread_pool that
-//                   fulfils a std::promise. Round trips per second, and the
+//                   fulfils a std::promise; and with Requester::call, which
+//                   waits without a future. Round trips per second, and the
 //                   p50 and p99 of one round trip.
 //   middleware      W1's synchronous post to one subscriber, with no
 //                   middleware, and with four middlewares (each reads a
@@ -57,6 +58,19 @@ inline RoundTrips request_reply_courier(std::size_t threads, std::int64_t count)
     const std::int64_t answer =
         requester.request("rpc.next", i, std::chrono::seconds(30)).get().data();
     require_count("request-reply courier", answer, i + 1);
+  });
+}
+
+// The same questions asked with Requester::call, which waits on the asking
+// thread, spinning first, instead of through a std::future.
+inline RoundTrips request_reply_courier_call(std::size_t threads, std::int64_t count) {
+  courier::EventBus bus(courier::Options{.threads = threads});
+  auto server =
+      courier::serve<std::int64_t>(bus, "rpc.next", [](std::int64_t value) { return value + 1; });
+  courier::Requester<std::int64_t> requester(bus);
+  return time_round_trips(count, [&](std::int64_t i) {
+    const std::int64_t answer = requester.call("rpc.next", i, std::chrono::seconds(30)).data();
+    require_count("request-reply courier call", answer, i + 1);
   });
 }
 

@@ -205,6 +205,85 @@ TEST(RequestReply, AsyncRequestCompletesACallbackOnItsExecutor) {
   EXPECT_EQ(ran_on, std::this_thread::get_id());
 }
 
+// call() waits on the calling thread: on a pool and on a synchronous bus
+// (where the reply has come before the request's post returns).
+TEST(RequestReply, CallReturnsTheReplyOnAPoolAndOnASynchronousBus) {
+  for (const bool synchronous : {false, true}) {
+    EventBus bus(Options{.threads = 2, .synchronous = synchronous});
+    auto server = courier::serve<Sum>(bus, "rpc.add", [](const Sum& sum) { return sum.a + sum.b; });
+    Requester<int> requester(bus);
+    for (int i = 0; i < 100; ++i) {
+      const Event<int> reply = requester.call("rpc.add", Sum{i, 7}, 10s);
+      EXPECT_EQ(reply.data(), i + 7) << (synchronous ? "synchronous" : "pool");
+      EXPECT_EQ(reply.topic(), requester.inbox());
+    }
+  }
+}
+
+TEST(RequestReply, CallThrowsRemoteErrorAndNoRespondersAsTheFutureWould) {
+  EventBus bus(pool_of_two());
+  auto server = courier::serve<int>(
+      bus, "rpc.fail", [](int) -> int { throw std::runtime_error("division by zero"); });
+  Requester<int> requester(bus);
+  try {
+    requester.call("rpc.fail", 1, 10s);
+    FAIL() << "no exception";
+  } catch (const courier::RemoteError& error) {
+    EXPECT_EQ(error.topic(), "rpc.fail");
+    EXPECT_EQ(error.remote_message(), "division by zero");
+  }
+  EXPECT_THROW(requester.call("rpc.nobody", 1, 10s), courier::NoResponders);
+  EXPECT_THROW(requester.call("rpc..add", 1, 10s), std::invalid_argument);
+}
+
+// A call whose reply never comes sleeps past its spin, and its timeout (on
+// the requester's clock) wakes it.
+TEST(RequestReply, ACallThatTimesOutIsWokenByItsTimeout) {
+  EventBus bus(pool_of_two());
+  std::latch received(1);
+  auto silent =
+      bus.subscribe<int>("rpc.silent", [&received](const Event<int>&) { received.count_down(); });
+  courier::ManualClock clock;
+  Requester<int> requester(bus, clock);
+  auto outcome = std::async(std::launch::async, [&requester] {
+    try {
+      requester.call("rpc.silent", 1, 250ms);
+    } catch (const courier::Timeout& error) {
+      return error.timeout();
+    }
+    return std::chrono::nanoseconds{0};
+  });
+  received.wait();
+  clock.advance(250ms);
+  ASSERT_EQ(outcome.wait_for(kBoundedWait), std::future_status::ready);
+  EXPECT_EQ(outcome.get(), 250ms);
+}
+
+// Many threads calling through one requester at once: each gets its own
+// answer, whether it caught it spinning or was woken.
+TEST(RequestReply, ManyThreadsCallingOneRequesterEachGetTheirOwnAnswers) {
+  constexpr int kThreads = 4;
+  constexpr int kCallsPerThread = 300;
+  EventBus bus(Options{.threads = 2, .queue_capacity = 64});
+  auto server = courier::serve<Sum>(
+      bus, "rpc.add", [](const Sum& sum) { return sum.a + sum.b; },
+      courier::Concurrency::Concurrent);
+  Requester<int> requester(bus);
+  std::atomic<int> right{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&requester, &right, t] {
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        if (requester.call("rpc.add", Sum{t * 100000, i}, 60s).data() == t * 100000 + i) {
+          right.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(right.load(), kThreads * kCallsPerThread);
+}
+
 // Many requesters on several threads, each asking its own questions of two
 // Concurrent servers: every reply is the answer to its own request.
 TEST(RequestReply, ManyConcurrentRequestersEachGetTheirOwnReplies) {
