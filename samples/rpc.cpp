@@ -63,13 +63,14 @@ int main(int argc, char** argv) {
   }
   for (auto& client : clients) client.join();
 
+  // call() asks and waits here, without a future.
   bool errors_as_expected = false;
   try {
-    requester.request("rpc.quote", Quote{"durian", 1}, 5s).get();
+    requester.call("rpc.quote", Quote{"durian", 1}, 5s);
   } catch (const courier::RemoteError& error) {  // the service threw
     std::cout << error.what() << '\n';
     try {
-      requester.request("rpc.weather", std::string("Oslo"), 5s).get();
+      requester.call("rpc.weather", std::string("Oslo"), 5s);
     } catch (const courier::NoResponders& no_server) {  // nobody serves it
       std::cout << no_server.what() << '\n';
       errors_as_expected = true;
