@@ -107,7 +107,7 @@ std::shared_ptr<SubscriberCore> BusCore::subscribe(std::shared_ptr<SubscriberCor
   std::lock_guard lock(routing_mutex_);
   gone.remove_from(*this);
   const auto& patterns = candidate->patterns_while_routing();
-  if (const std::shared_ptr<SubscriberCore> existing = existing_locked(*candidate)) {
+  if (std::shared_ptr<SubscriberCore> existing = existing_locked(*candidate)) {
     if (candidate->has_settings()) {
       throw std::invalid_argument(
           "courier: subscribe() was given SubscribeOptions for " + candidate->describe() +
