@@ -838,10 +838,10 @@ void measure_request_reply(const Config& config, Report& report) {
     return bench::request_reply_asio_promise(kPoolThreads, round_trips);
   });
   const Id courier_id = runs.add("courier Requester + serve", [=] {
-    return bench::request_reply_courier(kPoolThreads, round_trips);
+    return bench::request_reply_courier(kPoolThreads, round_trips, bench::Wait::Future);
   });
   const Id call_id = runs.add("courier Requester::call + serve", [=] {
-    return bench::request_reply_courier_call(kPoolThreads, round_trips);
+    return bench::request_reply_courier(kPoolThreads, round_trips, bench::Wait::Call);
   });
   runs.run(config.rounds);
   auto describe = [&](Id id) {

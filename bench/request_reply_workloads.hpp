@@ -49,29 +49,22 @@ RoundTrips time_round_trips(std::int64_t count, RoundTrip round_trip) {
           static_cast<double>(percentile(samples, 0.99)) / 1000.0};
 }
 
-inline RoundTrips request_reply_courier(std::size_t threads, std::int64_t count) {
-  courier::EventBus bus(courier::Options{.threads = threads});
-  auto server =
-      courier::serve<std::int64_t>(bus, "rpc.next", [](std::int64_t value) { return value + 1; });
-  courier::Requester<std::int64_t> requester(bus);
-  return time_round_trips(count, [&](std::int64_t i) {
-    const std::int64_t answer =
-        requester.request("rpc.next", i, std::chrono::seconds(30)).get().data();
-    require_count("request-reply courier", answer, i + 1);
-  });
-}
+// How the asking thread waits for its answer: request().get(), or
+// Requester::call (no future; it spins before it sleeps).
+enum class Wait { Future, Call };
 
-// The same questions asked with Requester::call, which waits on the asking
-// thread, spinning first, instead of through a std::future.
-inline RoundTrips request_reply_courier_call(std::size_t threads, std::int64_t count) {
+inline RoundTrips request_reply_courier(std::size_t threads, std::int64_t count, Wait wait) {
   courier::EventBus bus(courier::Options{.threads = threads});
   auto server =
       courier::serve<std::int64_t>(bus, "rpc.next", [](std::int64_t value) { return value + 1; });
   courier::Requester<std::int64_t> requester(bus);
-  return time_round_trips(count, [&](std::int64_t i) {
-    const std::int64_t answer = requester.call("rpc.next", i, std::chrono::seconds(30)).data();
-    require_count("request-reply courier call", answer, i + 1);
-  });
+  const auto ask = [&](std::int64_t i) {
+    constexpr auto kTimeout = std::chrono::seconds(30);
+    return wait == Wait::Call ? requester.call("rpc.next", i, kTimeout)
+                              : requester.request("rpc.next", i, kTimeout).get();
+  };
+  return time_round_trips(
+      count, [&](std::int64_t i) { require_count("request-reply courier", ask(i).data(), i + 1); });
 }
 
 inline RoundTrips request_reply_asio_promise(std::size_t threads, std::int64_t count) {
