@@ -174,6 +174,10 @@ struct Link::State {
     }
     return true;
   }
+
+  // One message into the bus, for both kinds of import (defined below).
+  template <class Deliver>
+  void import_message(natsMsg* msg, std::size_t prefix, InMessage& message, Deliver deliver);
 };
 
 namespace {
@@ -209,6 +213,28 @@ struct HeaderWalk {
 };
 
 }  // namespace
+
+// Reads `msg` into `message` (beyond what the route filled in), with its
+// headers to walk, and gives it to `deliver`, unless it is this bridge's own.
+// A closed bus and a message that does not decode are reported, not thrown:
+// a libnats thread or the route's own thread runs this.
+template <class Deliver>
+void Link::State::import_message(natsMsg* msg, std::size_t prefix, InMessage& message,
+                                 Deliver deliver) {
+  const char** keys = nullptr;
+  const KeysGuard free_keys{keys};
+  int key_count = 0;
+  try {
+    if (!read(msg, prefix, message, keys, key_count)) return;
+    if (key_count > 0) message.for_each_header = HeaderWalk{msg, keys, key_count};
+    deliver(message);
+  } catch (const BusClosed&) {
+    report(BridgeFault::Kind::Import, natsMsg_GetSubject(msg), "the bus is shut down");
+  } catch (const std::exception& error) {
+    decode_errors.fetch_add(1, std::memory_order_relaxed);
+    report(BridgeFault::Kind::Decode, natsMsg_GetSubject(msg), error.what());
+  }
+}
 
 // An export: its own thread reads the route's queue (a courier Stream) and publishes.
 struct Link::State::ExportRoute final : Publisher {
@@ -314,23 +340,13 @@ struct Link::State::CoreImport {
 
   void handle(natsMsg* msg) {
     InMessage message;
-    const char** keys = nullptr;
-    const KeysGuard free_keys{keys};
-    int key_count = 0;
-    try {
-      if (!state.read(msg, prefix, message, keys, key_count)) return;
-      if (key_count > 0) message.for_each_header = HeaderWalk{msg, keys, key_count};
-      if (post(message)) {
+    state.import_message(msg, prefix, message, [this](const InMessage& in) {
+      if (post(in)) {
         state.imported.fetch_add(1, std::memory_order_relaxed);
       } else {
         state.dropped.fetch_add(1, std::memory_order_relaxed);
       }
-    } catch (const BusClosed&) {
-      state.report(BridgeFault::Kind::Import, natsMsg_GetSubject(msg), "the bus is shut down");
-    } catch (const std::exception& error) {
-      state.decode_errors.fetch_add(1, std::memory_order_relaxed);
-      state.report(BridgeFault::Kind::Decode, natsMsg_GetSubject(msg), error.what());
-    }
+    });
   }
 };
 
@@ -371,26 +387,16 @@ struct Link::State::PullImport {
 
   void handle(natsMsg* msg) {
     InMessage message;
-    const char** keys = nullptr;
-    const KeysGuard free_keys{keys};
-    int key_count = 0;
-    try {
-      jsMsgMetaData* meta = nullptr;
-      if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-        message.deliveries = meta->NumDelivered;
-        jsMsgMetaData_Destroy(meta);
-      }
-      if (!state.read(msg, prefix, message, keys, key_count)) return;
-      if (message.deliveries > 1) state.redelivered.fetch_add(1, std::memory_order_relaxed);
-      if (key_count > 0) message.for_each_header = HeaderWalk{msg, keys, key_count};
-      post(message);  // blocks while the bus is full: nothing is dropped
-      state.imported.fetch_add(1, std::memory_order_relaxed);
-    } catch (const BusClosed&) {
-      state.report(BridgeFault::Kind::Import, natsMsg_GetSubject(msg), "the bus is shut down");
-    } catch (const std::exception& error) {
-      state.decode_errors.fetch_add(1, std::memory_order_relaxed);
-      state.report(BridgeFault::Kind::Decode, natsMsg_GetSubject(msg), error.what());
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      message.deliveries = meta->NumDelivered;
+      jsMsgMetaData_Destroy(meta);
     }
+    state.import_message(msg, prefix, message, [this](const InMessage& in) {
+      if (in.deliveries > 1) state.redelivered.fetch_add(1, std::memory_order_relaxed);
+      post(in);  // blocks while the bus is full: nothing is dropped
+      state.imported.fetch_add(1, std::memory_order_relaxed);
+    });
   }
 };
 
