@@ -203,7 +203,7 @@ inline std::int64_t percentile(std::vector<std::int64_t>& samples, double fracti
 
 // Checks, on the consuming side, that the values 0, 1, 2, ... arrive in order.
 // Only one thread at a time may call see() (a serial consumer).
-class SequenceCheck {
+class alignas(64) SequenceCheck {
  public:
   void see(std::int64_t value) noexcept {
     if (value != next_ && first_wrong_ < 0) {
