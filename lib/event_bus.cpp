@@ -13,9 +13,9 @@ namespace courier {
 
 EventBus::EventBus(Options options)
     : core_(std::make_shared<detail::BusCore>(options)),
-      stamp_events_(options.stamp_events),
       middleware_(std::make_unique<detail::MiddlewareChain>(*core_, options.stamp_events)),
-      retained_(std::make_unique<detail::RetainedStore>(options.max_retained)) {}
+      retained_(std::make_unique<detail::RetainedStore>(options.max_retained)),
+      stamp_events_(options.stamp_events) {}
 
 Stats EventBus::stats() const {
   Stats stats = core_->stats();

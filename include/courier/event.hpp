@@ -145,6 +145,18 @@ class Event {
       : topic_(topic), ordering_key_(ordering_key.text()), data_(std::move(data)) {}
   ///@}
 
+  ///@{
+  /// Copyable if T is, movable if T is.
+  Event(const Event&) = default;
+  Event(Event&&) = default;
+  Event& operator=(const Event&) = default;
+  Event& operator=(Event&&) = default;
+  // Always inline: out of line (as g++ chose once the metadata pointer made
+  // it bigger), it cost every post a call; inline, its checks fold away for
+  // an event the caller knows to be plain.
+  [[gnu::always_inline]] ~Event() = default;
+  ///@}
+
   /// The topic: a view into the event, valid as long as it is. A subscriber
   /// that keeps it beyond process() copies it (std::string(event.topic())).
   std::string_view topic() const noexcept { return topic_.view(); }
