@@ -64,8 +64,10 @@ struct BusCore::SyncPath {
     // Counted once routed: routing may throw (std::bad_alloc), and then the
     // post throws and the event is not accepted.
     counters.posted.increment();
-    if (bus.observed()) [[unlikely]]
+    if (bus.observed()) [[unlikely]] {
+      entry.last_route.disarm();  // the shortest path does not observe
       bus.observe_post(nullptr, event, ops);
+    }
     deliver_to(bus, route, event, ops, counters, audience);
     if (frame.holds_events()) deliver_held(bus, frame, counters);
   }
@@ -74,8 +76,9 @@ struct BusCore::SyncPath {
   // to this bus last, no synchronous delivery runs on it, the bus is open, its
   // routing unchanged, the topic the one its last route was filled for and
   // has served since (see LastRoute::sole_serial), and that route a single
-  // Serial subscription whose lock this thread owns the bias of. Every check
-  // fails over to the general path, which does the same work the long way.
+  // Serial subscription whose lock this thread owns the bias of. Nothing is
+  // observed then (see deliver_now). Every check fails over to the general
+  // path, which does the same work the long way.
   [[gnu::always_inline]] static bool try_shortest_path(BusCore& bus, const void* event,
                                                        const EventOps& ops, std::size_t topic_id) {
     // last_entry is set whenever last_bus_id is a bus's id (never 0).
@@ -104,13 +107,10 @@ struct BusCore::SyncPath {
     SyncFrame frame(&bus, SyncFrame::kOutermost);  // try_shortest_path saw no frame
     if (subscription.verdict(event, ops) != SubscriberCore::Verdict::Call) [[unlikely]] {
       counters.posted.increment();
-      if (bus.observed()) bus.observe_post(nullptr, event, ops);
       lock.leave_biased();
       bus.report_dead(event, ops, counters);
     } else {
       counters.posted_and_delivered.increment();
-      if (bus.observed()) [[unlikely]]
-        observe_post_and_delivery(bus, event, ops);
       frame.calling = true;  // the frame stands for an InvocationScope
       call_reporting_errors(bus, subscription, event, ops, counters);
       frame.calling = false;
@@ -262,12 +262,6 @@ struct BusCore::SyncPath {
     if (!call_reporting_errors(bus, subscription, event, ops, counters)) return false;
     bus.observe_delivery(event, ops, bus.synchronous() ? nullptr : this_thread.cause, started);
     return true;
-  }
-
-  [[gnu::noinline]] static void observe_post_and_delivery(BusCore& bus, const void* event,
-                                                          const EventOps& ops) noexcept {
-    bus.observe_post(nullptr, event, ops);
-    bus.observe_delivery(event, ops, nullptr);
   }
 
   [[gnu::always_inline]] static bool call_reporting_errors(BusCore& bus,

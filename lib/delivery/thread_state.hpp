@@ -99,6 +99,9 @@ class LastRoute {
     return armed_serial_;
   }
 
+  // Until route() serves the route again: sole_serial() returns null.
+  void disarm() noexcept { armed_serial_ = nullptr; }
+
  private:
   template <class TopicOf>
   bool holds(std::uint64_t version, const std::type_info& type, std::size_t topic_id,

@@ -38,6 +38,7 @@ void BusCore::track_topics(bool on) {
   } else {
     observing_.fetch_and(~kObservingTopics, std::memory_order_release);
   }
+  reroute_for_observation();
 }
 
 void BusCore::track_latency(bool on) {
@@ -50,6 +51,16 @@ void BusCore::track_latency(bool on) {
   } else {
     observing_.fetch_and(~kObservingLatency, std::memory_order_release);
   }
+  reroute_for_observation();
+}
+
+// The synchronous shortest path does not look at observing_: it runs only on
+// a route that the general path armed while nothing was observed
+// (SyncPath::deliver_now), and a new routing version disarms every route. A
+// post that reads this version (acquire) sees the flags stored before it.
+void BusCore::reroute_for_observation() {
+  const std::lock_guard lock(routing_mutex_);  // a version has one snapshot
+  routing_version_.fetch_add(1, std::memory_order_release);
 }
 
 std::vector<TopicCounts> BusCore::topic_stats() const {

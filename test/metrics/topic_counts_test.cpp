@@ -132,6 +132,25 @@ TEST(TopicCounts, SynchronousShortestPathAndHeldPosts) {
   EXPECT_EQ(bus.topic_stats(), expected) << describe(bus.topic_stats());
 }
 
+// Tracking switched on once the shortest path serves the topic: it counts
+// from the next post (the shortest path itself does not observe, switching
+// leads the posts off it). Off and on again likewise.
+TEST(TopicCounts, SwitchingOnReachesARouteTheShortestPathServes) {
+  EventBus bus(Options{.synchronous = true});
+  auto sink = bus.subscribe<int>("in", [](const courier::Event<int>&) {});
+  for (int i = 0; i < 5; ++i) bus.post<int>("in", i);  // armed after the second
+  bus.track_topics(true);
+  for (int i = 0; i < 4; ++i) bus.post<int>("in", i);
+  EXPECT_EQ(bus.topic_stats(), std::vector<TopicCounts>{row("in", 4, 4)})
+      << describe(bus.topic_stats());
+  bus.track_topics(false);
+  for (int i = 0; i < 5; ++i) bus.post<int>("in", i);
+  bus.track_topics(true);
+  for (int i = 0; i < 3; ++i) bus.post<int>("in", i);
+  EXPECT_EQ(bus.topic_stats(), std::vector<TopicCounts>{row("in", 7, 7)})
+      << describe(bus.topic_stats());
+}
+
 TEST(TopicCounts, TopicsBeyondTheBoundShareOneRow) {
   EventBus bus(Options{.threads = 2, .max_tracked_topics = 2});
   auto all = bus.subscribe<int>("t.*", [](const courier::Event<int>&) {});

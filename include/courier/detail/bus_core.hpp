@@ -46,8 +46,10 @@
 // something on, and a branch marked unlikely to a function out of line
 // (lib/metrics/observation.cpp). One on each post (publish, and the
 // synchronous posts), one on each call of a subscriber (invoke_guarded,
-// invoke_each, the synchronous shortest path); failures and drops are
-// counted from report_error and report_drop, already out of the way.
+// invoke_each); failures and drops are counted from report_error and
+// report_drop, already out of the way. The synchronous shortest path has
+// none: switching observation changes the routing version, and the general
+// path does not arm the shortest path while something is observed.
 //
 // Thread safety: every public member is safe from any thread unless it says
 // otherwise; what may be called from inside a handler is stated per member.
@@ -339,6 +341,8 @@ class COURIER_EXPORT BusCore {
   LatencySnapshot latency_stats() const;
   // The hooks' test: one relaxed load, nonzero while something is tracked.
   bool observed() const noexcept { return observing_.load(std::memory_order_relaxed) != 0; }
+  // After a switch of observing_: see lib/metrics/observation.cpp.
+  void reroute_for_observation();
   // An event accepted: `envelope` null for a synchronous post.
   [[gnu::noinline]] void observe_post(Envelope* envelope, const void* event,
                                       const EventOps& ops) noexcept;
