@@ -394,13 +394,20 @@ class COURIER_EXPORT EventBus {
   /// A subscription made while retained posts run sees, per topic, the
   /// retained event of the instant it subscribed, then the later ones: never
   /// an older after a newer, never one twice.
+  ///
+  /// The event is stamped (Options::stamp_events) and passes the middlewares
+  /// as a post does, before the copy is kept: the copy carries the stamp and
+  /// what they changed, and is not shown to them again when handed to a new
+  /// subscription. A vetoed event is neither posted nor kept (the topic's
+  /// previous retained event stays).
   template <class T>
   void post_retained(Event<T> event) {
     static_assert(std::is_copy_constructible_v<T>,
                   "courier: post_retained() keeps a copy of the event: its payload type must be "
                   "copy-constructible");
-    detail::RetainedEvent kept = detail::retain(event);
     detail::BusCore& core = *core_;
+    if ((core.post_mode() & detail::BusCore::kIntercepting) != 0 && !intercept(event)) return;
+    detail::RetainedEvent kept = detail::retain(event);
     if (core.synchronous()) {
       SyncRetainedPost<T> post{core, event};
       return retained_->keep_and_post_sync(core, std::move(kept), &SyncRetainedPost<T>::post,

@@ -2,6 +2,9 @@
 // and what a new subscription receives first (retained_store.hpp).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -171,6 +174,63 @@ TEST_P(RetainedOnEachBus, SubscriberObjectsGetRetainedEvents) {
   bus_.subscribe(subscriber, "obj.a");
   settle();
   EXPECT_EQ(subscriber->received(), std::vector<int>{7});
+}
+
+// The middlewares see a retained post once, as a post: what they change is
+// in the copy kept, and a replay is not shown to them again.
+TEST_P(RetainedOnEachBus, TheKeptCopyCarriesWhatTheMiddlewaresChanged) {
+  std::atomic<int> middleware_calls{0};
+  bus_.add_middleware([&middleware_calls](courier::PostedEvent& event) {
+    middleware_calls.fetch_add(1);
+    event.set_header("checked", "yes");
+    return courier::Verdict::Pass;
+  });
+  bus_.post_retained<int>("mw.a", 1);
+  courier_test::SharedLog<std::string> headers;
+  bus_.subscribe<int>("mw.a", [&headers](const Event<int>& event) {
+    const std::string* checked = event.headers().find("checked");
+    headers.add(checked != nullptr ? *checked : "(none)");
+  });
+  settle();
+  EXPECT_EQ(headers.entries(), std::vector<std::string>{"yes"});
+  EXPECT_EQ(middleware_calls.load(), 1);
+}
+
+TEST_P(RetainedOnEachBus, AVetoedRetainedPostIsNeitherPostedNorKept) {
+  bus_.post_retained<int>("veto.a", 1);
+  bus_.add_middleware([](courier::PostedEvent& event) {
+    return event.as<int>()->data() == 2 ? courier::Verdict::Veto : courier::Verdict::Pass;
+  });
+  Recorder live;
+  bus_.subscribe<int>("veto.a", live.callable());
+  bus_.post_retained<int>("veto.a", 2);
+  Recorder later;
+  bus_.subscribe<int>("veto.a", later.callable());
+  settle();
+  EXPECT_EQ(live.received(), (Received{{"veto.a", 1}}));
+  EXPECT_EQ(later.received(), (Received{{"veto.a", 1}}));
+  EXPECT_EQ(bus_.stats().vetoed, 1u);
+  EXPECT_EQ(bus_.stats().retained, 1u);
+}
+
+// On a stamping bus the live delivery and a later replay are the same event:
+// one id, one timestamp.
+TEST(Retained, AStampingBusStampsTheRetainedPostOnce) {
+  EventBus bus(Options{.synchronous = true, .stamp_events = true});
+  std::vector<std::uint64_t> ids;
+  std::vector<std::chrono::system_clock::time_point> stamps;
+  auto record = [&](const Event<int>& event) {
+    ids.push_back(event.id());
+    stamps.push_back(event.timestamp());
+  };
+  auto live = bus.subscribe<int>("stamp.a", record);
+  bus.post_retained<int>("stamp.a", 1);
+  auto later = bus.subscribe<int>("stamp.a", record);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_NE(ids[0], 0u);
+  EXPECT_EQ(ids[1], ids[0]);
+  EXPECT_NE(stamps[0], std::chrono::system_clock::time_point{});
+  EXPECT_EQ(stamps[1], stamps[0]);
 }
 
 TEST(Retained, ANewTopicBeyondTheLimitThrowsAndChangesNothing) {
