@@ -441,6 +441,11 @@ class COURIER_EXPORT BusCore {
   void invoke_each(SubscriberCore& subscription, std::span<Envelope* const> envelopes,
                    std::span<const void* const> events, std::span<bool> invoked,
                    CounterBlock& counters);
+  // invoke_each's calls, with or without observing each (delivery.cpp).
+  template <bool Observing>
+  void invoke_run(SubscriberCore& subscription, std::span<Envelope* const> envelopes,
+                  std::span<const void* const> events, std::span<bool> invoked,
+                  CounterBlock& counters);
   void report_error(SubscriberCore& subscription, const void* event, const EventOps& ops,
                     std::exception_ptr error) noexcept;
   // For a screened subscriber (lib/routing/screening.cpp): false if its tracked
