@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <future>
 #include <latch>
 #include <optional>
@@ -37,6 +38,23 @@ struct Sum {
 };
 
 Options pool_of_two() { return Options{.threads = 2}; }
+
+// A subscriber of "rpc.silent" that receives requests and never answers.
+// wait_for_requests() returns once `requests` have arrived, so that a test
+// advances its clock only for requests already in flight.
+class SilentServer {
+ public:
+  SilentServer(EventBus& bus, std::ptrdiff_t requests)
+      : received_(requests),
+        subscription_(bus.subscribe<int>("rpc.silent",
+                                         [this](const Event<int>&) { received_.count_down(); })) {}
+
+  void wait_for_requests() { received_.wait(); }
+
+ private:
+  std::latch received_;
+  courier::ScopedSubscription subscription_;  // cancelled before the latch ends
+};
 
 template <class T>
 T get_within_bound(std::future<T>& future) {
@@ -110,13 +128,11 @@ TEST(RequestReply, AServerOfAnotherPayloadTypeIsNoServer) {
 
 TEST(RequestReply, ASilentServerTimesOutOnTheRequestersClock) {
   EventBus bus(pool_of_two());
-  std::latch received(1);
-  auto silent =
-      bus.subscribe<int>("rpc.silent", [&received](const Event<int>&) { received.count_down(); });
+  SilentServer silent(bus, 1);
   courier::ManualClock clock;
   Requester<int> requester(bus, clock);
   auto reply = requester.request("rpc.silent", 1, 250ms);
-  received.wait();
+  silent.wait_for_requests();
   clock.advance(249ms);
   EXPECT_EQ(reply.wait_for(0s), std::future_status::timeout);
   clock.advance(1ms);
@@ -135,15 +151,13 @@ TEST(RequestReply, ASilentServerTimesOutOnTheRequestersClock) {
 // still ends at its own deadline.
 TEST(RequestReply, EachRequestTimesOutAtItsOwnDeadlineWhateverTheOrderMade) {
   EventBus bus(pool_of_two());
-  std::latch received(3);
-  auto silent =
-      bus.subscribe<int>("rpc.silent", [&received](const Event<int>&) { received.count_down(); });
+  SilentServer silent(bus, 3);
   courier::ManualClock clock;
   Requester<int> requester(bus, clock);
   auto long_wait = requester.request("rpc.silent", 1, 1h);
   auto short_wait = requester.request("rpc.silent", 2, 100ms);
   auto middle_wait = requester.request("rpc.silent", 3, 1min);
-  received.wait();
+  silent.wait_for_requests();
   clock.advance(100ms);
   ASSERT_EQ(short_wait.wait_for(kBoundedWait), std::future_status::ready);
   EXPECT_THROW(short_wait.get(), courier::Timeout);
@@ -240,9 +254,7 @@ TEST(RequestReply, CallThrowsRemoteErrorAndNoRespondersAsTheFutureWould) {
 // the requester's clock) wakes it.
 TEST(RequestReply, ACallThatTimesOutIsWokenByItsTimeout) {
   EventBus bus(pool_of_two());
-  std::latch received(1);
-  auto silent =
-      bus.subscribe<int>("rpc.silent", [&received](const Event<int>&) { received.count_down(); });
+  SilentServer silent(bus, 1);
   courier::ManualClock clock;
   Requester<int> requester(bus, clock);
   auto outcome = std::async(std::launch::async, [&requester] {
@@ -253,7 +265,7 @@ TEST(RequestReply, ACallThatTimesOutIsWokenByItsTimeout) {
     }
     return std::chrono::nanoseconds{0};
   });
-  received.wait();
+  silent.wait_for_requests();
   clock.advance(250ms);
   ASSERT_EQ(outcome.wait_for(kBoundedWait), std::future_status::ready);
   EXPECT_EQ(outcome.get(), 250ms);
