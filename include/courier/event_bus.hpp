@@ -126,9 +126,10 @@ concept SubscriberType = requires {
 &&std::derived_from<S, Subscriber<typename S::data_type>>;
 
 // The bus is aligned to a cache line and keeps its one written field on a
-// line of its own: every post reads core_ and middleware_, and a neighbour
-// written by a consumer thread (a counter declared next to the bus, say)
-// would otherwise bounce that line between cores on each post.
+// line of its own: every post reads core_ (and an intercepted one the other
+// fields of that line), and a neighbour written by a consumer thread (a
+// counter declared next to the bus, say) would otherwise bounce that line
+// between cores on each post.
 class COURIER_EXPORT EventBus {
  public:
   /// Starts the executor threads. Throws std::invalid_argument for zero threads
@@ -544,7 +545,10 @@ class COURIER_EXPORT EventBus {
   /// Cost: while off, a post and a call each pay one relaxed atomic load and
   /// one predictable branch; while on, a hash of the topic, a lookup in a
   /// lock-free table and one relaxed atomic increment on a line shared by
-  /// about 1/8 of the threads (detail::TopicCounters).
+  /// about 1/8 of the threads (detail::TopicCounters). On a synchronous bus
+  /// each switch also makes the next post of every thread route afresh, and
+  /// while on, posts skip the shortest path (one Serial subscriber, the
+  /// topic repeating), which does not count.
   ///
   /// Thread-safe, also from a handler; takes effect for posts and calls that
   /// start after it returns (one under way meanwhile may or may not be
@@ -673,11 +677,11 @@ class COURIER_EXPORT EventBus {
     return middleware_->run(posted, *core_);
   }
 
-  // One load of the post mode decides, so that post() stays small enough for
-  // g++ to inline at its call sites: W1 lost 16 instructions per post
-  // (callgrind) when a separate interception flag pushed it out of line. An
-  // event with metadata takes the long way too (post_specially), which alone
-  // reads the audience: an event without pays one null check.
+  // One load of the post mode decides, so that post(), inlined at every call
+  // site, stays small there: a separate interception flag cost W1 16
+  // instructions per post (callgrind). An event with metadata takes the long
+  // way too (post_specially), which alone reads the audience: an event
+  // without pays one null check.
   template <class T>
   [[gnu::always_inline]] bool post_event(Event<T>&& event, detail::BusCore::Admission admission,
                                          std::size_t topic_id = detail::RoutingTable::kNoTopic) {

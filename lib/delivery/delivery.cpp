@@ -65,7 +65,7 @@ struct BusCore::SyncPath {
     // post throws and the event is not accepted.
     counters.posted.increment();
     if (bus.observed()) [[unlikely]] {
-      entry.last_route.disarm();  // the shortest path does not observe
+      if (bus.counting_topics()) entry.last_route.disarm();  // the shortest path does not count
       bus.observe_post(nullptr, event, ops);
     }
     deliver_to(bus, route, event, ops, counters, audience);
@@ -76,8 +76,8 @@ struct BusCore::SyncPath {
   // to this bus last, no synchronous delivery runs on it, the bus is open, its
   // routing unchanged, the topic the one its last route was filled for and
   // has served since (see LastRoute::sole_serial), and that route a single
-  // Serial subscription whose lock this thread owns the bias of. Nothing is
-  // observed then (see deliver_now). Every check fails over to the general
+  // Serial subscription whose lock this thread owns the bias of. Topics are
+  // not counted then (see deliver_now). Every check fails over to the general
   // path, which does the same work the long way.
   [[gnu::always_inline]] static bool try_shortest_path(BusCore& bus, const void* event,
                                                        const EventOps& ops, std::size_t topic_id) {

@@ -51,16 +51,23 @@ void BusCore::track_latency(bool on) {
   } else {
     observing_.fetch_and(~kObservingLatency, std::memory_order_release);
   }
-  reroute_for_observation();
+  // No reroute: a synchronous bus records no latency, and an asynchronous
+  // one has no shortest path.
 }
 
-// The synchronous shortest path does not look at observing_: it runs only on
-// a route that the general path armed while nothing was observed
+// The synchronous shortest path does not count topics: it runs only on a
+// route that the general path armed while they were not counted
 // (SyncPath::deliver_now), and a new routing version disarms every route. A
-// post that reads this version (acquire) sees the flags stored before it.
+// post that reads this version (acquire) sees the flag stored before it. An
+// asynchronous bus has no shortest path, and is spared the new snapshot.
 void BusCore::reroute_for_observation() {
+  if (!synchronous_) return;
   const std::lock_guard lock(routing_mutex_);  // a version has one snapshot
   routing_version_.fetch_add(1, std::memory_order_release);
+}
+
+bool BusCore::counting_topics() const noexcept {
+  return (observing_.load(std::memory_order_relaxed) & kObservingTopics) != 0;
 }
 
 std::vector<TopicCounts> BusCore::topic_stats() const {

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <future>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "courier/event_bus.hpp"
@@ -118,8 +120,9 @@ TEST(TopicCounts, ExactOnASynchronousBus) {
   EXPECT_EQ(bus.topic_stats(), CountedTraffic::expected()) << describe(bus.topic_stats());
 }
 
-// The synchronous bus's shortest path (one Serial subscriber, the topic
-// repeating) and its held posts (made from inside a delivery).
+// Where the synchronous bus's shortest path would serve (one Serial
+// subscriber, the topic repeating: with topics counted, the general path
+// does), and its held posts (made from inside a delivery).
 TEST(TopicCounts, SynchronousShortestPathAndHeldPosts) {
   EventBus bus(Options{.synchronous = true});
   auto relay = bus.subscribe<int>("in", [&bus](const courier::Event<int>& event) {
@@ -148,6 +151,27 @@ TEST(TopicCounts, SwitchingOnReachesARouteTheShortestPathServes) {
   bus.track_topics(true);
   for (int i = 0; i < 3; ++i) bus.post<int>("in", i);
   EXPECT_EQ(bus.topic_stats(), std::vector<TopicCounts>{row("in", 7, 7)})
+      << describe(bus.topic_stats());
+}
+
+// The same for another thread whose route is armed: switching on reaches
+// its next post too.
+TEST(TopicCounts, SwitchingOnReachesAnotherThreadsArmedRoute) {
+  EventBus bus(Options{.synchronous = true});
+  auto sink = bus.subscribe<int>("in", [](const courier::Event<int>&) {});
+  std::promise<void> armed;
+  std::promise<void> switched_on;
+  std::thread poster([&] {
+    for (int i = 0; i < 5; ++i) bus.post<int>("in", i);
+    armed.set_value();
+    switched_on.get_future().wait();
+    for (int i = 0; i < 4; ++i) bus.post<int>("in", i);
+  });
+  armed.get_future().wait();
+  bus.track_topics(true);
+  switched_on.set_value();
+  poster.join();
+  EXPECT_EQ(bus.topic_stats(), std::vector<TopicCounts>{row("in", 4, 4)})
       << describe(bus.topic_stats());
 }
 

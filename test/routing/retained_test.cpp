@@ -185,9 +185,9 @@ TEST_P(RetainedOnEachBus, TheKeptCopyCarriesWhatTheMiddlewaresChanged) {
     event.set_header("checked", "yes");
     return courier::Verdict::Pass;
   });
-  bus_.post_retained<int>("mw.a", 1);
+  bus_.post_retained<int>("middleware.a", 1);
   courier_test::SharedLog<std::string> headers;
-  bus_.subscribe<int>("mw.a", [&headers](const Event<int>& event) {
+  bus_.subscribe<int>("middleware.a", [&headers](const Event<int>& event) {
     const std::string* checked = event.headers().find("checked");
     headers.add(checked != nullptr ? *checked : "(none)");
   });

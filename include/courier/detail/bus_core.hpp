@@ -48,8 +48,9 @@
 // synchronous posts), one on each call of a subscriber (invoke_guarded,
 // invoke_each); failures and drops are counted from report_error and
 // report_drop, already out of the way. The synchronous shortest path has
-// none: switching observation changes the routing version, and the general
-// path does not arm the shortest path while something is observed.
+// none: switching topic counts changes a synchronous bus's routing version,
+// and the general path does not arm the shortest path while they are on (a
+// synchronous bus records no latency).
 //
 // Thread safety: every public member is safe from any thread unless it says
 // otherwise; what may be called from inside a handler is stated per member.
@@ -343,6 +344,8 @@ class COURIER_EXPORT BusCore {
   bool observed() const noexcept { return observing_.load(std::memory_order_relaxed) != 0; }
   // After a switch of observing_: see lib/metrics/observation.cpp.
   void reroute_for_observation();
+  // Whether track_topics is on (observed() is: anything tracked).
+  bool counting_topics() const noexcept;
   // An event accepted: `envelope` null for a synchronous post.
   [[gnu::noinline]] void observe_post(Envelope* envelope, const void* event,
                                       const EventOps& ops) noexcept;
