@@ -148,9 +148,9 @@ class Event {
   ///@{
   /// Copyable if T is, movable if T is.
   Event(const Event&) = default;
-  Event(Event&&) = default;
+  Event(Event&&) noexcept(std::is_nothrow_move_constructible_v<T>) = default;
   Event& operator=(const Event&) = default;
-  Event& operator=(Event&&) = default;
+  Event& operator=(Event&&) noexcept(std::is_nothrow_move_assignable_v<T>) = default;
   // Always inline: out of line, as g++ chose once the metadata pointer made
   // it bigger, it cost every post a call (11 instructions in W1).
   [[gnu::always_inline]] ~Event() = default;
