@@ -21,7 +21,7 @@ if(NOT LIBNATS_FOUND)
   message(FATAL_ERROR "COURIER_WITH_NATS is ON but pkg-config finds no libnats (Debian: libnats-dev)")
 endif()
 
-add_library(courier_nats lib/nats/link.cpp)
+add_library(courier_nats lib/nats/link.cpp lib/nats/resender.cpp)
 add_library(courier::nats ALIAS courier_nats)
 set_target_properties(courier_nats PROPERTIES EXPORT_NAME nats)
 target_link_libraries(courier_nats PUBLIC courier::courier

@@ -17,6 +17,7 @@
 
 #include "courier/errors.hpp"
 #include "courier/topic.hpp"
+#include "resender.hpp"
 
 namespace courier::nats::detail {
 
@@ -100,6 +101,8 @@ struct Link::State {
   std::atomic<std::uint64_t> redelivered{0};
   std::atomic<std::uint64_t> decode_errors{0};
   std::atomic<std::uint64_t> publish_errors{0};
+  // At-least-once publishes that failed, to send again (made in Link's constructor).
+  std::unique_ptr<Resender> resender;
 
   std::mutex mutex;  // guards the route lists, stopping, closed
   std::condition_variable changed;
@@ -280,6 +283,9 @@ struct Link::State::ExportRoute final : Publisher {
       state.exported.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    // What failed before goes first: while it waits, nothing new is
+    // published, so the route's queue (and the bus) hold the rest back.
+    if (durable && state.resender->waiting()) resend();
     natsMsg* msg = nullptr;
     natsStatus status = natsMsg_Create(&msg, subject.c_str(), nullptr, event.payload.data(),
                                        static_cast<int>(event.payload.size()));
@@ -307,6 +313,11 @@ struct Link::State::ExportRoute final : Publisher {
       jsPubOptions_Init(&publish_options);
       publish_options.MsgId = message_id.c_str();
       status = js_PublishMsgAsync(state.jetstream, &msg, &publish_options);
+      if (status != NATS_OK) {
+        // Stalled (too many in flight) or not buffered: sent again later.
+        state.resender->keep(msg, status_text(status));
+        status = NATS_OK;
+      }
       if (msg != nullptr) natsMsg_Destroy(msg);
     }
     if (status != NATS_OK) return failed(status);
@@ -315,14 +326,24 @@ struct Link::State::ExportRoute final : Publisher {
 
   bool wants_idle() const override { return durable; }
 
-  void idle() override {
-    if (!durable) return;
+  bool idle() override {
+    if (!durable) return false;
     jsPubOptions publish_options;
     jsPubOptions_Init(&publish_options);
     publish_options.MaxWait = 5000;
     const natsStatus status = js_PublishAsyncComplete(state.jetstream, &publish_options);
-    if (status != NATS_OK && !state.stop_flag.load()) failed(status);
+    if (status == NATS_TIMEOUT) {
+      // The server may never answer these (it restarted): send them again.
+      state.resender->reclaim_unacknowledged(state.jetstream);
+    } else if (status != NATS_OK && !state.stop_flag.load()) {
+      failed(status);
+    }
+    if (!state.resender->waiting()) return false;
+    resend();
+    return true;
   }
+
+  void resend() { state.resender->resend(state.jetstream); }
 };
 
 // A core import: libnats's delivery thread for the subscription posts.
@@ -422,6 +443,10 @@ Link::Link(BridgeOptions options, std::function<void()> wait_idle)
   validate_prefix(options.prefix, "prefix", true);
   validate_prefix(options.durable_prefix, "durable_prefix", false);
   if (options.name.empty()) options.name = unique_name();
+  if (options.publish_attempts < 1) {
+    throw std::invalid_argument("courier::nats: BridgeOptions::publish_attempts " +
+                                std::to_string(options.publish_attempts) + " is not at least 1");
+  }
   Headers::validate(kOriginHeader, options.name);
   state_->options = std::move(options);
   state_->wait_idle = std::move(wait_idle);
@@ -461,12 +486,18 @@ Link::Link(BridgeOptions options, std::function<void()> wait_idle)
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.PublishAsync.MaxPending = 65536;
+  state.resender = std::make_unique<Resender>(
+      state.options.publish_attempts, state.options.reconnect_wait,
+      [&state](std::string_view subject, std::string reason) {
+        state.publish_errors.fetch_add(1, std::memory_order_relaxed);
+        state.report(BridgeFault::Kind::Publish, subject, std::move(reason));
+      });
+  // On libnats's thread, for a message the server refused: kept to send again.
   js_options.PublishAsync.ErrHandler = [](jsCtx*, jsPubAckErr* error, void* closure) {
     auto& s = *static_cast<State*>(closure);
-    s.publish_errors.fetch_add(1, std::memory_order_relaxed);
-    s.report(BridgeFault::Kind::Publish,
-             error->Msg != nullptr ? natsMsg_GetSubject(error->Msg) : "",
-             error->ErrText != nullptr ? error->ErrText : status_text(error->Err));
+    if (error->Msg == nullptr) return;
+    s.resender->keep(error->Msg, error->ErrText != nullptr ? std::string(error->ErrText)
+                                                           : status_text(error->Err));
   };
   js_options.PublishAsync.ErrHandlerClosure = &state;
   const natsStatus status =
@@ -566,8 +597,10 @@ void Link::stop() {
     state.stop_flag = true;
   }
   state.changed.notify_all();
+  for (auto& route : state.exports) route->parts.close();
+  // What still waits for a resend is given up (counted, as the bridge stops).
+  state.publish_errors.fetch_add(state.resender->stop(), std::memory_order_relaxed);
   for (auto& route : state.exports) {
-    route->parts.close();
     if (route->thread.joinable()) route->thread.join();
   }
   for (auto& route : state.pull_imports) {
@@ -606,6 +639,7 @@ BridgeStats Link::stats() const {
   stats.redelivered = state.redelivered.load(std::memory_order_relaxed);
   stats.decode_errors = state.decode_errors.load(std::memory_order_relaxed);
   stats.publish_errors = state.publish_errors.load(std::memory_order_relaxed);
+  stats.republished = state.resender->resent();
   auto& mutable_state = const_cast<State&>(state);
   const std::lock_guard lock(mutable_state.mutex);
   for (const auto& route : state.exports) stats.dropped += route->parts.dropped();

@@ -2,6 +2,7 @@
 #include "courier/nats/bridge.hpp"
 
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -346,6 +347,148 @@ Worker start_worker(const std::string& url) {
   if (error != 0) throw std::runtime_error("cannot start the worker");
   worker.out = ::fdopen(pipe_fds[0], "r");
   return worker;
+}
+
+// A plain libnats connection of the test's own, to take the bridge's
+// JetStream stream away and bring it back.
+class RawJetStream {
+ public:
+  explicit RawJetStream(const std::string& url) {
+    EXPECT_EQ(natsConnection_ConnectTo(&connection_, url.c_str()), NATS_OK);
+    EXPECT_EQ(natsConnection_JetStream(&jetstream_, connection_, nullptr), NATS_OK);
+  }
+  ~RawJetStream() {
+    jsCtx_Destroy(jetstream_);
+    natsConnection_Destroy(connection_);
+  }
+  RawJetStream(const RawJetStream&) = delete;
+  RawJetStream& operator=(const RawJetStream&) = delete;
+
+  void delete_stream(const char* name) {
+    jsErrCode error{};
+    ASSERT_EQ(js_DeleteStream(jetstream_, name, nullptr, &error), NATS_OK) << error;
+  }
+  std::uint64_t stored(const char* name) {
+    jsStreamInfo* info = nullptr;
+    jsErrCode error{};
+    EXPECT_EQ(js_GetStreamInfo(&info, jetstream_, name, nullptr, &error), NATS_OK) << error;
+    if (info == nullptr) return 0;
+    const std::uint64_t messages = info->State.Msgs;
+    jsStreamInfo_Destroy(info);
+    return messages;
+  }
+  void add_stream(const char* name, const char* subjects) {
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    const char* subject_list[] = {subjects};
+    config.Name = name;
+    config.Subjects = subject_list;
+    config.SubjectsLen = 1;
+    jsErrCode error{};
+    ASSERT_EQ(js_AddStream(nullptr, jetstream_, &config, nullptr, &error), NATS_OK) << error;
+  }
+
+ private:
+  natsConnection* connection_ = nullptr;
+  jsCtx* jetstream_ = nullptr;
+};
+
+// With the stream gone, every at-least-once publish is refused ("no
+// responders"): the bridge keeps sending them again, and once the stream is
+// back all of them are stored, none counted as failed.
+TEST(NatsBridge, AtLeastOnceExportsAreSentAgainUntilTheServerStoresThem) {
+  NatsServer server;
+  constexpr int kEvents = 50;
+  EventBus a(bus_options()), b(bus_options());
+  Bridge from(a, {.url = server.url()});
+  from.export_topics<int>("jobs.>", {.guarantee = Guarantee::AtLeastOnce});
+  RawJetStream raw(server.url());
+  raw.delete_stream("COURIER");
+  for (int i = 0; i < kEvents; ++i) a.post("jobs.run", i);
+  ASSERT_TRUE(eventually([&] { return from.stats().republished >= kEvents; }));
+  raw.add_stream("COURIER", "courier-durable.>");
+
+  std::mutex mutex;
+  std::map<int, int> seen;
+  std::promise<void> all;
+  auto subscription = b.subscribe<int>("jobs.>", [&](const Event<int>& event) {
+    const std::lock_guard lock(mutex);
+    if (++seen[event.data()] == 1 && seen.size() == kEvents) all.set_value();
+  });
+  Bridge to(b, {.url = server.url()});
+  to.import_subjects<int>("jobs.>", {.guarantee = Guarantee::AtLeastOnce, .durable = "late"});
+  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
+  const std::lock_guard lock(mutex);
+  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(seen[i], 1) << "event " << i;
+  EXPECT_EQ(from.stats().publish_errors, 0u);
+  EXPECT_EQ(from.stats().exported, static_cast<std::uint64_t>(kEvents));
+}
+
+// A server that takes the publishes but never answers (stopped with
+// SIGSTOP): once the acknowledgements are overdue the bridge sends the
+// messages again, and when the server goes on, its duplicate window
+// (Nats-Msg-Id) keeps one copy of each.
+TEST(NatsBridge, AtLeastOnceExportsTheServerNeverAcknowledgedAreSentAgain) {
+  NatsServer server;
+  constexpr int kEvents = 20;
+  EventBus a(bus_options()), b(bus_options());
+  Bridge from(a, {.url = server.url()});
+  from.export_topics<int>("jobs.>", {.guarantee = Guarantee::AtLeastOnce});
+  server.pause();
+  for (int i = 0; i < kEvents; ++i)
+    a.post(Event<int>("jobs.run", i).set_id(static_cast<std::uint64_t>(i) + 1));
+  ASSERT_TRUE(eventually([&] { return from.stats().republished >= kEvents; }));
+  server.resume();
+
+  std::mutex mutex;
+  std::set<int> seen;
+  std::promise<void> all;
+  auto subscription = b.subscribe<int>("jobs.>", [&](const Event<int>& event) {
+    const std::lock_guard lock(mutex);
+    if (seen.insert(event.data()).second && seen.size() == kEvents) all.set_value();
+  });
+  Bridge to(b, {.url = server.url()});
+  to.import_subjects<int>("jobs.>", {.guarantee = Guarantee::AtLeastOnce, .durable = "late"});
+  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
+  from.stop();  // waits for the last acknowledgements
+  EXPECT_EQ(from.stats().publish_errors, 0u);
+  RawJetStream raw(server.url());
+  EXPECT_EQ(raw.stored("COURIER"), static_cast<std::uint64_t>(kEvents));
+}
+
+// A publish that fails every time is given up after its attempts: counted
+// and reported, once.
+TEST(NatsBridge, AtLeastOnceExportGivenUpAfterItsAttemptsIsCountedAndReported) {
+  NatsServer server;
+  EventBus a(bus_options());
+  Bridge from(a, {.url = server.url(), .reconnect_wait = 10ms, .publish_attempts = 3});
+  std::promise<courier::nats::BridgeFault> reported;
+  auto hook =
+      from.on_error([&](const courier::nats::BridgeFault& fault) { reported.set_value(fault); });
+  from.export_topics<int>("jobs.>", {.guarantee = Guarantee::AtLeastOnce});
+  RawJetStream raw(server.url());
+  raw.delete_stream("COURIER");
+  a.post("jobs.run", 7);
+  auto fault = reported.get_future();
+  ASSERT_EQ(fault.wait_for(20s), std::future_status::ready);
+  const courier::nats::BridgeFault given_up = fault.get();
+  EXPECT_EQ(given_up.kind, courier::nats::BridgeFault::Kind::Publish);
+  EXPECT_EQ(given_up.subject, "courier-durable.jobs.run");
+  EXPECT_NE(given_up.message.find("sent 3 times"), std::string::npos) << given_up.message;
+  EXPECT_EQ(from.stats().publish_errors, 1u);
+  EXPECT_EQ(from.stats().republished, 2u);
+}
+
+TEST(NatsBridge, BadPublishAttemptsAreRefusedNamingTheValue) {
+  NatsServer server;
+  EventBus a(bus_options());
+  try {
+    Bridge bridge(a, {.url = server.url(), .publish_attempts = 0});
+    FAIL() << "publish_attempts 0 was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("publish_attempts 0"), std::string::npos)
+        << error.what();
+  }
 }
 
 TEST(NatsBridge, AtLeastOnceSurvivesAConsumerProcessKilledMidStream) {

@@ -113,6 +113,11 @@ class NatsServer {
     }
   }
 
+  // SIGSTOP: the server keeps its connections but reads and answers nothing
+  // until resume() (SIGCONT).
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
+
   // SIGTERM, and wait for it to exit.
   void stop() {
     if (pid_ <= 0) return;

@@ -21,7 +21,8 @@
 /// timestamp(), ordering_key()). Reserved too: `courier-origin` (the exporting
 /// bridge, on at-least-once messages), `courier-imported` (set on each
 /// imported event to the importing bridge's name, by a bridge that exports), `courier-redelivered`
-/// (the delivery count, on an at-least-once message the server delivered again). `courier-*` and
+/// (the delivery count, on an at-least-once message the server delivered again), `courier-attempt`
+/// (on an at-least-once message sent again: which send it is). `courier-*` and
 /// `Nats-*` headers of a message are not copied to the event. An event with no headers, id,
 /// timestamp or ordering key on an at-most-once route is published without building a NATS message
 /// (no allocation).
@@ -38,7 +39,17 @@
 /// exports are published to JetStream (the stream BridgeOptions::stream, made
 /// if absent, on `durable_prefix + ">"`) with `Nats-Msg-Id` = the bridge's
 /// name and the event's id (or a sequence number of the bridge's), so the
-/// server's duplicate window drops a re-publish; imports read a durable pull
+/// server's duplicate window drops a re-publish. A publish the server refuses
+/// (e.g. "no responders" while JetStream recovers from a restart), does not
+/// acknowledge within 5 s of the route's queue running empty, or that libnats
+/// cannot take, is sent again, up to BridgeOptions::publish_attempts sends in
+/// all, waiting reconnect_wait before the first resend and twice as long
+/// before each next one (at most 2 s); meanwhile the route publishes nothing
+/// new, so its queue holds events back. Resends are counted
+/// (BridgeStats::republished); a message that had all its sends is counted
+/// in publish_errors and reported to on_error. A resent message is stored
+/// after those published while it waited: order is kept per route only
+/// while nothing fails. At-least-once imports read a durable pull
 /// consumer, fetching at most RouteOptions::queue_depth messages at a time,
 /// post them (EventBus::post: waits for room, drops nothing), then wait until
 /// the bus is idle (EventBus::wait_idle: every local subscriber has processed
@@ -121,12 +132,15 @@ class Bridge {
       std::string payload;
       const bool wants_idle = out.wants_idle();
       for (;;) {
-        // A JetStream route learns when its queue is empty (to wait for its
-        // acknowledgements); a core route just waits for the next event.
+        // A JetStream route learns when its queue is empty, to wait for its
+        // acknowledgements and send again what failed, until all is stored
+        // or an event comes; a core route just waits for the next event.
         std::optional<Event<T>> event;
-        if (wants_idle) event = stream->next(std::chrono::milliseconds(0));
+        if (wants_idle) {
+          event = stream->next(std::chrono::milliseconds(0));
+          while (!event && out.idle()) event = stream->next(std::chrono::milliseconds(0));
+        }
         if (!event) {
-          if (wants_idle) out.idle();
           event = stream->next();
           if (!event) return;  // closed
         }

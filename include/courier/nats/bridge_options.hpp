@@ -33,8 +33,14 @@ struct BridgeOptions {
   std::string name{};
   /// The server's duplicate window for `Nats-Msg-Id` (stream creation only).
   std::chrono::seconds duplicate_window{120};
-  /// Time between reconnect attempts.
+  /// Time between reconnect attempts; also the wait before an at-least-once
+  /// publish that failed is first sent again.
   std::chrono::milliseconds reconnect_wait{100};
+  /// Sends of an at-least-once publish, the first included, before it counts
+  /// as failed (BridgeStats::publish_errors). The waits between them double
+  /// from reconnect_wait up to 2 s: with the defaults, an outage of about 11 s
+  /// loses nothing. At least 1, else std::invalid_argument.
+  int publish_attempts = 10;
   /// Reconnect attempts before giving up; -1: forever.
   int max_reconnects = -1;
   /// The first connection attempt's timeout.

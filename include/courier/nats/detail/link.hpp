@@ -28,6 +28,7 @@ inline constexpr std::string_view kOrderingKeyHeader = "courier-ordering-key";
 inline constexpr std::string_view kOriginHeader = "courier-origin";
 inline constexpr std::string_view kImportedHeader = "courier-imported";
 inline constexpr std::string_view kRedeliveredHeader = "courier-redelivered";
+inline constexpr std::string_view kAttemptHeader = "courier-attempt";
 
 // One local event, as an export route hands it to the link.
 struct OutEvent {
@@ -60,8 +61,9 @@ class Publisher {
   virtual ~Publisher() = default;
   virtual void publish(const OutEvent& event) = 0;
   // Called when the route's queue is empty: JetStream routes wait for the
-  // acknowledgements of what they published.
-  virtual void idle() = 0;
+  // acknowledgements of what they published and send again what failed.
+  // True: call again (resends were sent, their acknowledgements are to come).
+  virtual bool idle() = 0;
   // Whether idle() does anything (JetStream routes).
   virtual bool wants_idle() const = 0;
 };
