@@ -8,7 +8,8 @@
 //              each, against bridge export (AtLeastOnce) -> bridge import
 //
 // Each figure is the best of --rounds (default 3) runs: messages from the
-// first publish to the last receipt. The ratio is bridge / raw.
+// first publish to the last receipt. The ratio is bridge / raw. `--only core`
+// or `--only jetstream` runs one half of the table.
 #include <nats/nats.h>
 
 #include <atomic>
@@ -232,8 +233,13 @@ double bridge_jetstream(const std::string& url, long messages, int round) {
 int main(int argc, char** argv) {
   int rounds = 3;
   long core_messages = 500000, js_messages = 50000;
+  bool core = true, jetstream = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      core = std::strcmp(argv[i + 1], "core") == 0;
+      jetstream = std::strcmp(argv[++i], "jetstream") == 0;
+    }
     if (std::strcmp(argv[i], "--quick") == 0) {
       core_messages /= 5;
       js_messages /= 5;
@@ -246,23 +252,31 @@ int main(int argc, char** argv) {
   courier::nats::test::NatsServer server;
   double raw = 0, bridged = 0, raw_js = 0, bridged_js = 0, export_half = 0, import_half = 0;
   for (int round = 0; round < rounds; ++round) {
-    raw = std::max(raw, raw_core(server.url(), core_messages));
-    bridged = std::max(bridged, bridge_core(server.url(), core_messages, round));
-    export_half = std::max(export_half, half_bridge_core(server.url(), core_messages, true));
-    import_half = std::max(import_half, half_bridge_core(server.url(), core_messages, false));
-    raw_js = std::max(raw_js, raw_jetstream(server.url(), js_messages, round));
-    bridged_js = std::max(bridged_js, bridge_jetstream(server.url(), js_messages, round));
+    if (core) {
+      raw = std::max(raw, raw_core(server.url(), core_messages));
+      bridged = std::max(bridged, bridge_core(server.url(), core_messages, round));
+      export_half = std::max(export_half, half_bridge_core(server.url(), core_messages, true));
+      import_half = std::max(import_half, half_bridge_core(server.url(), core_messages, false));
+    }
+    if (jetstream) {
+      raw_js = std::max(raw_js, raw_jetstream(server.url(), js_messages, round));
+      bridged_js = std::max(bridged_js, bridge_jetstream(server.url(), js_messages, round));
+    }
   }
   std::printf("| NATS, best of %d | raw libnats (msg/s) | courier bridge (events/s) | ratio |\n",
               rounds);
   std::printf("|---|---:|---:|---:|\n");
-  std::printf("| core, %ld messages of 8 bytes | %.0f | %.0f | %.2fx |\n", core_messages, raw,
-              bridged, bridged / raw);
-  std::printf("| core, bridge export -> raw subscriber | %.0f | %.0f | %.2fx |\n", raw, export_half,
-              export_half / raw);
-  std::printf("| core, raw publisher -> bridge import | %.0f | %.0f | %.2fx |\n", raw, import_half,
-              import_half / raw);
-  std::printf("| JetStream at-least-once, %ld messages | %.0f | %.0f | %.2fx |\n", js_messages,
-              raw_js, bridged_js, bridged_js / raw_js);
+  if (core) {
+    std::printf("| core, %ld messages of 8 bytes | %.0f | %.0f | %.2fx |\n", core_messages, raw,
+                bridged, bridged / raw);
+    std::printf("| core, bridge export -> raw subscriber | %.0f | %.0f | %.2fx |\n", raw,
+                export_half, export_half / raw);
+    std::printf("| core, raw publisher -> bridge import | %.0f | %.0f | %.2fx |\n", raw,
+                import_half, import_half / raw);
+  }
+  if (jetstream) {
+    std::printf("| JetStream at-least-once, %ld messages | %.0f | %.0f | %.2fx |\n", js_messages,
+                raw_js, bridged_js, bridged_js / raw_js);
+  }
   return 0;
 }
