@@ -104,7 +104,8 @@ class Bridge {
  public:
   /// Connects to BridgeOptions::url (waiting up to connect_timeout). Throws
   /// BridgeError, naming the URL and libnats's reason, if it cannot;
-  /// std::invalid_argument, naming it, for a bad prefix or name.
+  /// std::invalid_argument, naming it, for a bad prefix, name or
+  /// publish_attempts.
   Bridge(EventBus& bus, BridgeOptions options)
       : bus_(bus),
         link_(std::make_unique<detail::Link>(std::move(options), [&bus] { bus.wait_idle(); })) {}
