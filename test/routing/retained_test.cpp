@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -209,6 +210,28 @@ TEST_P(RetainedOnEachBus, AVetoedRetainedPostIsNeitherPostedNorKept) {
   settle();
   EXPECT_EQ(live.received(), (Received{{"veto.a", 1}}));
   EXPECT_EQ(later.received(), (Received{{"veto.a", 1}}));
+  EXPECT_EQ(bus_.stats().vetoed, 1u);
+  EXPECT_EQ(bus_.stats().retained, 1u);
+}
+
+// A middleware that throws vetoes the retained post as it vetoes a post: the
+// error is reported once, and the topic keeps its previous retained event.
+TEST_P(RetainedOnEachBus, AThrowingMiddlewareKeepsTheRetainedPostOutAndReportsIt) {
+  bus_.post_retained<int>("thrown.a", 1);
+  courier_test::SharedLog<std::string> reports;
+  auto hook = bus_.on_error([&reports](const courier::DeliveryError& error) {
+    reports.add(std::string(error.topic) + "|" + error.message());
+  });
+  bus_.add_middleware([](courier::PostedEvent& event) -> courier::Verdict {
+    if (event.as<int>()->data() == 2) throw std::runtime_error("two is refused");
+    return courier::Verdict::Pass;
+  });
+  bus_.post_retained<int>("thrown.a", 2);
+  Recorder later;
+  bus_.subscribe<int>("thrown.a", later.callable());
+  settle();
+  EXPECT_EQ(later.received(), (Received{{"thrown.a", 1}}));
+  EXPECT_EQ(reports.entries(), std::vector<std::string>{"thrown.a|two is refused"});
   EXPECT_EQ(bus_.stats().vetoed, 1u);
   EXPECT_EQ(bus_.stats().retained, 1u);
 }
