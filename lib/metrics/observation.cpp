@@ -38,7 +38,7 @@ void BusCore::track_topics(bool on) {
   } else {
     observing_.fetch_and(~kObservingTopics, std::memory_order_release);
   }
-  reroute_for_observation();
+  reroute_for_topic_counts();
 }
 
 void BusCore::track_latency(bool on) {
@@ -60,7 +60,7 @@ void BusCore::track_latency(bool on) {
 // (SyncPath::deliver_now), and a new routing version disarms every route. A
 // post that reads this version (acquire) sees the flag stored before it. An
 // asynchronous bus has no shortest path, and is spared the new snapshot.
-void BusCore::reroute_for_observation() {
+void BusCore::reroute_for_topic_counts() {
   if (!synchronous_) return;
   const std::lock_guard lock(routing_mutex_);  // a version has one snapshot
   routing_version_.fetch_add(1, std::memory_order_release);

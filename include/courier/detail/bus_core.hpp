@@ -342,8 +342,8 @@ class COURIER_EXPORT BusCore {
   LatencySnapshot latency_stats() const;
   // The hooks' test: one relaxed load, nonzero while something is tracked.
   bool observed() const noexcept { return observing_.load(std::memory_order_relaxed) != 0; }
-  // After a switch of observing_: see lib/metrics/observation.cpp.
-  void reroute_for_observation();
+  // After track_topics switched: see lib/metrics/observation.cpp.
+  void reroute_for_topic_counts();
   // Whether track_topics is on (observed() is: anything tracked).
   bool counting_topics() const noexcept;
   // An event accepted: `envelope` null for a synchronous post.
