@@ -237,8 +237,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-      core = std::strcmp(argv[i + 1], "core") == 0;
-      jetstream = std::strcmp(argv[++i], "jetstream") == 0;
+      const std::string only = argv[++i];
+      if (only != "core" && only != "jetstream") {
+        std::fprintf(stderr, "nats_bench: --only takes core or jetstream, not \"%s\"\n",
+                     only.c_str());
+        return 2;
+      }
+      core = only == "core";
+      jetstream = only == "jetstream";
     }
     if (std::strcmp(argv[i], "--quick") == 0) {
       core_messages /= 5;

@@ -292,7 +292,11 @@ struct Link::State::ExportRoute final : Publisher {
     if (status != NATS_OK) return failed(status);
     if (event.headers != nullptr) {
       for (const Header& header : *event.headers) {
-        if (header.key == kImportedHeader || header.key == kRedeliveredHeader) continue;
+        // Ours to set: an event that carried one would steer its resends.
+        if (header.key == kImportedHeader || header.key == kRedeliveredHeader ||
+            header.key == kAttemptHeader) {
+          continue;
+        }
         natsMsgHeader_Set(msg, header.key.c_str(), header.value.c_str());
       }
     }

@@ -15,14 +15,15 @@ namespace courier::nats::detail {
 
 namespace {
 
-// The send `msg` was: 1 unless a Resender copy says otherwise.
-int attempt_of(natsMsg* msg) {
+// The send `msg` was: 1 unless a Resender copy says otherwise, at most
+// `attempts` (publish() drops the header from events; this bounds it anyway).
+int attempt_of(natsMsg* msg, int attempts) {
   const char* value = nullptr;
   int attempt = 1;
   if (natsMsgHeader_Get(msg, kAttemptHeader.data(), &value) == NATS_OK && value != nullptr) {
     std::from_chars(value, value + std::strlen(value), attempt);
   }
-  return attempt;
+  return std::clamp(attempt, 1, attempts);
 }
 
 // Frees what libnats allocated with malloc for a header list.
@@ -31,9 +32,10 @@ void free_list(const char** list) {
 }
 
 // A copy of `msg` with its headers (Nats-Msg-Id among them) and the attempt
-// header set to `attempt`, but no reply subject: libnats gives the original
-// one while it waits for the answer, and refuses to publish a message that
-// already has one. Null if libnats has no memory for it.
+// header set to `attempt`. A copy, because the original is libnats's (the
+// error handler's is destroyed when the handler returns) and may still hold
+// the reply subject libnats gave it for the answer, which js_PublishMsgAsync
+// refuses. Null if libnats has no memory for it.
 natsMsg* copy_for_attempt(natsMsg* msg, int attempt) {
   natsMsg* copy = nullptr;
   if (natsMsg_Create(&copy, natsMsg_GetSubject(msg), nullptr, natsMsg_GetData(msg),
@@ -64,7 +66,7 @@ natsMsg* copy_for_attempt(natsMsg* msg, int attempt) {
 
 void Resender::keep(natsMsg* msg, std::string_view reason) {
   const std::string subject = natsMsg_GetSubject(msg);
-  const int attempt = attempt_of(msg) + 1;
+  const int attempt = attempt_of(msg, attempts_) + 1;
   if (attempt > attempts_) {
     give_up_(subject, std::string(reason) + " (sent " + std::to_string(attempts_) + " times)");
     return;
@@ -87,7 +89,7 @@ void Resender::keep(natsMsg* msg, std::string_view reason) {
     }
   }
   if (kept) {
-    stopped_.notify_all();  // it may be due before the one resend() waits for
+    changed_.notify_all();  // it may be due before the one resend() waits for
     return;
   }
   natsMsg_Destroy(copy);
@@ -112,7 +114,7 @@ void Resender::resend(jsCtx* jetstream) {
         const auto earliest = std::min_element(
             kept_.begin(), kept_.end(), [](const Kept& a, const Kept& b) { return a.due < b.due; });
         if (earliest->due <= now) break;
-        stopped_.wait_until(lock, earliest->due);
+        changed_.wait_until(lock, earliest->due);
       }
       const auto now = std::chrono::steady_clock::now();
       const auto later = std::stable_partition(kept_.begin(), kept_.end(),
@@ -142,7 +144,7 @@ std::size_t Resender::stop() {
     left.swap(kept_);
     count_.store(0, std::memory_order_release);
   }
-  stopped_.notify_all();
+  changed_.notify_all();
   for (const Kept& kept : left) natsMsg_Destroy(kept.msg);
   return left.size();
 }

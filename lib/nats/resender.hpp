@@ -22,9 +22,16 @@
 // courier-* headers). After `attempts` sends in all, the message is given up:
 // the owner's GiveUp counts and reports it.
 //
-// While copies wait here the routes publish nothing new (Link's export route
-// resends first), so at most the messages in flight (jsOptions MaxPending)
-// wait here, and the routes' bounded queues hold the rest back.
+// One Resender serves all the at-least-once routes of a bridge (they share
+// its JetStream context). While copies wait here, a route sends those due
+// before it publishes its next event (Link's export route), so roughly the
+// messages in flight (jsOptions MaxPending) wait here at most, and the
+// routes' bounded queues hold the rest back. Taking back the unacknowledged
+// messages takes all of the context's, those of every route, including any
+// a healthy but slow server was about to acknowledge: their resends are
+// duplicates the server drops, so this costs load, never a second copy. A
+// publish libnats refuses at once because too many are in flight (a stall)
+// counts as a send.
 //
 // Thread safety: every member may be called from any thread.
 #pragma once
@@ -93,7 +100,7 @@ class Resender {
   const std::chrono::milliseconds first_wait_;
   const GiveUp give_up_;
   std::mutex mutex_;
-  std::condition_variable stopped_;
+  std::condition_variable changed_;    // a message kept, or stop()
   std::vector<Kept> kept_;             // guarded by mutex_
   bool stopping_ = false;              // guarded by mutex_
   std::atomic<std::size_t> count_{0};  // kept_.size(), read without the lock

@@ -82,9 +82,9 @@ void BusCore::replay_asynchronously(SubscriberCore& target,
 
 void BusCore::route_held_events_again(SyncFrame& frame) {
   // Nothing held (no retained event was replayed, or its handlers posted
-  // nothing): the common case, and then the thread's routes must not be
-  // brought up to date, which would build a routing snapshot per subscribe()
-  // and make n subscriptions cost O(n^2).
+  // nothing): the common case, and then the thread's routes need not be
+  // brought up to date (its next post does that), which would build a
+  // routing snapshot per subscribe() and make n subscriptions cost O(n^2).
   if (!frame.holds_events()) return;
   std::vector<std::unique_ptr<HeldEvent>> held;
   while (std::unique_ptr<HeldEvent> event = frame.take_held()) held.push_back(std::move(event));

@@ -118,10 +118,12 @@ class NatsServer {
   void pause() { ::kill(pid_, SIGSTOP); }
   void resume() { ::kill(pid_, SIGCONT); }
 
-  // SIGTERM, and wait for it to exit.
+  // SIGTERM, and wait for it to exit (SIGCONT too: a paused server, left so
+  // by a failed test, would never act on the SIGTERM).
   void stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
+    ::kill(pid_, SIGCONT);
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;

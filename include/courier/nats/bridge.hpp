@@ -44,18 +44,18 @@
 /// acknowledge within 5 s of the route's queue running empty, or that libnats
 /// cannot take, is sent again, up to BridgeOptions::publish_attempts sends in
 /// all, waiting reconnect_wait before the first resend and twice as long
-/// before each next one (at most 2 s); meanwhile the route publishes nothing
-/// new, so its queue holds events back. Resends are counted
-/// (BridgeStats::republished); a message that had all its sends is counted
-/// in publish_errors and reported to on_error. A resent message is stored
-/// after those published while it waited: order is kept per route only
-/// while nothing fails. At-least-once imports read a durable pull
-/// consumer, fetching at most RouteOptions::queue_depth messages at a time,
-/// post them (EventBus::post: waits for room, drops nothing), then wait until
-/// the bus is idle (EventBus::wait_idle: every local subscriber has processed
-/// them; coarse: unrelated traffic on the bus delays the acknowledgements)
-/// and acknowledge them. A consumer that dies before acknowledging gets them
-/// again after RouteOptions::ack_wait, marked `courier-redelivered` and
+/// before each next one (at most 2 s). While resends are due, the bridge's
+/// at-least-once routes send them before their next event, so their queues
+/// hold events back. Resends are counted (BridgeStats::republished); a
+/// message that had all its sends is counted in publish_errors and reported
+/// to on_error (one still waiting when the bridge stops is counted, not
+/// reported). A resent message is stored after those published while it
+/// waited: order is kept per route only while nothing fails. At-least-once imports read a durable
+/// pull consumer, fetching at most RouteOptions::queue_depth messages at a time, post them
+/// (EventBus::post: waits for room, drops nothing), then wait until the bus is idle
+/// (EventBus::wait_idle: every local subscriber has processed them; coarse: unrelated traffic on
+/// the bus delays the acknowledgements) and acknowledge them. A consumer that dies before
+/// acknowledging gets them again after RouteOptions::ack_wait, marked `courier-redelivered` and
 /// counted (BridgeStats::redelivered): a subscriber sees each message at
 /// least once.
 ///

@@ -38,8 +38,10 @@ struct BridgeOptions {
   std::chrono::milliseconds reconnect_wait{100};
   /// Sends of an at-least-once publish, the first included, before it counts
   /// as failed (BridgeStats::publish_errors). The waits between them double
-  /// from reconnect_wait up to 2 s: with the defaults, an outage of about 11 s
-  /// loses nothing. At least 1, else std::invalid_argument.
+  /// from reconnect_wait up to 2 s: with the defaults, about 11 s of refusals
+  /// (a stream missing, JetStream recovering) lose nothing; a publish that
+  /// is not answered at all also waits 5 s per send for its acknowledgement.
+  /// At least 1, else std::invalid_argument.
   int publish_attempts = 10;
   /// Reconnect attempts before giving up; -1: forever.
   int max_reconnects = -1;
