@@ -393,6 +393,40 @@ class RawJetStream {
   jsCtx* jetstream_ = nullptr;
 };
 
+// A bridge of its own on `bus`, reading "jobs.>" through the durable
+// consumer "late" from where the stream begins, and how often each value
+// (0 .. expected-1) arrived.
+class LateReader {
+ public:
+  LateReader(EventBus& bus, const std::string& url, int expected)
+      : expected_(static_cast<std::size_t>(expected)),
+        subscription_(
+            bus.subscribe<int>("jobs.>", [this](const Event<int>& event) { add(event.data()); })),
+        bridge_(bus, {.url = url}) {
+    bridge_.import_subjects<int>("jobs.>",
+                                 {.guarantee = Guarantee::AtLeastOnce, .durable = "late"});
+  }
+  // Whether every value arrived within 20 s.
+  bool all_arrived() { return all_.get_future().wait_for(20s) == std::future_status::ready; }
+  int count(int value) {
+    const std::lock_guard lock(mutex_);
+    return counts_[value];
+  }
+
+ private:
+  void add(int value) {
+    const std::lock_guard lock(mutex_);
+    if (++counts_[value] == 1 && counts_.size() == expected_) all_.set_value();
+  }
+
+  const std::size_t expected_;
+  std::mutex mutex_;
+  std::map<int, int> counts_;  // guarded by mutex_
+  std::promise<void> all_;
+  courier::Subscription subscription_;
+  Bridge bridge_;  // last: it stops before what it delivers to goes
+};
+
 // With the stream gone, every at-least-once publish is refused ("no
 // responders"): the bridge keeps sending them again, and once the stream is
 // back all of them are stored, none counted as failed.
@@ -413,18 +447,9 @@ TEST(NatsBridge, AtLeastOnceExportsAreSentAgainUntilTheServerStoresThem) {
   }));
   raw.add_stream("COURIER", "courier-durable.>");
 
-  std::mutex mutex;
-  std::map<int, int> seen;
-  std::promise<void> all;
-  auto subscription = b.subscribe<int>("jobs.>", [&](const Event<int>& event) {
-    const std::lock_guard lock(mutex);
-    if (++seen[event.data()] == 1 && seen.size() == kEvents) all.set_value();
-  });
-  Bridge to(b, {.url = server.url()});
-  to.import_subjects<int>("jobs.>", {.guarantee = Guarantee::AtLeastOnce, .durable = "late"});
-  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
-  const std::lock_guard lock(mutex);
-  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(seen[i], 1) << "event " << i;
+  LateReader reader(b, server.url(), kEvents);
+  ASSERT_TRUE(reader.all_arrived());
+  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(reader.count(i), 1) << "event " << i;
   from.stop();  // waits for the last acknowledgements
   EXPECT_EQ(from.stats().publish_errors, 0u);
   EXPECT_EQ(raw.stored("COURIER"), static_cast<std::uint64_t>(kEvents));
@@ -446,16 +471,8 @@ TEST(NatsBridge, AtLeastOnceExportsTheServerNeverAcknowledgedAreSentAgain) {
   ASSERT_TRUE(eventually([&] { return from.stats().republished >= kEvents; }));
   server.resume();
 
-  std::mutex mutex;
-  std::set<int> seen;
-  std::promise<void> all;
-  auto subscription = b.subscribe<int>("jobs.>", [&](const Event<int>& event) {
-    const std::lock_guard lock(mutex);
-    if (seen.insert(event.data()).second && seen.size() == kEvents) all.set_value();
-  });
-  Bridge to(b, {.url = server.url()});
-  to.import_subjects<int>("jobs.>", {.guarantee = Guarantee::AtLeastOnce, .durable = "late"});
-  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
+  LateReader reader(b, server.url(), kEvents);
+  ASSERT_TRUE(reader.all_arrived());
   from.stop();  // waits for the last acknowledgements
   EXPECT_EQ(from.stats().publish_errors, 0u);
   RawJetStream raw(server.url());
