@@ -3,15 +3,25 @@
 // nats-server -js it starts itself (skips, exit 0, if there is none).
 //
 //   core:      raw natsConnection_Publish -> async subscription, against
-//              bridge export (AtMostOnce) -> bridge import -> a subscriber
+//              bridge export (AtMostOnce) -> bridge import -> a subscriber,
+//              with default buses (executor pools) and with synchronous
+//              buses (the topology of raw libnats: the publisher's thread
+//              hands the event to the export route, libnats's delivery
+//              thread runs the subscriber), and each half of the bridge
+//              against raw libnats on the other side
 //   jetstream: raw js_PublishAsync -> a pull consumer fetching 256 and acking
 //              each, against bridge export (AtLeastOnce) -> bridge import
 //
-// Each figure is the best of --rounds (default 3) runs: messages from the
-// first publish to the last receipt. The ratio is bridge / raw. `--only core`
-// or `--only jetstream` runs one half of the table.
+// A figure is messages from the first publish to the last receipt. Each
+// round (--rounds, default 5) runs raw libnats, then each bridge row right
+// after it; a row's ratio is the median over the rounds of bridge / raw of
+// the same round (the raw figure alone moves 2x between rounds on a shared
+// machine, so a ratio is only taken within one round), with the rounds'
+// lowest and highest in brackets. `--only core` or `--only jetstream` runs
+// one half of the table; `--quick` sends a fifth of the messages.
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -86,11 +96,34 @@ double raw_core(const std::string& url, long messages) {
   return rate;
 }
 
-// The default bus: one executor thread per core.
-courier::Options bus_options() { return {}; }
+// One row's figures, one per round, each taken with that round's raw one.
+struct Row {
+  explicit Row(std::string row_name) : name(std::move(row_name)) {}
 
-double bridge_core(const std::string& url, long messages, int round) {
-  courier::EventBus a(bus_options()), b(bus_options());
+  std::string name;
+  std::vector<double> raw, bridged;
+
+  void add(double raw_rate, double bridged_rate) {
+    raw.push_back(raw_rate);
+    bridged.push_back(bridged_rate);
+  }
+  static double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const std::size_t middle = values.size() / 2;
+    return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+  }
+  void print() const {
+    std::vector<double> ratios;
+    for (std::size_t i = 0; i < raw.size(); ++i) ratios.push_back(bridged[i] / raw[i]);
+    const auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
+    std::printf("| %s | %.0f | %.0f | %.2fx (%.2f-%.2f) |\n", name.c_str(), median(raw),
+                median(bridged), median(ratios), *low, *high);
+  }
+};
+
+double bridge_core(const std::string& url, long messages, int round,
+                   const courier::Options& bus_options) {
+  courier::EventBus a(bus_options), b(bus_options);
   Counter counter;
   counter.target = messages;
   auto subscription = b.subscribe<std::int64_t>(
@@ -110,7 +143,7 @@ double bridge_core(const std::string& url, long messages, int round) {
 // bus -> bridge -> NATS -> raw subscriber, else raw publisher -> NATS ->
 // bridge -> bus. Tells which half costs what.
 double half_bridge_core(const std::string& url, long messages, bool exporting) {
-  courier::EventBus bus(bus_options());
+  courier::EventBus bus;
   Counter counter;
   counter.target = messages;
   courier::Subscription subscription;
@@ -208,7 +241,7 @@ double raw_jetstream(const std::string& url, long messages, int round) {
 }
 
 double bridge_jetstream(const std::string& url, long messages, int round) {
-  courier::EventBus a(bus_options()), b(bus_options());
+  courier::EventBus a, b;
   Counter counter;
   counter.target = messages;
   auto subscription = b.subscribe<std::int64_t>(
@@ -231,7 +264,7 @@ double bridge_jetstream(const std::string& url, long messages, int round) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int rounds = 3;
+  int rounds = 5;
   long core_messages = 500000, js_messages = 50000;
   bool core = true, jetstream = true;
   for (int i = 1; i < argc; ++i) {
@@ -251,38 +284,46 @@ int main(int argc, char** argv) {
       js_messages /= 5;
     }
   }
+  if (rounds < 1) {
+    std::fprintf(stderr, "nats_bench: --rounds %d is not at least 1\n", rounds);
+    return 2;
+  }
   if (!std::filesystem::exists(COURIER_NATS_SERVER)) {
     std::printf("nats_bench: skipped, no nats-server at %s\n", COURIER_NATS_SERVER);
     return 0;
   }
   courier::nats::test::NatsServer server;
-  double raw = 0, bridged = 0, raw_js = 0, bridged_js = 0, export_half = 0, import_half = 0;
+  Row end_to_end("core, " + std::to_string(core_messages) + " messages of 8 bytes");
+  Row synchronous("core, synchronous buses");
+  Row export_half("core, bridge export -> raw subscriber");
+  Row import_half("core, raw publisher -> bridge import");
+  Row durable("JetStream at-least-once, " + std::to_string(js_messages) +
+              " messages (async publish, pull 256 + ack)");
   for (int round = 0; round < rounds; ++round) {
     if (core) {
-      raw = std::max(raw, raw_core(server.url(), core_messages));
-      bridged = std::max(bridged, bridge_core(server.url(), core_messages, round));
-      export_half = std::max(export_half, half_bridge_core(server.url(), core_messages, true));
-      import_half = std::max(import_half, half_bridge_core(server.url(), core_messages, false));
+      const double raw = raw_core(server.url(), core_messages);
+      end_to_end.add(raw, bridge_core(server.url(), core_messages, round, {}));
+      synchronous.add(
+          raw, bridge_core(server.url(), core_messages, round + rounds, {.synchronous = true}));
+      export_half.add(raw, half_bridge_core(server.url(), core_messages, true));
+      import_half.add(raw, half_bridge_core(server.url(), core_messages, false));
     }
     if (jetstream) {
-      raw_js = std::max(raw_js, raw_jetstream(server.url(), js_messages, round));
-      bridged_js = std::max(bridged_js, bridge_jetstream(server.url(), js_messages, round));
+      const double raw = raw_jetstream(server.url(), js_messages, round);
+      durable.add(raw, bridge_jetstream(server.url(), js_messages, round));
     }
   }
-  std::printf("| NATS, best of %d | raw libnats (msg/s) | courier bridge (events/s) | ratio |\n",
-              rounds);
+  std::printf(
+      "| NATS, median of %d rounds | raw libnats (msg/s) | courier bridge (events/s) | "
+      "ratio (lowest-highest) |\n",
+      rounds);
   std::printf("|---|---:|---:|---:|\n");
   if (core) {
-    std::printf("| core, %ld messages of 8 bytes | %.0f | %.0f | %.2fx |\n", core_messages, raw,
-                bridged, bridged / raw);
-    std::printf("| core, bridge export -> raw subscriber | %.0f | %.0f | %.2fx |\n", raw,
-                export_half, export_half / raw);
-    std::printf("| core, raw publisher -> bridge import | %.0f | %.0f | %.2fx |\n", raw,
-                import_half, import_half / raw);
+    end_to_end.print();
+    synchronous.print();
+    export_half.print();
+    import_half.print();
   }
-  if (jetstream) {
-    std::printf("| JetStream at-least-once, %ld messages | %.0f | %.0f | %.2fx |\n", js_messages,
-                raw_js, bridged_js, bridged_js / raw_js);
-  }
+  if (jetstream) durable.print();
   return 0;
 }
