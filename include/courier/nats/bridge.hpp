@@ -67,6 +67,13 @@
 /// reported to on_error, dropped (acknowledged if at-least-once), and the
 /// bridge goes on.
 ///
+/// Throughput. An import posts on the bus from libnats's delivery thread of
+/// its subscription; on a bus with an executor pool, each event then crosses
+/// to an executor thread, a hop libnats alone does not make. A bus that only
+/// relays imported events to its subscribers may be synchronous
+/// (Options::synchronous): they then run on libnats's delivery thread, as a
+/// libnats callback would. RELIABILITY.md has the figures against raw libnats.
+///
 /// Thread safety: every member may be called from any thread, except that
 /// the destructor (and stop()) must not run on one of the bus's handlers or
 /// in one of the bridge's hooks. Hooks run on libnats's or the bridge's
