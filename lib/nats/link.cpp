@@ -601,7 +601,9 @@ void Link::stop() {
     state.stop_flag = true;
   }
   state.changed.notify_all();
-  for (auto& route : state.exports) route->parts.close();
+  // One deadline for all the exports: a stop waits 5 s at most for NATS.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (auto& route : state.exports) route->parts.close(deadline);
   // What still waits for a resend is given up (counted, as the bridge stops).
   state.publish_errors.fetch_add(state.resender->stop(), std::memory_order_relaxed);
   for (auto& route : state.exports) {

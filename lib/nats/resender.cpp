@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "courier/nats/detail/link.hpp"
+#include "courier/nats/detail/reserved_headers.hpp"
 
 namespace courier::nats::detail {
 

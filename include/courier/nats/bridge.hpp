@@ -167,10 +167,9 @@ class Bridge {
                                      event->ordering_key()});
       }
     };
-    parts.close = [stream] {
-      // Drain first: what the queue holds is published (for up to 5 s, in
-      // case NATS is gone), then the stream ends.
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    parts.close = [stream](std::chrono::steady_clock::time_point deadline) {
+      // Drain first: what the queue holds is published (until the deadline,
+      // in case NATS is gone), then the stream ends.
       while (stream->stats().depth != 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::yield();
       }
@@ -236,9 +235,9 @@ class Bridge {
         });
   }
 
-  /// Stops every route, then closes the connection. Each export first
-  /// publishes what its queue holds (waiting up to 5 s for it; what is left
-  /// then is dropped and counted), so that events the bus delivered before
+  /// Stops every route, then closes the connection. The exports first
+  /// publish what their queues hold (waiting up to 5 s in all for it; what
+  /// is left then is dropped and counted), so that events the bus delivered before
   /// (EventBus::wait_idle) reach NATS. Idempotent. Thread-safe, but not from
   /// a bus handler or a bridge hook.
   void stop() { link_->stop(); }

@@ -16,19 +16,11 @@
 #include "courier/headers.hpp"
 #include "courier/nats/bridge_options.hpp"
 #include "courier/nats/bridge_stats.hpp"
+#include "courier/nats/detail/reserved_headers.hpp"
 #include "courier/nats/errors.hpp"
 #include "courier/nats/route_options.hpp"
 
 namespace courier::nats::detail {
-
-// Header names the bridge reserves (documented on Bridge).
-inline constexpr std::string_view kIdHeader = "courier-id";
-inline constexpr std::string_view kTimestampHeader = "courier-timestamp";
-inline constexpr std::string_view kOrderingKeyHeader = "courier-ordering-key";
-inline constexpr std::string_view kOriginHeader = "courier-origin";
-inline constexpr std::string_view kImportedHeader = "courier-imported";
-inline constexpr std::string_view kRedeliveredHeader = "courier-redelivered";
-inline constexpr std::string_view kAttemptHeader = "courier-attempt";
 
 // One local event, as an export route hands it to the link.
 struct OutEvent {
@@ -72,8 +64,9 @@ class Publisher {
 struct ExportParts {
   // Runs on the route's thread until the route's queue ends.
   std::function<void(Publisher&)> run;
-  // Ends the queue (run returns soon after).
-  std::function<void()> close;
+  // Lets run publish what the queue holds, until `deadline` at most, then
+  // ends the queue (run returns soon after).
+  std::function<void(std::chrono::steady_clock::time_point deadline)> close;
   // Events the route's queue dropped.
   std::function<std::uint64_t()> dropped;
 };
