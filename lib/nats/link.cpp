@@ -601,7 +601,8 @@ void Link::stop() {
     state.stop_flag = true;
   }
   state.changed.notify_all();
-  // One deadline for all the exports: a stop waits 5 s at most for NATS.
+  // One deadline for all the exports' queues (their threads publish at once):
+  // 5 s in all to publish what they hold, not 5 s each.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (auto& route : state.exports) route->parts.close(deadline);
   // What still waits for a resend is given up (counted, as the bridge stops).
