@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "courier/errors.hpp"
+#include "courier/nats/detail/reserved_headers.hpp"
 #include "courier/topic.hpp"
 #include "resender.hpp"
 

@@ -67,12 +67,16 @@
 /// reported to on_error, dropped (acknowledged if at-least-once), and the
 /// bridge goes on.
 ///
-/// Throughput. An import posts on the bus from libnats's delivery thread of
-/// its subscription; on a bus with an executor pool, each event then crosses
-/// to an executor thread, a hop libnats alone does not make. A bus that only
+/// Throughput. A core import posts on the bus from libnats's delivery thread
+/// of its subscription (an at-least-once import from its route's own
+/// thread); on a bus with an executor pool, each event then crosses to an
+/// executor thread, a hop libnats alone does not make. A bus that only
 /// relays imported events to its subscribers may be synchronous
-/// (Options::synchronous): they then run on libnats's delivery thread, as a
-/// libnats callback would. RELIABILITY.md has the figures against raw libnats.
+/// (Options::synchronous): they then run on that thread, as a libnats
+/// callback would, and a slow one holds it up: for a core import, libnats
+/// then holds what arrives meanwhile, up to RouteOptions::queue_depth, and
+/// drops the rest (counted); an at-least-once import fetches nothing
+/// meanwhile. RELIABILITY.md has the figures against raw libnats.
 ///
 /// Thread safety: every member may be called from any thread, except that
 /// the destructor (and stop()) must not run on one of the bus's handlers or
@@ -100,6 +104,7 @@
 #include "courier/nats/bridge_stats.hpp"
 #include "courier/nats/codec.hpp"
 #include "courier/nats/detail/link.hpp"
+#include "courier/nats/detail/reserved_headers.hpp"
 #include "courier/nats/errors.hpp"
 #include "courier/nats/route_options.hpp"
 #include "courier/stream.hpp"
@@ -237,9 +242,9 @@ class Bridge {
 
   /// Stops every route, then closes the connection. The exports first
   /// publish what their queues hold (waiting up to 5 s in all for it; what
-  /// is left then is dropped and counted), so that events the bus delivered before
-  /// (EventBus::wait_idle) reach NATS. Idempotent. Thread-safe, but not from
-  /// a bus handler or a bridge hook.
+  /// is left then is dropped and counted), so that events the bus delivered
+  /// before (EventBus::wait_idle) reach NATS. Idempotent. Thread-safe, but
+  /// not from a bus handler or a bridge hook.
   void stop() { link_->stop(); }
 
   /// The counters. Thread-safe.

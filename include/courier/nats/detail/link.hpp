@@ -16,7 +16,6 @@
 #include "courier/headers.hpp"
 #include "courier/nats/bridge_options.hpp"
 #include "courier/nats/bridge_stats.hpp"
-#include "courier/nats/detail/reserved_headers.hpp"
 #include "courier/nats/errors.hpp"
 #include "courier/nats/route_options.hpp"
 
