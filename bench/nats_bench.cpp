@@ -18,8 +18,9 @@
 // of the same pair (the raw figure alone moves 2x between runs on a shared
 // machine, so a ratio is only taken within one pair), with the lowest and
 // highest in brackets. The two rates shown are each the median of their own
-// column, so the ratio is not their quotient. `--only core` or `--only jetstream` runs
-// one half of the table; `--quick` sends a fifth of the messages.
+// column, so the ratio is not their quotient. `--only core` or `--only
+// jetstream` runs one half of the table; `--quick` sends a fifth of the
+// messages.
 #include <nats/nats.h>
 
 #include <algorithm>
