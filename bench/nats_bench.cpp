@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "courier/nats/bridge.hpp"
 #include "nats/nats_server.hpp"
 
@@ -109,17 +110,12 @@ struct Row {
     raw.push_back(raw_rate);
     bridged.push_back(bridged_rate);
   }
-  static double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    const std::size_t middle = values.size() / 2;
-    return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
-  }
   void print() const {
     std::vector<double> ratios;
     for (std::size_t i = 0; i < raw.size(); ++i) ratios.push_back(bridged[i] / raw[i]);
     const auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
-    std::printf("| %s | %.0f | %.0f | %.2fx (%.2fx-%.2fx) |\n", name.c_str(), median(raw),
-                median(bridged), median(ratios), *low, *high);
+    std::printf("| %s | %.0f | %.0f | %.2fx (%.2fx-%.2fx) |\n", name.c_str(), bench::median(raw),
+                bench::median(bridged), bench::median(ratios), *low, *high);
   }
 };
 
