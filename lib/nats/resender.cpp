@@ -114,7 +114,10 @@ void Resender::resend(jsCtx* jetstream) {
         const auto earliest = std::min_element(
             kept_.begin(), kept_.end(), [](const Kept& a, const Kept& b) { return a.due < b.due; });
         if (earliest->due <= now) break;
-        changed_.wait_until(lock, earliest->due);
+        // A copy: wait_until reads it again after each wake-up, and by then
+        // keep() may have moved kept_'s elements, or stop() freed them.
+        const std::chrono::steady_clock::time_point wake_at = earliest->due;
+        changed_.wait_until(lock, wake_at);
       }
       const auto now = std::chrono::steady_clock::now();
       const auto later = std::stable_partition(kept_.begin(), kept_.end(),
