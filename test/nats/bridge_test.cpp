@@ -429,7 +429,10 @@ class LateReader {
 
 // With the stream gone, every at-least-once publish is refused ("no
 // responders"): the bridge keeps sending them again, and once the stream is
-// back all of them are stored, none counted as failed.
+// back all of them are stored, none counted as failed. While resends are due
+// the route holds its next events back (bridge.hpp), so how many are
+// exported before the stream returns depends on when the first refusals
+// come back: the test waits only until some message was sent a third time.
 TEST(NatsBridge, AtLeastOnceExportsAreSentAgainUntilTheServerStoresThem) {
   NatsServer server;
   constexpr int kEvents = 50;
@@ -440,10 +443,10 @@ TEST(NatsBridge, AtLeastOnceExportsAreSentAgainUntilTheServerStoresThem) {
   RawJetStream raw(server.url());
   raw.delete_stream("COURIER");
   for (int i = 0; i < kEvents; ++i) a.post("jobs.run", i);
+  // More resends than messages exported: one of them was sent a third time.
   ASSERT_TRUE(eventually([&] {
     const auto stats = from.stats();
-    return stats.exported == static_cast<std::uint64_t>(kEvents) &&
-           stats.republished >= static_cast<std::uint64_t>(kEvents);
+    return stats.exported > 0 && stats.republished > stats.exported;
   }));
   raw.add_stream("COURIER", "courier-durable.>");
 
@@ -451,6 +454,7 @@ TEST(NatsBridge, AtLeastOnceExportsAreSentAgainUntilTheServerStoresThem) {
   ASSERT_TRUE(reader.all_arrived());
   for (int i = 0; i < kEvents; ++i) EXPECT_EQ(reader.count(i), 1) << "event " << i;
   from.stop();  // waits for the last acknowledgements
+  EXPECT_EQ(from.stats().exported, static_cast<std::uint64_t>(kEvents));
   EXPECT_EQ(from.stats().publish_errors, 0u);
   EXPECT_EQ(raw.stored("COURIER"), static_cast<std::uint64_t>(kEvents));
 }
@@ -474,6 +478,7 @@ TEST(NatsBridge, AtLeastOnceExportsTheServerNeverAcknowledgedAreSentAgain) {
   LateReader reader(b, server.url(), kEvents);
   ASSERT_TRUE(reader.all_arrived());
   from.stop();  // waits for the last acknowledgements
+  EXPECT_EQ(from.stats().exported, static_cast<std::uint64_t>(kEvents));
   EXPECT_EQ(from.stats().publish_errors, 0u);
   RawJetStream raw(server.url());
   EXPECT_EQ(raw.stored("COURIER"), static_cast<std::uint64_t>(kEvents));
