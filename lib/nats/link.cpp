@@ -45,6 +45,24 @@ void validate_prefix(const std::string& prefix, const char* what, bool may_be_em
   }
 }
 
+
+std::string unique_name() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> draw;
+  char text[17];
+  const std::uint64_t value = draw(device);
+  const auto end = std::to_chars(text, text + 16, value, 16).ptr;
+  return "courier-" + std::to_string(::getpid()) + "-" + std::string(text, end);
+}
+
+template <class Int>
+bool parse_number(std::string_view text, Int& value) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
 void validate_route(const RouteOptions& options, bool import) {
   if (options.queue_depth == 0 || options.queue_depth > StreamOptions::kMaxDepth) {
     throw std::invalid_argument("courier::nats: RouteOptions::queue_depth " +
@@ -70,23 +88,6 @@ void validate_route(const RouteOptions& options, bool import) {
     }
   }
 }
-
-std::string unique_name() {
-  std::random_device device;
-  std::uniform_int_distribution<std::uint64_t> draw;
-  char text[17];
-  const std::uint64_t value = draw(device);
-  const auto end = std::to_chars(text, text + 16, value, 16).ptr;
-  return "courier-" + std::to_string(::getpid()) + "-" + std::string(text, end);
-}
-
-template <class Int>
-bool parse_number(std::string_view text, Int& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size();
-}
-
-}  // namespace
 
 struct Link::State {
   BridgeOptions options;
@@ -523,6 +524,7 @@ bool Link::connected() const {
 
 void Link::add_export(std::string_view pattern, const RouteOptions& options, ExportParts parts) {
   validate_route(options, false);
+  const TopicPattern valid(pattern);  // throws, naming it
   State& state = *state_;
   if (options.guarantee == Guarantee::AtLeastOnce) state.make_stream();
   auto route = std::make_unique<State::ExportRoute>(state, options, std::move(parts));
@@ -535,7 +537,17 @@ void Link::add_export(std::string_view pattern, const RouteOptions& options, Exp
     }
     state.exports.push_back(std::move(route));
   }
-  r.thread = std::thread([&r] { r.parts.run(r); });
+  if (r.parts.run) {
+    r.thread = std::thread([&r] { r.parts.run(r); });
+    return;
+  }
+  try {
+    r.parts.attach(r);
+  } catch (...) {
+    const std::lock_guard lock(state.mutex);
+    std::erase_if(state.exports, [&r](const auto& route) { return route.get() == &r; });
+    throw;
+  }
 }
 
 void Link::add_import(std::string_view pattern, const RouteOptions& options, ImportFunction post) {

@@ -9,10 +9,13 @@
 ///
 /// NATS subjects are courier's topics ('.' between tokens, '*' one token, '>'
 /// the rest): topic `t` is subject `prefix + t` (BridgeOptions). The bridge
-/// uses the bus's public API only: an export is a Stream<T> on the bus, read
-/// by a thread of the route's own, that encodes each event (Codec<T> or the
-/// given codec) and publishes it; an import is a NATS subscription whose
-/// messages are decoded and posted on the bus.
+/// uses the bus's public API only. An export encodes each event (Codec<T> or
+/// the given codec) and publishes it: a core export whose overflow is Block
+/// (the default) does so from a Serial subscriber, on the bus thread that
+/// delivers the event; any other export is a Stream<T> on the bus (its depth
+/// and overflow are the route's), read by a thread of the route's own. An
+/// import is a NATS subscription whose messages are decoded and posted on
+/// the bus.
 ///
 /// Headers. An event's headers travel as NATS headers of the same names, and
 /// its metadata under reserved ones: `courier-id` (decimal), `courier-timestamp`
@@ -76,7 +79,12 @@
 /// callback would, and a slow one holds it up: for a core import, libnats
 /// then holds what arrives meanwhile, up to RouteOptions::queue_depth, and
 /// drops the rest (counted); an at-least-once import fetches nothing
-/// meanwhile. RELIABILITY.md has the figures against raw libnats.
+/// meanwhile. A core Block export publishes on the bus thread that delivers
+/// the event (the poster's own, on a synchronous bus), as a raw libnats
+/// publisher would: no queue, no thread between; libnats buffers, and when
+/// its buffer is full (a slow server or network) that thread waits, so the
+/// bus's queue holds events back. RELIABILITY.md has the figures against raw
+/// libnats.
 ///
 /// Thread safety: every member may be called from any thread, except that
 /// the destructor (and stop()) must not run on one of the bus's handlers or
@@ -108,6 +116,7 @@
 #include "courier/nats/errors.hpp"
 #include "courier/nats/route_options.hpp"
 #include "courier/stream.hpp"
+#include "courier/subscription.hpp"
 #include "courier/topic_handle.hpp"
 
 namespace courier::nats {
@@ -135,57 +144,13 @@ class Bridge {
   template <class T, class C = Codec<T>>
   requires CodecFor<C, T>
   void export_topics(std::string_view pattern, RouteOptions options = {}) {
-    if (options.queue_depth == 0) options.queue_depth = 1;  // validated by the link, below
-    // Before the stream subscribes: imports from now on are marked (see import_subjects).
+    detail::validate_route(options, false);  // before the route subscribes
+    // Before the route subscribes: imports from now on are marked (see import_subjects).
     exports_.store(true);
-    auto stream = std::make_shared<Stream<T>>(bus_.template stream<T>(
-        pattern, StreamOptions{.depth = options.queue_depth, .overflow = options.overflow}));
-    detail::ExportParts parts;
-    parts.run = [stream, name = link_->name()](detail::Publisher& out) {
-      std::string payload;
-      const bool wants_idle = out.wants_idle();
-      for (;;) {
-        // A JetStream route learns when its queue is empty, to wait for its
-        // acknowledgements and send again what failed, until all is stored
-        // or an event comes; a core route just waits for the next event.
-        std::optional<Event<T>> event;
-        if (wants_idle) {
-          event = stream->next(std::chrono::milliseconds(0));
-          while (!event && out.idle()) event = stream->next(std::chrono::milliseconds(0));
-        }
-        if (!event) {
-          event = stream->next();
-          if (!event) return;  // closed
-        }
-        const Headers& headers = event->headers();
-        if (const std::string* importer = headers.find(detail::kImportedHeader);
-            importer != nullptr && *importer == name) {
-          continue;  // it came from NATS through this bridge
-        }
-        payload.clear();
-        C::encode(event->data(), payload);
-        out.publish(detail::OutEvent{event->topic(), payload, headers.empty() ? nullptr : &headers,
-                                     event->id(),
-                                     std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                         event->timestamp().time_since_epoch())
-                                         .count(),
-                                     event->ordering_key()});
-      }
-    };
-    parts.close = [stream](std::chrono::steady_clock::time_point deadline) {
-      // Drain first: what the queue holds is published (until the deadline,
-      // in case NATS is gone), then the stream ends.
-      while (stream->stats().depth != 0 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::yield();
-      }
-      stream->close();
-    };
-    parts.dropped = [stream] { return stream->stats().dropped; };
-    try {
-      link_->add_export(pattern, options, std::move(parts));
-    } catch (...) {
-      stream->close();
-      throw;
+    if (options.guarantee == Guarantee::AtMostOnce && options.overflow == Overflow::Block) {
+      link_->add_export(pattern, options, direct_export<T, C>(pattern));
+    } else {
+      queued_export<T, C>(pattern, options);
     }
   }
 
@@ -258,7 +223,8 @@ class Bridge {
 
   ///@{
   /// Hooks (Boost.Signals2), called on libnats's threads (on_error: on the
-  /// route's thread) with no lock of the bridge held. Keep the returned
+  /// route's thread, or, for a core Block export, the bus thread that
+  /// delivered the event) with no lock of the bridge held. Keep the returned
   /// connection: destroying it disconnects. Thread-safe.
   [[nodiscard]] boost::signals2::scoped_connection on_disconnect(std::function<void()> hook) {
     return link_->disconnected.connect(std::move(hook));
@@ -273,6 +239,89 @@ class Bridge {
   ///@}
 
  private:
+  // A core route that blocks when full: a Serial subscriber publishes each
+  // event on the bus's delivery thread, with no queue and no thread between
+  // (the topology raw libnats has). It holds the bus back when libnats does.
+  template <class T, class C>
+  detail::ExportParts direct_export(std::string_view pattern) {
+    auto subscription = std::make_shared<ScopedSubscription>();
+    detail::ExportParts parts;
+    parts.attach = [this, subscription, pattern = std::string(pattern),
+                    name = link_->name()](detail::Publisher& out) {
+      *subscription = ScopedSubscription(bus_.template subscribe<T>(
+          pattern, [&out, name, payload = std::string()](const Event<T>& event) mutable {
+            publish<C>(out, event, name, payload);
+          }));
+    };
+    parts.close = [subscription](std::chrono::steady_clock::time_point) {
+      subscription->cancel();  // waits out a running publish
+    };
+    parts.dropped = [] { return std::uint64_t{0}; };
+    return parts;
+  }
+
+  // Any other route: a Stream<T> on the bus (its depth and overflow are the
+  // route's), read by the route's own thread.
+  template <class T, class C>
+  void queued_export(std::string_view pattern, const RouteOptions& options) {
+    auto stream = std::make_shared<Stream<T>>(bus_.template stream<T>(
+        pattern, StreamOptions{.depth = options.queue_depth, .overflow = options.overflow}));
+    detail::ExportParts parts;
+    parts.run = [stream, name = link_->name()](detail::Publisher& out) {
+      std::string payload;
+      const bool wants_idle = out.wants_idle();
+      for (;;) {
+        // A JetStream route learns when its queue is empty, to wait for its
+        // acknowledgements and send again what failed, until all is stored
+        // or an event comes; a core route just waits for the next event.
+        std::optional<Event<T>> event;
+        if (wants_idle) {
+          event = stream->next(std::chrono::milliseconds(0));
+          while (!event && out.idle()) event = stream->next(std::chrono::milliseconds(0));
+        }
+        if (!event) {
+          event = stream->next();
+          if (!event) return;  // closed
+        }
+        publish<C>(out, *event, name, payload);
+      }
+    };
+    parts.close = [stream](std::chrono::steady_clock::time_point deadline) {
+      // Drain first: what the queue holds is published (until the deadline,
+      // in case NATS is gone), then the stream ends.
+      while (stream->stats().depth != 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      stream->close();
+    };
+    parts.dropped = [stream] { return stream->stats().dropped; };
+    try {
+      link_->add_export(pattern, options, std::move(parts));
+    } catch (...) {
+      stream->close();
+      throw;
+    }
+  }
+
+  // Encodes `event` into `payload` (a buffer kept by the route) and
+  // publishes it, unless this bridge imported it.
+  template <class C, class T>
+  static void publish(detail::Publisher& out, const Event<T>& event, const std::string& name,
+                      std::string& payload) {
+    const Headers& headers = event.headers();
+    if (const std::string* importer = headers.find(detail::kImportedHeader);
+        importer != nullptr && *importer == name) {
+      return;  // it came from NATS through this bridge
+    }
+    payload.clear();
+    C::encode(event.data(), payload);
+    out.publish(detail::OutEvent{
+        event.topic(), payload, headers.empty() ? nullptr : &headers, event.id(),
+        std::chrono::duration_cast<std::chrono::nanoseconds>(event.timestamp().time_since_epoch())
+            .count(),
+        event.ordering_key()});
+  }
+
   // An import route's Topic handles, by topic: used by the route's one
   // delivery thread only. At most kMaxTopics (each handle costs the bus a
   // row in its routing snapshots); further topics take the general path.

@@ -59,12 +59,18 @@ class Publisher {
   virtual bool wants_idle() const = 0;
 };
 
-// Typed parts of a route, given by Bridge's templates.
+// Typed parts of a route, given by Bridge's templates. A queued route has
+// `run`: a thread of its own reads its queue. A direct route has `attach`
+// instead: it subscribes a handler that publishes on the bus's delivery
+// threads, one event at a time (a Serial subscriber), with no thread.
 struct ExportParts {
   // Runs on the route's thread until the route's queue ends.
   std::function<void(Publisher&)> run;
+  // Subscribes the route's handler, publishing to the Publisher given.
+  std::function<void(Publisher&)> attach;
   // Lets run publish what the queue holds, until `deadline` at most, then
-  // ends the queue (run returns soon after).
+  // ends the queue (run returns soon after). A direct route cancels its
+  // subscription: once close returns, it publishes nothing more.
   std::function<void(std::chrono::steady_clock::time_point deadline)> close;
   // Events the route's queue dropped.
   std::function<std::uint64_t()> dropped;
@@ -73,6 +79,10 @@ struct ExportParts {
 // Posts a decoded message: true if posted, false if dropped (bus full under
 // DropNewest). Throws what the codec or the event throws: a decode error.
 using ImportFunction = std::function<bool(const InMessage&)>;
+
+// Throws std::invalid_argument, naming the value, for route options out of
+// range (queue_depth, DropOldest on an import, a missing or bad durable name).
+void validate_route(const RouteOptions& options, bool import);
 
 class Link {
  public:
