@@ -545,7 +545,7 @@ void Link::add_export(std::string_view pattern, const RouteOptions& options, Exp
     r.parts.attach(r);
   } catch (...) {
     const std::lock_guard lock(state.mutex);
-    std::erase_if(state.exports, [&r](const auto& route) { return route.get() == &r; });
+    std::erase_if(state.exports, [&r](const auto& added) { return added.get() == &r; });
     throw;
   }
 }
