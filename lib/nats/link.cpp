@@ -45,7 +45,6 @@ void validate_prefix(const std::string& prefix, const char* what, bool may_be_em
   }
 }
 
-
 std::string unique_name() {
   std::random_device device;
   std::uniform_int_distribution<std::uint64_t> draw;
