@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cassert>
 #include <charconv>
 #include <condition_variable>
 #include <cstdlib>
@@ -105,12 +106,14 @@ struct Link::State {
   // At-least-once publishes that failed, to send again (made in Link's constructor).
   std::unique_ptr<Resender> resender;
 
-  std::mutex mutex;  // guards the route lists, stopping, closed
+  std::mutex mutex;  // guards the route lists, stopping, adding, closed
   std::condition_variable changed;
   bool stopping = false;
+  int adding = 0;  // routes being added (see Adding)
   bool closed = false;
   std::atomic<bool> stop_flag{false};
 
+  class Adding;
   struct ExportRoute;
   struct CoreImport;
   struct PullImport;
@@ -240,7 +243,38 @@ void Link::State::import_message(natsMsg* msg, std::size_t prefix, InMessage& me
   }
 }
 
-// An export: its own thread reads the route's queue (a courier Stream) and publishes.
+// Held while a route is added, from the check that the bridge is not
+// stopping until the route is in its list and started (its thread, its
+// subscription on the bus or on NATS): stop() waits until none is held, so
+// it finds every route whole and no route starts after it.
+class Link::State::Adding {
+ public:
+  // Throws std::logic_error, naming `pattern`, once stop() has begun.
+  Adding(State& state, std::string_view action, std::string_view pattern) : state_(state) {
+    const std::lock_guard lock(state_.mutex);
+    if (state_.stopping) {
+      throw std::logic_error("courier::nats: the bridge is stopped; cannot " + std::string(action) +
+                             " \"" + std::string(pattern) + "\"");
+    }
+    ++state_.adding;
+  }
+  ~Adding() {
+    {
+      const std::lock_guard lock(state_.mutex);
+      --state_.adding;
+    }
+    state_.changed.notify_all();
+  }
+  Adding(const Adding&) = delete;
+  Adding& operator=(const Adding&) = delete;
+
+ private:
+  State& state_;
+};
+
+// An export publishes each event it is given: a queued route from its own
+// thread, which reads the route's queue (a courier Stream); a direct route
+// from the bus's delivery threads (a Serial subscriber, one call at a time).
 struct Link::State::ExportRoute final : Publisher {
   State& state;
   bool durable;
@@ -263,6 +297,13 @@ struct Link::State::ExportRoute final : Publisher {
   void failed(natsStatus status) {
     state.publish_errors.fetch_add(1, std::memory_order_relaxed);
     state.report(BridgeFault::Kind::Publish, subject, status_text(status));
+  }
+
+  void encode_failed(std::string_view topic, std::string_view reason) override {
+    subject.resize(subject_prefix);
+    subject.append(topic);
+    state.publish_errors.fetch_add(1, std::memory_order_relaxed);
+    state.report(BridgeFault::Kind::Publish, subject, "encoding failed: " + std::string(reason));
   }
 
   void set(natsMsg* msg, std::string_view key, std::string_view value) {
@@ -525,15 +566,13 @@ void Link::add_export(std::string_view pattern, const RouteOptions& options, Exp
   validate_route(options, false);
   const TopicPattern valid(pattern);  // throws, naming it
   State& state = *state_;
+  assert(static_cast<bool>(parts.run) != static_cast<bool>(parts.attach));
+  const State::Adding adding(state, "export", pattern);
   if (options.guarantee == Guarantee::AtLeastOnce) state.make_stream();
   auto route = std::make_unique<State::ExportRoute>(state, options, std::move(parts));
   State::ExportRoute& r = *route;
   {
     const std::lock_guard lock(state.mutex);
-    if (state.stopping) {
-      throw std::logic_error("courier::nats: the bridge is stopped; cannot export \"" +
-                             std::string(pattern) + "\"");
-    }
     state.exports.push_back(std::move(route));
   }
   if (r.parts.run) {
@@ -553,13 +592,7 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
   validate_route(options, true);
   const TopicPattern valid(pattern);  // throws, naming it
   State& state = *state_;
-  {
-    const std::lock_guard lock(state.mutex);
-    if (state.stopping) {
-      throw std::logic_error("courier::nats: the bridge is stopped; cannot import \"" +
-                             std::string(pattern) + "\"");
-    }
-  }
+  const State::Adding adding(state, "import", pattern);
   if (options.guarantee == Guarantee::AtMostOnce) {
     auto route = std::make_unique<State::CoreImport>(
         State::CoreImport{state, std::move(post), state.options.prefix.size()});
@@ -607,10 +640,12 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
 void Link::stop() {
   State& state = *state_;
   {
-    const std::lock_guard lock(state.mutex);
+    std::unique_lock lock(state.mutex);
     if (state.stopping) return;
     state.stopping = true;
     state.stop_flag = true;
+    // A route being added is finished first (see Adding): no new one starts.
+    state.changed.wait(lock, [&] { return state.adding == 0; });
   }
   state.changed.notify_all();
   // One deadline for all the exports' queues (their threads publish at once):

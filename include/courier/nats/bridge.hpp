@@ -83,13 +83,21 @@
 /// the event (the poster's own, on a synchronous bus), as a raw libnats
 /// publisher would: no queue, no thread between; libnats buffers, and when
 /// its buffer is full (a slow server or network) that thread waits, so the
-/// bus's queue holds events back. RELIABILITY.md has the figures against raw
-/// libnats.
+/// bus's queue holds events back. The cost: while it waits, that thread
+/// serves no other subscriber, and libnats sets no deadline on the write, so
+/// a server that stops reading holds it until the connection is found stale
+/// (libnats's pings); as many such routes stuck at once as the bus has
+/// executor threads stop the bus. A route that must not hold the bus's
+/// threads takes DropNewest or DropOldest: a queue and a thread of its own.
+/// RELIABILITY.md has the figures against raw libnats.
 ///
 /// Thread safety: every member may be called from any thread, except that
 /// the destructor (and stop()) must not run on one of the bus's handlers or
-/// in one of the bridge's hooks. Hooks run on libnats's or the bridge's
-/// threads. The bus must outlive the bridge.
+/// in one of the bridge's hooks. Hooks run on libnats's threads, the
+/// bridge's, or (on_error for a core Block export) in a bus handler: there
+/// a hook must not call EventBus::wait_idle (std::logic_error), and what it
+/// throws the bus counts as a failed delivery. The bus must outlive the
+/// bridge.
 #pragma once
 
 #include <atomic>
@@ -205,11 +213,14 @@ class Bridge {
         });
   }
 
-  /// Stops every route, then closes the connection. The exports first
-  /// publish what their queues hold (waiting up to 5 s in all for it; what
-  /// is left then is dropped and counted), so that events the bus delivered
-  /// before (EventBus::wait_idle) reach NATS. Idempotent. Thread-safe, but
-  /// not from a bus handler or a bridge hook.
+  /// Stops every route, then closes the connection. The queued exports
+  /// first publish what their queues hold (waiting up to 5 s in all for it;
+  /// what is left then is dropped and counted), and a core Block export's
+  /// publish in progress is waited for (without a limit: see Throughput), so
+  /// that events the bus delivered before (EventBus::wait_idle) reach NATS.
+  /// A route being added meanwhile on another thread is finished first, or
+  /// refused. Idempotent. Thread-safe, but not from a bus handler or a
+  /// bridge hook.
   void stop() { link_->stop(); }
 
   /// The counters. Thread-safe.
@@ -314,7 +325,12 @@ class Bridge {
       return;  // it came from NATS through this bridge
     }
     payload.clear();
-    C::encode(event.data(), payload);
+    try {
+      C::encode(event.data(), payload);
+    } catch (const std::exception& error) {
+      out.encode_failed(event.topic(), error.what());
+      return;
+    }
     out.publish(detail::OutEvent{
         event.topic(), payload, headers.empty() ? nullptr : &headers, event.id(),
         std::chrono::duration_cast<std::chrono::nanoseconds>(event.timestamp().time_since_epoch())

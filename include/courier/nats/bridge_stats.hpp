@@ -22,7 +22,8 @@ struct BridgeStats {
   /// Messages that did not decode (or had invalid headers).
   std::uint64_t decode_errors = 0;
   /// Publishes that failed for good (at-least-once: after every send, or
-  /// still waiting for a resend when the bridge stopped).
+  /// still waiting for a resend when the bridge stopped), and events whose
+  /// codec threw in encode (not published).
   std::uint64_t publish_errors = 0;
   /// At-least-once sends after the first (Bridge: what it resends, and when).
   std::uint64_t republished = 0;

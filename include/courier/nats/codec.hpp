@@ -10,7 +10,10 @@
 ///   bridge.export_topics<Reading, ReadingCodec>("metrics.>");
 /// \endcode
 /// encode appends to `out`, which the bridge clears and reuses (no allocation
-/// in steady state). decode throws anything derived from std::exception for
+/// in steady state); if it throws (anything derived from std::exception), the
+/// event is not published: the bridge counts it (BridgeStats::publish_errors),
+/// reports it (Bridge::on_error, BridgeFault::Kind::Publish) and goes on.
+/// decode throws anything derived from std::exception for
 /// bytes it cannot read: the bridge counts the message (BridgeStats::decode_errors),
 /// reports it (Bridge::on_error) and goes on.
 ///

@@ -1,6 +1,7 @@
 // The untyped half of nats::Bridge (lib/nats/link.cpp): the NATS connection,
-// its routes and their threads. Bridge's templates add the typed half: the
-// courier Stream an export reads, the codec, the Event an import posts.
+// its routes and their threads. Bridge's templates add the typed half: how an
+// export takes its events from the bus (a Stream its thread reads, or a
+// subscriber), the codec, the Event an import posts.
 #pragma once
 
 #include <chrono>
@@ -46,11 +47,14 @@ struct InMessage {
 
 class Link;
 
-// What an export route's thread is given: publish one event.
+// What an export route's publishing side is given: publish one event.
+// Called one event at a time (the route's thread, or a Serial subscriber).
 class Publisher {
  public:
   virtual ~Publisher() = default;
   virtual void publish(const OutEvent& event) = 0;
+  // The event on `topic` could not be encoded (`reason`): counted and reported.
+  virtual void encode_failed(std::string_view topic, std::string_view reason) = 0;
   // Called when the route's queue is empty: JetStream routes wait for the
   // acknowledgements of what they published and send again what failed.
   // True: call again (resends were sent, their acknowledgements are to come).
