@@ -4,11 +4,12 @@
 //
 //   core:      raw natsConnection_Publish -> async subscription, against
 //              bridge export (AtMostOnce) -> bridge import -> a subscriber,
-//              with default buses (executor pools) and with synchronous
-//              buses (the topology of raw libnats: the publisher's thread
-//              hands the event to the export route, libnats's delivery
-//              thread runs the subscriber), and each half of the bridge
-//              against raw libnats on the other side
+//              with default buses (executor pools) and routes, and with
+//              synchronous buses and an export with no queue (queue_depth
+//              0: the topology of raw libnats, the publisher's thread
+//              publishes, libnats's delivery thread runs the subscriber),
+//              and each half of the bridge against raw libnats on the
+//              other side
 //   jetstream: raw js_PublishAsync -> a pull consumer fetching 256 and acking
 //              each, against bridge export (AtLeastOnce) -> bridge import
 //
@@ -121,7 +122,7 @@ struct Row {
 
 // `tag`: makes the subjects this run's own.
 double bridge_core(const std::string& url, long messages, int tag,
-                   const courier::Options& bus_options) {
+                   const courier::Options& bus_options, std::size_t export_depth) {
   courier::EventBus a(bus_options), b(bus_options);
   Counter counter;
   counter.target = messages;
@@ -129,7 +130,7 @@ double bridge_core(const std::string& url, long messages, int tag,
       "bench.>", [&](const courier::Event<std::int64_t>&) { counter.add(); });
   courier::nats::Bridge from(a, {.url = url, .prefix = "core" + std::to_string(tag) + "."});
   courier::nats::Bridge to(b, {.url = url, .prefix = "core" + std::to_string(tag) + "."});
-  from.export_topics<std::int64_t>("bench.>");
+  from.export_topics<std::int64_t>("bench.>", {.queue_depth = export_depth});
   to.import_subjects<std::int64_t>("bench.>", {.queue_depth = std::size_t{1} << 22});
   const courier::Topic topic = a.topic("bench.core");
   const auto start = Clock::now();
@@ -294,7 +295,7 @@ int main(int argc, char** argv) {
   courier::nats::test::NatsServer server;
   Row end_to_end("core, " + std::to_string(core_messages) +
                  " messages of 8 bytes, end to end, default buses");
-  Row synchronous("core, end to end, synchronous buses");
+  Row synchronous("core, end to end, synchronous buses, export with no queue");
   Row export_half("core, bridge export -> raw subscriber");
   Row import_half("core, raw publisher -> bridge import");
   Row durable("JetStream at-least-once, " + std::to_string(js_messages) +
@@ -309,9 +310,9 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     if (core) {
       measure_pair(end_to_end, raw_core_run,
-                   [&] { return bridge_core(url, core_messages, round, {}); });
+                   [&] { return bridge_core(url, core_messages, round, {}, 4096); });
       measure_pair(synchronous, raw_core_run, [&] {
-        return bridge_core(url, core_messages, round + rounds, {.synchronous = true});
+        return bridge_core(url, core_messages, round + rounds, {.synchronous = true}, 0);
       });
       measure_pair(export_half, raw_core_run,
                    [&] { return half_bridge_core(url, core_messages, true); });

@@ -64,10 +64,14 @@ bool parse_number(std::string_view text, Int& value) {
 }  // namespace
 
 void validate_route(const RouteOptions& options, bool import) {
-  if (options.queue_depth == 0 || options.queue_depth > StreamOptions::kMaxDepth) {
-    throw std::invalid_argument("courier::nats: RouteOptions::queue_depth " +
-                                std::to_string(options.queue_depth) + " is not in 1.." +
-                                std::to_string(StreamOptions::kMaxDepth));
+  // 0: an export with no queue, published by the bus's thread (Bridge).
+  const bool unqueued =
+      !import && options.guarantee == Guarantee::AtMostOnce && options.overflow == Overflow::Block;
+  if ((options.queue_depth == 0 && !unqueued) || options.queue_depth > StreamOptions::kMaxDepth) {
+    throw std::invalid_argument(
+        "courier::nats: RouteOptions::queue_depth " + std::to_string(options.queue_depth) +
+        " is not in 1.." + std::to_string(StreamOptions::kMaxDepth) +
+        (import ? "" : " (0, no queue: only for an at-most-once export under Overflow::Block)"));
   }
   if (import && options.overflow == Overflow::DropOldest) {
     throw std::invalid_argument(
@@ -123,7 +127,12 @@ struct Link::State {
 
   void report(BridgeFault::Kind kind, std::string_view subject, std::string message) {
     if (stop_flag.load(std::memory_order_relaxed)) return;
-    owner->fault(BridgeFault{kind, std::string(subject), std::move(message)});
+    // A hook's exception is dropped: it would end a route's thread, unwind
+    // through libnats, or count as a failed delivery on the bus.
+    try {
+      owner->fault(BridgeFault{kind, std::string(subject), std::move(message)});
+    } catch (...) {
+    }
   }
 
   void make_stream() {
@@ -259,10 +268,9 @@ class Link::State::Adding {
     ++state_.adding;
   }
   ~Adding() {
-    {
-      const std::lock_guard lock(state_.mutex);
-      --state_.adding;
-    }
+    // Notified under the lock: once stop() sees 0 it may free the state.
+    const std::lock_guard lock(state_.mutex);
+    --state_.adding;
     state_.changed.notify_all();
   }
   Adding(const Adding&) = delete;
@@ -470,13 +478,20 @@ struct Link::State::PullImport {
 namespace {
 
 // Not while the bridge stops: its user may be destroying what the hooks use.
+// On libnats's thread: a hook's exception must not unwind through it.
 void on_disconnected(natsConnection*, void* closure) {
   auto& state = *static_cast<Link::State*>(closure);
-  if (!state.stop_flag.load()) state.owner->disconnected();
+  try {
+    if (!state.stop_flag.load()) state.owner->disconnected();
+  } catch (...) {
+  }
 }
 void on_reconnected(natsConnection*, void* closure) {
   auto& state = *static_cast<Link::State*>(closure);
-  if (!state.stop_flag.load()) state.owner->reconnected();
+  try {
+    if (!state.stop_flag.load()) state.owner->reconnected();
+  } catch (...) {
+  }
 }
 void on_async_error(natsConnection*, natsSubscription*, natsStatus, void*) {
   // Slow-consumer drops are counted through natsSubscription_GetDropped.
@@ -566,7 +581,8 @@ void Link::add_export(std::string_view pattern, const RouteOptions& options, Exp
   validate_route(options, false);
   const TopicPattern valid(pattern);  // throws, naming it
   State& state = *state_;
-  assert(static_cast<bool>(parts.run) != static_cast<bool>(parts.attach));
+  assert(static_cast<bool>(parts.run) != static_cast<bool>(parts.attach) && parts.close &&
+         parts.dropped);
   const State::Adding adding(state, "export", pattern);
   if (options.guarantee == Guarantee::AtLeastOnce) state.make_stream();
   auto route = std::make_unique<State::ExportRoute>(state, options, std::move(parts));
@@ -670,7 +686,7 @@ void Link::stop() {
     }
     natsSubscription_Destroy(route->subscription);
   }
-  // What the export threads published is on the wire before the connection closes.
+  // What the exports published is on the wire before the connection closes.
   if (natsConnection_Status(state.connection) == NATS_CONN_STATUS_CONNECTED) {
     natsConnection_FlushTimeout(state.connection, 2000);
   }

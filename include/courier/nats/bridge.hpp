@@ -10,12 +10,12 @@
 /// NATS subjects are courier's topics ('.' between tokens, '*' one token, '>'
 /// the rest): topic `t` is subject `prefix + t` (BridgeOptions). The bridge
 /// uses the bus's public API only. An export encodes each event (Codec<T> or
-/// the given codec) and publishes it: a core export whose overflow is Block
-/// (the default) does so from a Serial subscriber, on the bus thread that
-/// delivers the event; any other export is a Stream<T> on the bus (its depth
-/// and overflow are the route's), read by a thread of the route's own. An
-/// import is a NATS subscription whose messages are decoded and posted on
-/// the bus.
+/// the given codec) and publishes it: an export is a Stream<T> on the bus
+/// (its depth and overflow are the route's), read by a thread of the route's
+/// own; a core export with no queue (RouteOptions::queue_depth 0, under
+/// Block) is a Serial subscriber instead, publishing on the bus thread that
+/// delivers the event. An import is a NATS subscription whose messages are
+/// decoded and posted on the bus.
 ///
 /// Headers. An event's headers travel as NATS headers of the same names, and
 /// its metadata under reserved ones: `courier-id` (decimal), `courier-timestamp`
@@ -68,7 +68,8 @@
 /// past it fail (BridgeStats::publish_errors). A message that does not decode
 /// (or carries invalid headers) is counted (BridgeStats::decode_errors),
 /// reported to on_error, dropped (acknowledged if at-least-once), and the
-/// bridge goes on.
+/// bridge goes on; so is an event whose codec throws in encode (counted in
+/// publish_errors, not published). What a hook throws is caught and dropped.
 ///
 /// Throughput. A core import posts on the bus from libnats's delivery thread
 /// of its subscription (an at-least-once import from its route's own
@@ -79,25 +80,25 @@
 /// callback would, and a slow one holds it up: for a core import, libnats
 /// then holds what arrives meanwhile, up to RouteOptions::queue_depth, and
 /// drops the rest (counted); an at-least-once import fetches nothing
-/// meanwhile. A core Block export publishes on the bus thread that delivers
-/// the event (the poster's own, on a synchronous bus), as a raw libnats
-/// publisher would: no queue, no thread between; libnats buffers, and when
-/// its buffer is full (a slow server or network) that thread waits, so the
-/// bus's queue holds events back. The cost: while it waits, that thread
-/// serves no other subscriber, and libnats sets no deadline on the write, so
-/// a server that stops reading holds it until the connection is found stale
-/// (libnats's pings); as many such routes stuck at once as the bus has
-/// executor threads stop the bus. A route that must not hold the bus's
-/// threads takes DropNewest or DropOldest: a queue and a thread of its own.
-/// RELIABILITY.md has the figures against raw libnats.
+/// meanwhile. An export hands each event to its route's thread; one with
+/// queue_depth 0 publishes on the bus thread that delivers the event
+/// instead (the poster's own, on a synchronous bus), as a raw libnats
+/// publisher would, which is faster. The cost: libnats buffers, and when
+/// its buffer is full (a slow server or network) that thread waits, serving
+/// no other subscriber. libnats sets no deadline on the write, and holds the
+/// connection's lock while it writes, so a server that stops reading but
+/// keeps the connection open holds that thread, and every other publish of
+/// the bridge, until the server reads again or the TCP connection fails:
+/// with the bus's threads all caught that way, the bus stops, and stop()
+/// waits. The default (a queue of 4096 and a thread) keeps the bus's threads
+/// out of it. RELIABILITY.md has the figures against raw libnats.
 ///
 /// Thread safety: every member may be called from any thread, except that
 /// the destructor (and stop()) must not run on one of the bus's handlers or
 /// in one of the bridge's hooks. Hooks run on libnats's threads, the
-/// bridge's, or (on_error for a core Block export) in a bus handler: there
-/// a hook must not call EventBus::wait_idle (std::logic_error), and what it
-/// throws the bus counts as a failed delivery. The bus must outlive the
-/// bridge.
+/// bridge's, or (on_error for an export with queue_depth 0) in a bus
+/// handler, where a hook must not call EventBus::wait_idle
+/// (std::logic_error). The bus must outlive the bridge.
 #pragma once
 
 #include <atomic>
@@ -155,7 +156,7 @@ class Bridge {
     detail::validate_route(options, false);  // before the route subscribes
     // Before the route subscribes: imports from now on are marked (see import_subjects).
     exports_.store(true);
-    if (options.guarantee == Guarantee::AtMostOnce && options.overflow == Overflow::Block) {
+    if (options.queue_depth == 0) {  // validated: a core route under Block
       link_->add_export(pattern, options, direct_export<T, C>(pattern));
     } else {
       queued_export<T, C>(pattern, options);
@@ -215,7 +216,7 @@ class Bridge {
 
   /// Stops every route, then closes the connection. The queued exports
   /// first publish what their queues hold (waiting up to 5 s in all for it;
-  /// what is left then is dropped and counted), and a core Block export's
+  /// what is left then is dropped and counted), and an unqueued export's
   /// publish in progress is waited for (without a limit: see Throughput), so
   /// that events the bus delivered before (EventBus::wait_idle) reach NATS.
   /// A route being added meanwhile on another thread is finished first, or
@@ -234,7 +235,7 @@ class Bridge {
 
   ///@{
   /// Hooks (Boost.Signals2), called on libnats's threads (on_error: on the
-  /// route's thread, or, for a core Block export, the bus thread that
+  /// route's thread, or, for an export with queue_depth 0, the bus thread that
   /// delivered the event) with no lock of the bridge held. Keep the returned
   /// connection: destroying it disconnects. Thread-safe.
   [[nodiscard]] boost::signals2::scoped_connection on_disconnect(std::function<void()> hook) {
@@ -250,9 +251,10 @@ class Bridge {
   ///@}
 
  private:
-  // A core route that blocks when full: a Serial subscriber publishes each
-  // event on the bus's delivery thread, with no queue and no thread between
-  // (the topology raw libnats has). It holds the bus back when libnats does.
+  // A core route with no queue (queue_depth 0, Block): a Serial subscriber
+  // publishes each event on the bus's delivery thread, with no thread
+  // between (the topology raw libnats has). It holds the bus back when
+  // libnats does.
   template <class T, class C>
   detail::ExportParts direct_export(std::string_view pattern) {
     auto subscription = std::make_shared<ScopedSubscription>();
@@ -271,7 +273,7 @@ class Bridge {
     return parts;
   }
 
-  // Any other route: a Stream<T> on the bus (its depth and overflow are the
+  // Any other export: a Stream<T> on the bus (its depth and overflow are the
   // route's), read by the route's own thread.
   template <class T, class C>
   void queued_export(std::string_view pattern, const RouteOptions& options) {

@@ -17,12 +17,12 @@ class BridgeError : public std::runtime_error {
 };
 
 /// What Bridge::on_error reports: a message that did not decode, a publish
-/// that failed, an import the bus refused.
+/// that failed or an event that did not encode, an import the bus refused.
 struct BridgeFault {
   /// What went wrong.
   enum class Kind {
     Decode,   ///< a message's payload or headers did not decode: dropped (acknowledged)
-    Publish,  ///< a publish to NATS failed
+    Publish,  ///< a publish to NATS failed, or an event did not encode
     Import,   ///< the bus refused an imported event (shut down)
   };
   Kind kind = Kind::Decode;  ///< what went wrong

@@ -28,20 +28,19 @@ struct RouteOptions {
   /// Core NATS or JetStream.
   Guarantee guarantee = Guarantee::AtMostOnce;
   /// Exports: the depth of the route's queue (a courier Stream, see
-  /// StreamOptions::depth) between the bus and the NATS connection; a core
-  /// export with overflow Block has no queue (the bus's thread publishes,
-  /// see Bridge), and this is then only validated.
+  /// StreamOptions::depth) between the bus and the NATS connection; 0, for
+  /// an at-most-once export under Block only: no queue, the bus's thread
+  /// publishes each event itself (faster; see Bridge, "Throughput", for
+  /// what a stalled server then costs the bus).
   /// At-least-once imports: the most messages fetched at once (held in
   /// memory until the bus has processed them). Core imports: the most
   /// messages libnats holds for the route before it drops (counted in
-  /// BridgeStats::dropped). 1 to StreamOptions::kMaxDepth, else
+  /// BridgeStats::dropped). 1 (0 as above) to StreamOptions::kMaxDepth, else
   /// std::invalid_argument.
   std::size_t queue_depth = 4096;
   /// Exports: StreamOptions::overflow of the route's queue (Block: the bus
   /// holds the events back, so post() blocks once its own queue is full;
-  /// on a core route, the bus's thread publishes and waits when libnats's
-  /// buffer is full; DropNewest/DropOldest: dropped and counted in
-  /// BridgeStats::dropped).
+  /// DropNewest/DropOldest: dropped and counted in BridgeStats::dropped).
   /// Core imports: Block posts with EventBus::post (the libnats delivery
   /// thread waits for room; libnats drops what exceeds queue_depth meanwhile,
   /// counted), DropNewest with EventBus::try_post (a message that finds the
