@@ -125,14 +125,21 @@ struct Link::State {
   std::vector<std::unique_ptr<CoreImport>> core_imports;
   std::vector<std::unique_ptr<PullImport>> pull_imports;
 
-  void report(BridgeFault::Kind kind, std::string_view subject, std::string message) {
-    if (stop_flag.load(std::memory_order_relaxed)) return;
-    // A hook's exception is dropped: it would end a route's thread, unwind
-    // through libnats, or count as a failed delivery on the bus.
+  // Calls `hook` (a signal of the owner's) unless the bridge is stopping:
+  // its user may then be destroying what the hooks use. A hook's exception
+  // is dropped: it would end a route's thread, unwind through libnats, or
+  // count as a failed delivery on the bus.
+  template <class Hook>
+  void call_hook(Hook hook) noexcept {
+    if (stop_flag.load()) return;
     try {
-      owner->fault(BridgeFault{kind, std::string(subject), std::move(message)});
+      hook();
     } catch (...) {
     }
+  }
+
+  void report(BridgeFault::Kind kind, std::string_view subject, std::string message) {
+    call_hook([&] { owner->fault(BridgeFault{kind, std::string(subject), std::move(message)}); });
   }
 
   void make_stream() {
@@ -302,16 +309,22 @@ struct Link::State::ExportRoute final : Publisher {
     subject_prefix = subject.size();
   }
 
-  void failed(natsStatus status) {
-    state.publish_errors.fetch_add(1, std::memory_order_relaxed);
-    state.report(BridgeFault::Kind::Publish, subject, status_text(status));
-  }
-
-  void encode_failed(std::string_view topic, std::string_view reason) override {
+  // Makes `subject` the subject of `topic` (the route's prefixes kept).
+  void aim(std::string_view topic) {
     subject.resize(subject_prefix);
     subject.append(topic);
+  }
+
+  // The event for `subject` is not published: counted and reported.
+  void failed(std::string reason) {
     state.publish_errors.fetch_add(1, std::memory_order_relaxed);
-    state.report(BridgeFault::Kind::Publish, subject, "encoding failed: " + std::string(reason));
+    state.report(BridgeFault::Kind::Publish, subject, std::move(reason));
+  }
+  void failed(natsStatus status) { failed(status_text(status)); }
+
+  void encode_failed(std::string_view topic, std::string_view reason) override {
+    aim(topic);
+    failed("encoding failed: " + std::string(reason));
   }
 
   void set(natsMsg* msg, std::string_view key, std::string_view value) {
@@ -321,8 +334,7 @@ struct Link::State::ExportRoute final : Publisher {
   }
 
   void publish(const OutEvent& event) override {
-    subject.resize(subject_prefix);
-    subject.append(event.topic);
+    aim(event.topic);
     if (!durable && event.headers == nullptr && event.id == 0 && event.timestamp_ns == 0 &&
         event.ordering_key.empty()) {
       // The fast path: no natsMsg, no allocation; libnats copies into its buffer.
@@ -477,21 +489,13 @@ struct Link::State::PullImport {
 
 namespace {
 
-// Not while the bridge stops: its user may be destroying what the hooks use.
-// On libnats's thread: a hook's exception must not unwind through it.
 void on_disconnected(natsConnection*, void* closure) {
   auto& state = *static_cast<Link::State*>(closure);
-  try {
-    if (!state.stop_flag.load()) state.owner->disconnected();
-  } catch (...) {
-  }
+  state.call_hook([&state] { state.owner->disconnected(); });
 }
 void on_reconnected(natsConnection*, void* closure) {
   auto& state = *static_cast<Link::State*>(closure);
-  try {
-    if (!state.stop_flag.load()) state.owner->reconnected();
-  } catch (...) {
-  }
+  state.call_hook([&state] { state.owner->reconnected(); });
 }
 void on_async_error(natsConnection*, natsSubscription*, natsStatus, void*) {
   // Slow-consumer drops are counted through natsSubscription_GetDropped.
