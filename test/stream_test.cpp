@@ -8,6 +8,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
@@ -352,6 +353,91 @@ TEST(Stream, ACoroutineConsumesInsideAnIoContext) {
   context.run();
   ASSERT_TRUE(finishes_promptly(producer));
   EXPECT_EQ(seen, iota_vector(50));
+}
+
+// Takes `count` events in a coroutine on `context`, into `seen`.
+void consume_in_coroutine(boost::asio::io_context& context, Stream<int>& stream, int count,
+                          std::vector<int>& seen) {
+  boost::asio::co_spawn(
+      context,
+      [&stream, &seen, count]() -> boost::asio::awaitable<void> {
+        for (int i = 0; i < count; ++i) {
+          StreamItem<int> item = co_await stream.async_next(boost::asio::use_awaitable);
+          seen.push_back(item.event().data());
+        }
+      },
+      boost::asio::detached);
+}
+
+// Posts `count` events to a stream the executors fill, and waits until it
+// holds them.
+Stream<int> stream_holding(EventBus& bus, int count) {
+  Stream<int> stream = bus.stream<int>("s", {.depth = 256, .overflow = Overflow::DropNewest});
+  for (int i = 0; i < count; ++i) bus.post<int>("s", i);
+  bus.wait_idle();
+  return stream;
+}
+
+// With use_awaitable, an event already in the stream resumes the coroutine
+// at once: taking ten costs the io_context no handler each.
+TEST(Stream, ACoroutineTakesEventsAlreadyThereWithoutARoundThroughItsExecutor) {
+  EventBus bus(pool());
+  Stream<int> stream = stream_holding(bus, 10);
+  boost::asio::io_context context;
+  std::vector<int> seen;
+  consume_in_coroutine(context, stream, 10, seen);
+  const std::size_t handlers = context.run();
+  EXPECT_EQ(seen, iota_vector(10));
+  EXPECT_LT(handlers, 10U) << "the coroutine went through its executor for each event";
+}
+
+// ... but not for ever: after at most kMostImmediateInARow it yields once,
+// so that the io_context's other handlers run while events keep coming.
+TEST(Stream, ACoroutineWhoseStreamNeverRunsDryStillLetsOthersRun) {
+  EventBus bus(pool());
+  Stream<int> stream = stream_holding(bus, 200);
+  boost::asio::io_context context;
+  std::vector<int> seen;
+  consume_in_coroutine(context, stream, 200, seen);
+  std::optional<std::size_t> seen_when_another_ran;
+  boost::asio::post(context, [&] { seen_when_another_ran = seen.size(); });
+  context.run();
+  EXPECT_EQ(seen, iota_vector(200));
+  ASSERT_TRUE(seen_when_another_ran.has_value());
+  EXPECT_LE(*seen_when_another_ran, courier::detail::kMostImmediateInARow)
+      << "the coroutine kept its executor to itself";
+}
+
+// Through use_awaitable, the end of a stream is thrown as system_error, the
+// same with an item at hand as after a wait: eof once the bus shut down and
+// the stream is empty, operation_aborted once it is closed.
+TEST(Stream, ACoroutineSeesTheEndOfItsStreamAsSystemError) {
+  EventBus bus(pool());
+  Stream<int> closed = bus.stream<int>("s");
+  closed.close();
+  Stream<int> ended = stream_holding(bus, 3);
+  bus.shutdown();
+  boost::asio::io_context context;
+  std::vector<int> seen;
+  std::vector<boost::system::error_code> errors;
+  boost::asio::co_spawn(
+      context,
+      [&]() -> boost::asio::awaitable<void> {
+        for (Stream<int>* stream : {&ended, &closed}) {
+          try {
+            for (;;)
+              seen.push_back(
+                  (co_await stream->async_next(boost::asio::use_awaitable)).event().data());
+          } catch (const boost::system::system_error& error) {
+            errors.push_back(error.code());
+          }
+        }
+      },
+      boost::asio::detached);
+  context.run();
+  EXPECT_EQ(seen, iota_vector(3));
+  EXPECT_EQ(errors, (std::vector<boost::system::error_code>{
+                        boost::asio::error::eof, boost::asio::error::operation_aborted}));
 }
 
 // Asio's per-operation cancellation: a signalled slot ends the pending wait

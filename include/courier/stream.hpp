@@ -47,6 +47,7 @@
 
 #include "courier/detail/bus_core.hpp"
 #include "courier/detail/delivery/handler.hpp"
+#include "courier/detail/streams/awaitable_next.hpp"
 #include "courier/detail/streams/lane_stream.hpp"
 #include "courier/detail/streams/stream_queue.hpp"
 #include "courier/detail/streams/stream_source.hpp"
@@ -137,6 +138,9 @@ class Stream {
   /// with it) or the wait is cancelled, eof once its bus has shut down and it
   /// holds nothing more, already_started if another async_next is pending.
   /// The handler runs on its associated executor, never inside this call.
+  /// With use_awaitable, an item already there resumes the coroutine at once,
+  /// without a round through its executor (at most 64 in a row on one thread;
+  /// the next then goes through the executor, so that its other handlers run).
   /// Cancellation: the handler's associated cancellation slot (Asio's
   /// per-operation cancellation, e.g. bind_cancellation_slot or an awaitable
   /// operator) ends a pending wait with operation_aborted, for any
@@ -146,23 +150,14 @@ class Stream {
   /// requires of every cancellation slot.
   template <class CompletionToken>
   auto async_next(CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken,
-                                       void(boost::system::error_code, StreamItem<T>)>(
-        [queue = queue_](auto handler) {
-          using Handler = Adapter<std::decay_t<decltype(handler)>>;
-          if (queue == nullptr) {
-            return detail::complete_soon(
-                Handler{std::move(handler)},
-                detail::Outcome<T>{boost::asio::error::operation_aborted, {}});
-          }
-          // An item already there needs no waiter (nor its allocation).
-          if (std::optional<detail::Outcome<T>> ready = queue->poll()) {
-            return detail::complete_soon(Handler{std::move(handler)}, std::move(*ready));
-          }
-          queue->take_async(
-              std::make_unique<detail::AsyncWaiterFor<T, Handler>>(Handler{std::move(handler)}));
-        },
-        token);
+    if constexpr (detail::is_use_awaitable<std::decay_t<CompletionToken>>::value) {
+      // Resumes at once if an item is there (awaitable_next.hpp).
+      return detail::next_or_wait<StreamItem<T>>(queue_, token, Initiation{queue_});
+    } else {
+      return boost::asio::async_initiate<CompletionToken,
+                                         void(boost::system::error_code, StreamItem<T>)>(
+          Initiation{queue_}, token);
+    }
   }
 
   /// Ends the stream: cancels its subscription (waiting, from outside the
@@ -256,6 +251,26 @@ class Stream {
     }
     void operator()(boost::system::error_code error, detail::Taken<T> taken) {
       std::move(handler)(error, StreamItem<T>(std::move(taken)));
+    }
+  };
+
+  /// async_next's start of the wait, for async_initiate.
+  struct Initiation {
+    std::shared_ptr<detail::StreamSource<T>> queue;
+
+    template <class CompletionHandler>
+    void operator()(CompletionHandler handler) const {
+      using Handler = Adapter<CompletionHandler>;
+      if (queue == nullptr) {
+        return detail::complete_soon(Handler{std::move(handler)},
+                                     detail::Outcome<T>{boost::asio::error::operation_aborted, {}});
+      }
+      // An item already there needs no waiter (nor its allocation).
+      if (std::optional<detail::Outcome<T>> ready = queue->poll()) {
+        return detail::complete_soon(Handler{std::move(handler)}, std::move(*ready));
+      }
+      queue->take_async(
+          std::make_unique<detail::AsyncWaiterFor<T, Handler>>(Handler{std::move(handler)}));
     }
   };
 
