@@ -1,6 +1,7 @@
 // Pull streams (stream.hpp): a subscription its consumer reads.
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -438,6 +439,35 @@ TEST(Stream, ACoroutineSeesTheEndOfItsStreamAsSystemError) {
   EXPECT_EQ(seen, iota_vector(3));
   EXPECT_EQ(errors, (std::vector<boost::system::error_code>{
                         boost::asio::error::eof, boost::asio::error::operation_aborted}));
+}
+
+// as_tuple(use_awaitable) takes the same shortcut, and hands the stream's end
+// over as an error instead of throwing it.
+TEST(Stream, ACoroutineThroughAsTupleTakesTheShortcutAndGetsTheEndAsAnError) {
+  EventBus bus(pool());
+  Stream<int> stream = stream_holding(bus, 10);
+  bus.shutdown();
+  boost::asio::io_context context;
+  std::vector<int> seen;
+  boost::system::error_code end;
+  boost::asio::co_spawn(
+      context,
+      [&]() -> boost::asio::awaitable<void> {
+        for (;;) {
+          auto [error, item] =
+              co_await stream.async_next(boost::asio::as_tuple(boost::asio::use_awaitable));
+          if (error) {
+            end = error;
+            co_return;
+          }
+          seen.push_back(item.event().data());
+        }
+      },
+      boost::asio::detached);
+  const std::size_t handlers = context.run();
+  EXPECT_EQ(seen, iota_vector(10));
+  EXPECT_EQ(end, boost::asio::error::eof);
+  EXPECT_LT(handlers, 10U) << "the coroutine went through its executor for each event";
 }
 
 // Asio's per-operation cancellation: a signalled slot ends the pending wait

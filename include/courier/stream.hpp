@@ -138,9 +138,10 @@ class Stream {
   /// with it) or the wait is cancelled, eof once its bus has shut down and it
   /// holds nothing more, already_started if another async_next is pending.
   /// The handler runs on its associated executor, never inside this call.
-  /// With use_awaitable, an item already there resumes the coroutine at once,
-  /// without a round through its executor (at most 64 in a row on one thread;
-  /// the next then goes through the executor, so that its other handlers run).
+  /// With use_awaitable or as_tuple(use_awaitable), an item already there
+  /// resumes the coroutine at once, without a round through its executor (at
+  /// most 64 in a row on one thread; the next then goes through the executor,
+  /// so that its other handlers run).
   /// Cancellation: the handler's associated cancellation slot (Asio's
   /// per-operation cancellation, e.g. bind_cancellation_slot or an awaitable
   /// operator) ends a pending wait with operation_aborted, for any
@@ -150,7 +151,7 @@ class Stream {
   /// requires of every cancellation slot.
   template <class CompletionToken>
   auto async_next(CompletionToken&& token) {
-    if constexpr (detail::is_use_awaitable<std::decay_t<CompletionToken>>::value) {
+    if constexpr (detail::AwaitableToken<std::decay_t<CompletionToken>>::shortcut) {
       // Resumes at once if an item is there (awaitable_next.hpp).
       return detail::next_or_wait<StreamItem<T>>(queue_, token, Initiation{queue_});
     } else {

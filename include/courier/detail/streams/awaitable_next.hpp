@@ -7,11 +7,12 @@
 // next event: about 150 ns a round in an io_context, more than the stream's
 // own work. Asio 1.82's immediate executors would let the initiation resume
 // the coroutine at once; Debian 12's Boost 1.81 has none. So for
-// use_awaitable (and only for it: its result is an awaitable, which Asio
-// resumes on the coroutine's own executor), async_next returns an awaitable
-// of its own that polls the stream first and returns a ready item without
-// suspending; only when it would have to wait does it go through
-// async_initiate, with its cancellation, heartbeats and errors.
+// use_awaitable and as_tuple(use_awaitable) (only for them: their result is
+// an awaitable, which Asio resumes on the coroutine's own executor),
+// async_next returns an awaitable of its own that polls the stream first and
+// returns a ready item without suspending; only when it would have to wait
+// does it go through async_initiate, with its cancellation, heartbeats and
+// errors.
 //
 // Fairness. A coroutine whose stream never runs dry would then never yield
 // to its executor, and the other handlers of that io_context would starve.
@@ -19,16 +20,19 @@
 // next wait goes through async_initiate (and the executor's queue) even if
 // an item is there.
 //
-// Errors as async_initiate's use_awaitable gives them: an outcome with an
-// error is thrown as boost::system::system_error.
+// Errors as async_initiate gives them with the same token: use_awaitable
+// throws an outcome's error as boost::system::system_error, as_tuple hands
+// it over.
 #pragma once
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <boost/throw_exception.hpp>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -37,10 +41,36 @@
 
 namespace courier::detail {
 
+// The tokens that take the shortcut: use_awaitable, whose awaitable yields
+// the item and throws an error as boost::system::system_error, and
+// as_tuple(use_awaitable), whose awaitable yields (error, item).
 template <class Token>
-struct is_use_awaitable : std::false_type {};
+struct AwaitableToken {
+  static constexpr bool shortcut = false;
+};
 template <class Executor>
-struct is_use_awaitable<boost::asio::use_awaitable_t<Executor>> : std::true_type {};
+struct AwaitableToken<boost::asio::use_awaitable_t<Executor>> {
+  static constexpr bool shortcut = true;
+  using executor_type = Executor;
+  template <class Item>
+  using result_type = Item;
+  template <class Item>
+  static Item result(boost::system::error_code error, Item&& item) {
+    if (error) boost::throw_exception(boost::system::system_error(error));
+    return std::move(item);
+  }
+};
+template <class Executor>
+struct AwaitableToken<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Executor>>> {
+  static constexpr bool shortcut = true;
+  using executor_type = Executor;
+  template <class Item>
+  using result_type = std::tuple<boost::system::error_code, Item>;
+  template <class Item>
+  static result_type<Item> result(boost::system::error_code error, Item&& item) {
+    return {error, std::move(item)};
+  }
+};
 
 // Items a thread may return at once in a row before it yields once.
 inline constexpr unsigned kMostImmediateInARow = 64;
@@ -54,20 +84,18 @@ inline bool immediate_turn() noexcept {
   return false;
 }
 
-// async_next(use_awaitable): `Item` is StreamItem<T>, `initiation` what
-// async_next hands async_initiate.
-template <class Item, class T, class Executor, class Initiation>
-boost::asio::awaitable<Item, Executor> next_or_wait(std::shared_ptr<StreamSource<T>> source,
-                                                    boost::asio::use_awaitable_t<Executor> token,
-                                                    Initiation initiation) {
+// async_next with a shortcut token: `Item` is StreamItem<T>, `initiation`
+// what async_next hands async_initiate.
+template <class Item, class T, class Token, class Initiation,
+          class Result = typename AwaitableToken<Token>::template result_type<Item>>
+boost::asio::awaitable<Result, typename AwaitableToken<Token>::executor_type> next_or_wait(
+    std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation) {
   if (source != nullptr && immediate_turn()) {
     if (std::optional<Outcome<T>> ready = source->poll()) {
-      if (ready->error) boost::throw_exception(boost::system::system_error(ready->error));
-      co_return Item(std::move(ready->taken));
+      co_return AwaitableToken<Token>::result(ready->error, Item(std::move(ready->taken)));
     }
   }
-  co_return co_await boost::asio::async_initiate<boost::asio::use_awaitable_t<Executor>,
-                                                 void(boost::system::error_code, Item)>(
+  co_return co_await boost::asio::async_initiate<Token, void(boost::system::error_code, Item)>(
       std::move(initiation), token);
 }
 
