@@ -25,6 +25,9 @@ namespace courier::nats::detail {
 
 namespace {
 
+// How long a new core import waits for the server to confirm its subscription.
+constexpr int64_t kFlushTimeoutMs = 5000;
+
 std::string status_text(natsStatus status) {
   std::string text = natsStatus_GetText(status);
   const char* last = nats_GetLastError(nullptr);
@@ -110,10 +113,11 @@ struct Link::State {
   // At-least-once publishes that failed, to send again (made in Link's constructor).
   std::unique_ptr<Resender> resender;
 
-  std::mutex mutex;  // guards the route lists, stopping, adding, closed
+  std::mutex mutex;  // guards the route lists, stopping, stopped, adding, closed
   std::condition_variable changed;
   bool stopping = false;
-  int adding = 0;  // routes being added (see Adding)
+  bool stopped = false;  // stop() has finished: a second stop() waits for it
+  int adding = 0;        // routes being added (see Adding)
   bool closed = false;
   std::atomic<bool> stop_flag{false};
 
@@ -124,6 +128,10 @@ struct Link::State {
   std::vector<std::unique_ptr<ExportRoute>> exports;
   std::vector<std::unique_ptr<CoreImport>> core_imports;
   std::vector<std::unique_ptr<PullImport>> pull_imports;
+
+  // add_import's core (at-most-once) route.
+  void add_core_import(const std::string& subject, const RouteOptions& route_options,
+                       ImportFunction post);
 
   // Calls `hook` (a signal of the owner's) unless the bridge is stopping:
   // its user may then be destroying what the hooks use. A hook's exception
@@ -578,11 +586,13 @@ Link::~Link() { stop(); }
 const std::string& Link::name() const noexcept { return state_->options.name; }
 
 bool Link::connected() const {
-  return natsConnection_Status(state_->connection) == NATS_CONN_STATUS_CONNECTED;
+  // Under the lock: stop() destroys the connection only once `stopping` is set.
+  const std::lock_guard lock(state_->mutex);
+  return !state_->stopping &&
+         natsConnection_Status(state_->connection) == NATS_CONN_STATUS_CONNECTED;
 }
 
 void Link::add_export(std::string_view pattern, const RouteOptions& options, ExportParts parts) {
-  validate_route(options, false);
   const TopicPattern valid(pattern);  // throws, naming it
   State& state = *state_;
   assert(static_cast<bool>(parts.run) != static_cast<bool>(parts.attach) && parts.close &&
@@ -608,24 +618,54 @@ void Link::add_export(std::string_view pattern, const RouteOptions& options, Exp
   }
 }
 
+// A core import's route is in its list before it subscribes: the
+// subscription's callback gets the route's address, which must stay valid
+// until stop() (a list that cannot take the route fails before NATS knows
+// of it). stop() cannot see the route before it is whole (Adding).
+void Link::State::add_core_import(const std::string& subject, const RouteOptions& route_options,
+                                  ImportFunction post) {
+  auto owned =
+      std::make_unique<CoreImport>(CoreImport{*this, std::move(post), options.prefix.size()});
+  CoreImport& route = *owned;
+  {
+    const std::lock_guard lock(mutex);
+    core_imports.push_back(std::move(owned));
+  }
+  natsSubscription* subscription = nullptr;
+  const natsStatus subscribed = natsConnection_Subscribe(&subscription, connection, subject.c_str(),
+                                                         &CoreImport::on_message, &route);
+  {
+    // stats() reads the route's subscription under the lock.
+    const std::lock_guard lock(mutex);
+    if (subscribed == NATS_OK) {
+      route.subscription = subscription;
+    } else {
+      std::erase_if(core_imports, [&route](const auto& added) { return added.get() == &route; });
+    }
+  }
+  check(subscribed, "subscribing to \"" + subject + "\"");
+  natsSubscription_SetPendingLimits(subscription, static_cast<int>(route_options.queue_depth), -1);
+  // The subscription is on the server once the flush returns: a later
+  // publish reaches it. Without a connection, libnats sends it again when it
+  // reconnects; until then the route is there but hears nothing (and the
+  // flush would wait for its whole timeout).
+  const bool up = natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED;
+  const natsStatus flushed =
+      up ? natsConnection_FlushTimeout(connection, kFlushTimeoutMs) : NATS_CONNECTION_DISCONNECTED;
+  if (flushed != NATS_OK) {
+    report(BridgeFault::Kind::Import, subject,
+           std::string("the server has not confirmed the subscription yet (") +
+               natsStatus_GetText(flushed) + "): messages published before it does are missed");
+  }
+}
+
 void Link::add_import(std::string_view pattern, const RouteOptions& options, ImportFunction post) {
   validate_route(options, true);
   const TopicPattern valid(pattern);  // throws, naming it
   State& state = *state_;
   const State::Adding adding(state, "import", pattern);
   if (options.guarantee == Guarantee::AtMostOnce) {
-    auto route = std::make_unique<State::CoreImport>(
-        State::CoreImport{state, std::move(post), state.options.prefix.size()});
-    const std::string subject = state.options.prefix + std::string(pattern);
-    check(natsConnection_Subscribe(&route->subscription, state.connection, subject.c_str(),
-                                   &State::CoreImport::on_message, route.get()),
-          "subscribing to \"" + subject + "\"");
-    natsSubscription_SetPendingLimits(route->subscription, static_cast<int>(options.queue_depth),
-                                      -1);
-    // The subscription is on the server once this returns: a later publish reaches it.
-    natsConnection_Flush(state.connection);
-    const std::lock_guard lock(state.mutex);
-    state.core_imports.push_back(std::move(route));
+    state.add_core_import(state.options.prefix + std::string(pattern), options, std::move(post));
     return;
   }
   state.make_stream();
@@ -661,7 +701,11 @@ void Link::stop() {
   State& state = *state_;
   {
     std::unique_lock lock(state.mutex);
-    if (state.stopping) return;
+    if (state.stopping) {
+      // Another stop() is under way: return once the bridge has stopped.
+      state.changed.wait(lock, [&] { return state.stopped; });
+      return;
+    }
     state.stopping = true;
     state.stop_flag = true;
     // A route being added is finished first (see Adding): no new one starts.
@@ -702,6 +746,10 @@ void Link::stop() {
     state.changed.wait_for(lock, std::chrono::seconds(5), [&] { return state.closed; });
   }
   natsConnection_Destroy(state.connection);
+  // Notified under the lock: once a waiting stop() returns, the state may go.
+  const std::lock_guard lock(state.mutex);
+  state.stopped = true;
+  state.changed.notify_all();
 }
 
 BridgeStats Link::stats() const {
@@ -719,6 +767,7 @@ BridgeStats Link::stats() const {
   for (const auto& route : state.exports) stats.dropped += route->parts.dropped();
   if (!state.stopping) {
     for (const auto& route : state.core_imports) {
+      if (route->subscription == nullptr) continue;  // being added
       int64_t lost = 0;
       if (natsSubscription_GetDropped(route->subscription, &lost) == NATS_OK && lost > 0) {
         stats.dropped += static_cast<std::uint64_t>(lost);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <numeric>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -488,6 +490,89 @@ TEST(NatsBridge, SurvivesAServerRestart) {
     if (arrived.wait_for(100ms) == std::future_status::ready) break;
   }
   ASSERT_EQ(arrived.wait_for(0s), std::future_status::ready);
+}
+
+// Encodes ints; the first encode after arm() waits until release().
+struct HeldCodec {
+  static inline std::promise<void> entered;
+  static inline std::promise<void> released;
+  static inline std::atomic<bool> armed{false};
+  static void arm() {
+    entered = {};
+    released = {};
+    armed = true;
+  }
+  static void encode(int value, std::string& out) {
+    if (armed.exchange(false)) {
+      entered.set_value();
+      released.get_future().wait();
+    }
+    courier::nats::Codec<int>::encode(value, out);
+  }
+  static int decode(std::span<const std::byte> bytes) {
+    return courier::nats::Codec<int>::decode(bytes);
+  }
+};
+
+// Two stop() calls at once: neither returns before the bridge has stopped,
+// here before the export, held in its codec, has published its queue.
+TEST(NatsBridge, ASecondStopReturnsOnlyOnceTheBridgeHasStopped) {
+  NatsServer server;
+  EventBus bus(bus_options());
+  Bridge bridge(bus, {.url = server.url()});
+  HeldCodec::arm();
+  bridge.export_topics<int, HeldCodec>("held.>");
+  for (int i = 0; i < 3; ++i) bus.post("held.n", i);
+  HeldCodec::entered.get_future().wait();
+  auto first = std::async(std::launch::async, [&] { bridge.stop(); });
+  auto second = std::async(std::launch::async, [&] { bridge.stop(); });
+  // Bounded: a stop() that returns early does so at once.
+  EXPECT_EQ(second.wait_for(200ms), std::future_status::timeout);
+  EXPECT_EQ(first.wait_for(0s), std::future_status::timeout);
+  HeldCodec::released.set_value();
+  ASSERT_EQ(first.wait_for(20s), std::future_status::ready);
+  ASSERT_EQ(second.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(bridge.stats().exported, 3u);
+  EXPECT_FALSE(bridge.connected());
+}
+
+// An import added while the server is down is reported (the server has not
+// confirmed it), kept, and hears messages once the connection is back.
+TEST(NatsBridge, AnImportAddedWhileDisconnectedIsReportedAndHearsOnceReconnected) {
+  NatsServer server;
+  EventBus a(bus_options()), b(bus_options());
+  std::promise<void> arrived;
+  std::atomic<bool> seen{false};
+  auto subscription = b.subscribe<int>("late.>", [&](const Event<int>&) {
+    if (!seen.exchange(true)) arrived.set_value();
+  });
+  Bridge from(a, {.url = server.url()});
+  Bridge to(b, {.url = server.url()});
+  Faults faults(to);
+  std::promise<void> down, up_from, up_to;
+  auto hook_down = to.on_disconnect([&] { down.set_value(); });
+  auto hook_up_from = from.on_reconnect([&] { up_from.set_value(); });
+  auto hook_up_to = to.on_reconnect([&] { up_to.set_value(); });
+  from.export_topics<int>("late.>");
+  server.stop();
+  ASSERT_EQ(down.get_future().wait_for(20s), std::future_status::ready);
+  to.import_subjects<int>("late.>");
+  const auto reported = faults.reported();
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].kind, courier::nats::BridgeFault::Kind::Import);
+  EXPECT_EQ(reported[0].subject, "late.>");
+  EXPECT_NE(reported[0].message.find("not confirmed"), std::string::npos) << reported[0].message;
+  server.start();
+  ASSERT_EQ(up_from.get_future().wait_for(20s), std::future_status::ready);
+  ASSERT_EQ(up_to.get_future().wait_for(20s), std::future_status::ready);
+  // The subscription is sent again on reconnection, maybe after the
+  // exporter's first publish: publish until one arrives.
+  auto heard = arrived.get_future();
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    a.post("late.n", attempt);
+    if (heard.wait_for(100ms) == std::future_status::ready) break;
+  }
+  EXPECT_EQ(heard.wait_for(0s), std::future_status::ready);
 }
 
 // Request-reply across processes (here two buses, each with its own bridge

@@ -96,8 +96,8 @@
 /// Thread safety: every member may be called from any thread, except that
 /// the destructor (and stop()) must not run on one of the bus's handlers or
 /// in one of the bridge's hooks. Hooks run on libnats's threads, the
-/// bridge's, or (on_error for an export with queue_depth 0) in a bus
-/// handler, where a hook must not call EventBus::wait_idle
+/// bridge's, the caller's of import_subjects (see there), or (on_error for
+/// an export with queue_depth 0) in a bus handler, where a hook must not call EventBus::wait_idle
 /// (std::logic_error). The bus must outlive the bridge.
 #pragma once
 
@@ -169,7 +169,11 @@ class Bridge {
   /// where the durable consumer stands). Throws std::invalid_argument for an
   /// invalid pattern or options (an at-least-once import needs
   /// RouteOptions::durable), BridgeError if NATS refuses the subscription or
-  /// consumer, std::logic_error once stopped.
+  /// consumer, std::logic_error once stopped. A core import returns once the
+  /// server has confirmed its subscription; if it has not (no connection, or
+  /// no answer within 5 s) the route is kept, libnats sends the subscription
+  /// again when it reconnects, and on_error reports it (Kind::Import, on
+  /// this thread): what is published before the server has it is missed.
   template <class T, class C = Codec<T>>
   requires CodecFor<C, T>
   void import_subjects(std::string_view pattern, RouteOptions options = {}) {
@@ -220,8 +224,9 @@ class Bridge {
   /// publish in progress is waited for (without a limit: see Throughput), so
   /// that events the bus delivered before (EventBus::wait_idle) reach NATS.
   /// A route being added meanwhile on another thread is finished first, or
-  /// refused. Idempotent. Thread-safe, but not from a bus handler or a
-  /// bridge hook.
+  /// refused. Idempotent: a call while another is under way (on another
+  /// thread) returns once that one has finished. Thread-safe, but not from a
+  /// bus handler or a bridge hook.
   void stop() { link_->stop(); }
 
   /// The counters. Thread-safe.
@@ -230,13 +235,14 @@ class Bridge {
   /// This bridge's name (BridgeOptions::name, or the one made for it).
   const std::string& name() const noexcept { return link_->name(); }
 
-  /// True while the connection is up. Thread-safe.
+  /// True while the connection is up; false once stop() has begun. Thread-safe.
   bool connected() const { return link_->connected(); }
 
   ///@{
   /// Hooks (Boost.Signals2), called on libnats's threads (on_error: on the
   /// route's thread, or, for an export with queue_depth 0, the bus thread that
-  /// delivered the event) with no lock of the bridge held. Keep the returned
+  /// delivered the event, or the thread adding an import the server has not
+  /// confirmed) with no lock of the bridge held. Keep the returned
   /// connection: destroying it disconnects. Thread-safe.
   [[nodiscard]] boost::signals2::scoped_connection on_disconnect(std::function<void()> hook) {
     return link_->disconnected.connect(std::move(hook));

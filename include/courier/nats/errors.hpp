@@ -17,13 +17,15 @@ class BridgeError : public std::runtime_error {
 };
 
 /// What Bridge::on_error reports: a message that did not decode, a publish
-/// that failed or an event that did not encode, an import the bus refused.
+/// that failed or an event that did not encode, an import the bus refused or
+/// the server has not confirmed.
 struct BridgeFault {
   /// What went wrong.
   enum class Kind {
     Decode,   ///< a message's payload or headers did not decode: dropped (acknowledged)
     Publish,  ///< a publish to NATS failed, or an event did not encode
-    Import,   ///< the bus refused an imported event (shut down)
+    Import,   ///< the bus refused an imported event (shut down), or the server has not
+              ///< confirmed a new import's subscription (import_subjects)
   };
   Kind kind = Kind::Decode;  ///< what went wrong
   std::string subject;       ///< the NATS subject concerned

@@ -95,9 +95,13 @@ class Link {
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
 
+  // `options` already passed validate_route (Bridge::export_topics checks
+  // them before the route subscribes on the bus).
   void add_export(std::string_view pattern, const RouteOptions& options, ExportParts parts);
+  // Validates `options`, then subscribes.
   void add_import(std::string_view pattern, const RouteOptions& options, ImportFunction post);
-  // Stops every route and closes the connection. Idempotent.
+  // Stops every route and closes the connection. Idempotent; a second call
+  // returns once the first has finished.
   void stop();
 
   BridgeStats stats() const;
