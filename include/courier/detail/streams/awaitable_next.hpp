@@ -55,9 +55,9 @@ struct AwaitableToken<boost::asio::use_awaitable_t<Executor>> {
   template <class Item>
   using result_type = Item;
   template <class Item>
-  static Item result(boost::system::error_code error, Item&& item) {
+  static Item result(boost::system::error_code error, Item item) {
     if (error) boost::throw_exception(boost::system::system_error(error));
-    return std::move(item);
+    return item;
   }
 };
 template <class Executor>
@@ -67,7 +67,7 @@ struct AwaitableToken<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Execu
   template <class Item>
   using result_type = std::tuple<boost::system::error_code, Item>;
   template <class Item>
-  static result_type<Item> result(boost::system::error_code error, Item&& item) {
+  static result_type<Item> result(boost::system::error_code error, Item item) {
     return {error, std::move(item)};
   }
 };
