@@ -151,9 +151,10 @@ class Stream {
   /// requires of every cancellation slot.
   template <class CompletionToken>
   auto async_next(CompletionToken&& token) {
-    if constexpr (detail::AwaitableToken<std::decay_t<CompletionToken>>::shortcut) {
+    using Shortcut = detail::AwaitableToken<std::decay_t<CompletionToken>>;
+    if constexpr (Shortcut::shortcut) {
       // Resumes at once if an item is there (awaitable_next.hpp).
-      return detail::next_or_wait<StreamItem<T>>(queue_, token, Initiation{queue_});
+      return Shortcut::template next<StreamItem<T>>(queue_, token, Initiation{queue_});
     } else {
       return boost::asio::async_initiate<CompletionToken,
                                          void(boost::system::error_code, StreamItem<T>)>(

@@ -699,6 +699,16 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
 
 void Link::stop() {
   State& state = *state_;
+  // Whichever way this call ends (an exception too), a stop() waiting for it
+  // returns: notified under the lock, so that the state may go once it has.
+  struct MarkStopped {
+    State& state;
+    ~MarkStopped() {
+      const std::lock_guard lock(state.mutex);
+      state.stopped = true;
+      state.changed.notify_all();
+    }
+  };
   {
     std::unique_lock lock(state.mutex);
     if (state.stopping) {
@@ -711,6 +721,7 @@ void Link::stop() {
     // A route being added is finished first (see Adding): no new one starts.
     state.changed.wait(lock, [&] { return state.adding == 0; });
   }
+  const MarkStopped mark{state};
   state.changed.notify_all();
   // One deadline for all the exports' queues (their threads publish at once):
   // 5 s in all to publish what they hold, not 5 s each.
@@ -746,10 +757,6 @@ void Link::stop() {
     state.changed.wait_for(lock, std::chrono::seconds(5), [&] { return state.closed; });
   }
   natsConnection_Destroy(state.connection);
-  // Notified under the lock: once a waiting stop() returns, the state may go.
-  const std::lock_guard lock(state.mutex);
-  state.stopped = true;
-  state.changed.notify_all();
 }
 
 BridgeStats Link::stats() const {

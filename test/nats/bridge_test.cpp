@@ -529,6 +529,7 @@ TEST(NatsBridge, ASecondStopReturnsOnlyOnceTheBridgeHasStopped) {
   // Bounded: a stop() that returns early does so at once.
   EXPECT_EQ(second.wait_for(200ms), std::future_status::timeout);
   EXPECT_EQ(first.wait_for(0s), std::future_status::timeout);
+  EXPECT_FALSE(bridge.connected()) << "connected while stopping";
   HeldCodec::released.set_value();
   ASSERT_EQ(first.wait_for(20s), std::future_status::ready);
   ASSERT_EQ(second.wait_for(20s), std::future_status::ready);
@@ -562,6 +563,8 @@ TEST(NatsBridge, AnImportAddedWhileDisconnectedIsReportedAndHearsOnceReconnected
   EXPECT_EQ(reported[0].kind, courier::nats::BridgeFault::Kind::Import);
   EXPECT_EQ(reported[0].subject, "late.>");
   EXPECT_NE(reported[0].message.find("not confirmed"), std::string::npos) << reported[0].message;
+  // Known at once, not after the flush's timeout.
+  EXPECT_NE(reported[0].message.find("Disconnected"), std::string::npos) << reported[0].message;
   server.start();
   ASSERT_EQ(up_from.get_future().wait_for(20s), std::future_status::ready);
   ASSERT_EQ(up_to.get_future().wait_for(20s), std::future_status::ready);

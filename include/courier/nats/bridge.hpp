@@ -97,8 +97,9 @@
 /// the destructor (and stop()) must not run on one of the bus's handlers or
 /// in one of the bridge's hooks. Hooks run on libnats's threads, the
 /// bridge's, the caller's of import_subjects (see there), or (on_error for
-/// an export with queue_depth 0) in a bus handler, where a hook must not call EventBus::wait_idle
-/// (std::logic_error). The bus must outlive the bridge.
+/// an export with queue_depth 0) in a bus handler, where a hook must not
+/// call EventBus::wait_idle (std::logic_error). The bus must outlive the
+/// bridge.
 #pragma once
 
 #include <atomic>
@@ -174,6 +175,7 @@ class Bridge {
   /// no answer within 5 s) the route is kept, libnats sends the subscription
   /// again when it reconnects, and on_error reports it (Kind::Import, on
   /// this thread): what is published before the server has it is missed.
+  /// A stop() on another thread meanwhile waits for this call to return.
   template <class T, class C = Codec<T>>
   requires CodecFor<C, T>
   void import_subjects(std::string_view pattern, RouteOptions options = {}) {

@@ -16,9 +16,10 @@
 //
 // Fairness. A coroutine whose stream never runs dry would then never yield
 // to its executor, and the other handlers of that io_context would starve.
-// So after kMostImmediateInARow items returned at once on one thread, the
-// next wait goes through async_initiate (and the executor's queue) even if
-// an item is there.
+// So after kMostImmediateInARow items returned at once on one thread (a
+// wait through the executor starts the count again), the next wait goes
+// through async_initiate (and the executor's queue) even if an item is
+// there.
 //
 // Errors as async_initiate gives them with the same token: use_awaitable
 // throws an outcome's error as boost::system::system_error, as_tuple hands
@@ -29,7 +30,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
-#include <boost/throw_exception.hpp>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -41,28 +41,56 @@
 
 namespace courier::detail {
 
-// The tokens that take the shortcut: use_awaitable, whose awaitable yields
-// the item and throws an error as boost::system::system_error, and
-// as_tuple(use_awaitable), whose awaitable yields (error, item).
+// Without coroutine support (BOOST_ASIO_HAS_CO_AWAIT unset) there is no
+// use_awaitable, and every token goes through async_initiate.
 template <class Token>
 struct AwaitableToken {
   static constexpr bool shortcut = false;
 };
+
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+
+// async_next with a shortcut token (defined below): `Item` is StreamItem<T>,
+// `initiation` what async_next hands async_initiate.
+template <class Item, class T, class Token, class Initiation,
+          class Result = typename AwaitableToken<Token>::template result_type<Item>>
+boost::asio::awaitable<Result, typename AwaitableToken<Token>::executor_type> next_or_wait(
+    std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation);
+
+// The tokens that take the shortcut: use_awaitable, whose awaitable yields
+// the item and throws an error as boost::system::system_error, and
+// as_tuple(use_awaitable), whose awaitable yields (error, item).
 template <class Executor>
 struct AwaitableToken<boost::asio::use_awaitable_t<Executor>> {
+  using Token = boost::asio::use_awaitable_t<Executor>;
   static constexpr bool shortcut = true;
+  // Stream::async_next's call, a dependent name so that it compiles
+  // without coroutine support too.
+  template <class Item, class T, class Initiation>
+  static auto next(std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation) {
+    return next_or_wait<Item>(std::move(source), token, std::move(initiation));
+  }
+
   using executor_type = Executor;
   template <class Item>
   using result_type = Item;
   template <class Item>
   static Item result(boost::system::error_code error, Item item) {
-    if (error) boost::throw_exception(boost::system::system_error(error));
+    if (error) throw boost::system::system_error(error);
     return item;
   }
 };
 template <class Executor>
 struct AwaitableToken<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Executor>>> {
+  using Token = boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Executor>>;
   static constexpr bool shortcut = true;
+  // Stream::async_next's call, a dependent name so that it compiles
+  // without coroutine support too.
+  template <class Item, class T, class Initiation>
+  static auto next(std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation) {
+    return next_or_wait<Item>(std::move(source), token, std::move(initiation));
+  }
+
   using executor_type = Executor;
   template <class Item>
   using result_type = std::tuple<boost::system::error_code, Item>;
@@ -75,28 +103,23 @@ struct AwaitableToken<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Execu
 // Items a thread may return at once in a row before it yields once.
 inline constexpr unsigned kMostImmediateInARow = 64;
 
-// True if this thread may return a ready item at once; false once in every
-// kMostImmediateInARow + 1 calls.
-inline bool immediate_turn() noexcept {
-  thread_local unsigned immediate_in_a_row = 0;
-  if (++immediate_in_a_row <= kMostImmediateInARow) return true;
-  immediate_in_a_row = 0;
-  return false;
-}
+// Items this thread returned at once since it last went through an executor.
+inline thread_local unsigned immediate_in_a_row = 0;
 
-// async_next with a shortcut token: `Item` is StreamItem<T>, `initiation`
-// what async_next hands async_initiate.
-template <class Item, class T, class Token, class Initiation,
-          class Result = typename AwaitableToken<Token>::template result_type<Item>>
+template <class Item, class T, class Token, class Initiation, class Result>
 boost::asio::awaitable<Result, typename AwaitableToken<Token>::executor_type> next_or_wait(
     std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation) {
-  if (source != nullptr && immediate_turn()) {
+  if (source != nullptr && immediate_in_a_row < kMostImmediateInARow) {
     if (std::optional<Outcome<T>> ready = source->poll()) {
+      ++immediate_in_a_row;
       co_return AwaitableToken<Token>::result(ready->error, Item(std::move(ready->taken)));
     }
   }
+  immediate_in_a_row = 0;  // this wait goes through the executor
   co_return co_await boost::asio::async_initiate<Token, void(boost::system::error_code, Item)>(
       std::move(initiation), token);
 }
+
+#endif  // BOOST_ASIO_HAS_CO_AWAIT
 
 }  // namespace courier::detail
