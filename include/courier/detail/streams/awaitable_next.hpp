@@ -57,21 +57,24 @@ template <class Item, class T, class Token, class Initiation,
 boost::asio::awaitable<Result, typename AwaitableToken<Token>::executor_type> next_or_wait(
     std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation);
 
-// The tokens that take the shortcut: use_awaitable, whose awaitable yields
-// the item and throws an error as boost::system::system_error, and
-// as_tuple(use_awaitable), whose awaitable yields (error, item).
-template <class Executor>
-struct AwaitableToken<boost::asio::use_awaitable_t<Executor>> {
-  using Token = boost::asio::use_awaitable_t<Executor>;
+// What both shortcut tokens share: Stream::async_next's call, a dependent
+// name so that stream.hpp compiles without coroutine support too.
+template <class Token, class Executor>
+struct ShortcutToken {
   static constexpr bool shortcut = true;
-  // Stream::async_next's call, a dependent name so that it compiles
-  // without coroutine support too.
+  using executor_type = Executor;
   template <class Item, class T, class Initiation>
   static auto next(std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation) {
     return next_or_wait<Item>(std::move(source), token, std::move(initiation));
   }
+};
 
-  using executor_type = Executor;
+// The tokens that take the shortcut: use_awaitable, whose awaitable yields
+// the item and throws an error as boost::system::system_error, and
+// as_tuple(use_awaitable), whose awaitable yields (error, item).
+template <class Executor>
+struct AwaitableToken<boost::asio::use_awaitable_t<Executor>>
+    : ShortcutToken<boost::asio::use_awaitable_t<Executor>, Executor> {
   template <class Item>
   using result_type = Item;
   template <class Item>
@@ -81,17 +84,8 @@ struct AwaitableToken<boost::asio::use_awaitable_t<Executor>> {
   }
 };
 template <class Executor>
-struct AwaitableToken<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Executor>>> {
-  using Token = boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Executor>>;
-  static constexpr bool shortcut = true;
-  // Stream::async_next's call, a dependent name so that it compiles
-  // without coroutine support too.
-  template <class Item, class T, class Initiation>
-  static auto next(std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation) {
-    return next_or_wait<Item>(std::move(source), token, std::move(initiation));
-  }
-
-  using executor_type = Executor;
+struct AwaitableToken<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Executor>>>
+    : ShortcutToken<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<Executor>>, Executor> {
   template <class Item>
   using result_type = std::tuple<boost::system::error_code, Item>;
   template <class Item>
