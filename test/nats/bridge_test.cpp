@@ -524,6 +524,9 @@ TEST(NatsBridge, ASecondStopReturnsOnlyOnceTheBridgeHasStopped) {
   bridge.export_topics<int, HeldCodec>("held.>");
   for (int i = 0; i < 3; ++i) bus.post("held.n", i);
   HeldCodec::entered.get_future().wait();
+  // stop() publishes what the export's queue holds, not what the bus has yet
+  // to deliver to it: all three are in the queue before it begins.
+  bus.wait_idle();
   auto first = std::async(std::launch::async, [&] { bridge.stop(); });
   auto second = std::async(std::launch::async, [&] { bridge.stop(); });
   // Bounded: a stop() that returns early does so at once.
