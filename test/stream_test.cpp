@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "courier/event_bus.hpp"
@@ -243,6 +244,38 @@ TEST(Stream, ClosingAStreamLetsGoOfWhatItHeldBack) {
   ASSERT_TRUE(finishes_promptly(idle));
   EXPECT_EQ(bus.stats().queued, 0U);
   expect_balanced(stream.stats());
+}
+
+// A payload whose move, once armed, runs a hook: the hook then runs inside
+// the consumer's next(), as it hands the event out.
+struct HookedOnMove {
+  int value = 0;
+  static inline std::function<void()> hook;
+  explicit HookedOnMove(int v) : value(v) {}
+  HookedOnMove(const HookedOnMove&) = default;
+  HookedOnMove(HookedOnMove&& other) : value(other.value) {
+    if (hook) std::exchange(hook, nullptr)();
+  }
+  HookedOnMove& operator=(const HookedOnMove&) = default;
+  HookedOnMove& operator=(HookedOnMove&&) = default;
+};
+
+// close() while the consumer is handing out an event (here from inside that
+// very call, which holds what the stream drained): that next() returns its
+// event, and the next call gets nothing, not the events held.
+TEST(Stream, CloseDuringANextDropsWhatTheConsumerStillHeld) {
+  EventBus bus(pool());
+  Stream<HookedOnMove> stream = bus.stream<HookedOnMove>("s", {.depth = 8});
+  for (int i = 0; i < 4; ++i) bus.post("s", HookedOnMove(i));
+  ASSERT_EQ(stream.next()->data().value, 0);  // drains all four into the stream
+  HookedOnMove::hook = [&] { stream.close(); };
+  ASSERT_EQ(stream.next()->data().value, 1);
+  EXPECT_FALSE(HookedOnMove::hook);
+  EXPECT_FALSE(stream.next().has_value());
+  const StreamStats stats = stream.stats();
+  EXPECT_EQ(stats.delivered, 2U);
+  EXPECT_EQ(stats.dropped, 2U);
+  expect_balanced(stats);
 }
 
 TEST(Stream, OnASynchronousBusBlockMakesThePosterWaitForTheConsumer) {
