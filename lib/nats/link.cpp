@@ -689,12 +689,25 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
   check(js_PullSubscribe(&route->subscription, state.jetstream, subject.c_str(),
                          options.durable.c_str(), nullptr, &sub_options, &error),
         "the durable consumer \"" + options.durable + "\" on \"" + subject + "\"");
-  State::PullImport& r = *route;
-  {
-    const std::lock_guard lock(state.mutex);
-    state.pull_imports.push_back(std::move(route));
+  // Listed, then started; if either throws (bad_alloc, or no thread to be
+  // had), neither the route nor its subscription on the server stays behind.
+  State::PullImport& listed = *route;
+  natsSubscription* const subscription = route->subscription;
+  try {
+    {
+      const std::lock_guard lock(state.mutex);
+      state.pull_imports.push_back(std::move(route));
+    }
+    listed.thread = std::thread([&listed] { listed.run(); });
+  } catch (...) {
+    {
+      const std::lock_guard lock(state.mutex);
+      std::erase_if(state.pull_imports,
+                    [&listed](const auto& added) { return added.get() == &listed; });
+    }
+    natsSubscription_Destroy(subscription);
+    throw;
   }
-  r.thread = std::thread([&r] { r.run(); });
 }
 
 void Link::stop() {
