@@ -225,6 +225,10 @@ class Bridge {
   /// what is left then is dropped and counted), and an unqueued export's
   /// publish in progress is waited for (without a limit: see Throughput), so
   /// that events the bus delivered before (EventBus::wait_idle) reach NATS.
+  /// A Block export (the default) takes its events from the bus itself: one
+  /// posted but not taken yet is not delivered: it is neither exported nor
+  /// counted in BridgeStats. To export everything posted before, call
+  /// EventBus::wait_idle() first.
   /// A route being added meanwhile on another thread is finished first, or
   /// refused. Idempotent: a call while another is under way (on another
   /// thread) returns once that one has finished. Thread-safe, but not from a
