@@ -4,9 +4,11 @@
 #include <nats/nats.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -27,6 +29,8 @@ namespace {
 
 // How long a new core import waits for the server to confirm its subscription.
 constexpr int64_t kFlushTimeoutMs = 5000;
+// How long stop() waits, in all, for the core imports' drains.
+constexpr int64_t kDrainTimeoutMs = 5000;
 
 std::string status_text(natsStatus status) {
   std::string text = natsStatus_GetText(status);
@@ -132,6 +136,8 @@ struct Link::State {
   // add_import's core (at-most-once) route.
   void add_core_import(const std::string& subject, const RouteOptions& route_options,
                        ImportFunction post);
+  // stop()'s end of the core imports' subscriptions.
+  void drain_core_imports();
 
   // Calls `hook` (a signal of the owner's) unless the bridge is stopping:
   // its user may then be destroying what the hooks use. A hook's exception
@@ -710,6 +716,30 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
   }
 }
 
+// Once a subscription's drain completes, no callback of its route runs, so
+// the route may go. A drain completes only once the server has confirmed it:
+// without a connection, each would wait its whole timeout. So the drains
+// start together and have 5 s in all, not 5 s each.
+void Link::State::drain_core_imports() {
+  std::vector<natsSubscription*> draining;
+  for (auto& route : core_imports) {
+    if (natsSubscription_Drain(route->subscription) == NATS_OK) {
+      draining.push_back(route->subscription);
+    } else {
+      natsSubscription_Unsubscribe(route->subscription);
+    }
+  }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainTimeoutMs);
+  for (natsSubscription* subscription : draining) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    // At least 1 ms: 0 would mean no limit.
+    natsSubscription_WaitForDrainCompletion(subscription, std::max<int64_t>(left.count(), 1));
+  }
+  for (auto& route : core_imports) natsSubscription_Destroy(route->subscription);
+}
+
 void Link::stop() {
   State& state = *state_;
   // Whichever way this call ends (an exception too), a stop() waiting for it
@@ -749,15 +779,7 @@ void Link::stop() {
     if (route->thread.joinable()) route->thread.join();
     natsSubscription_Destroy(route->subscription);
   }
-  for (auto& route : state.core_imports) {
-    // Drain: no callback runs once it completes, so the route may go.
-    if (natsSubscription_Drain(route->subscription) == NATS_OK) {
-      natsSubscription_WaitForDrainCompletion(route->subscription, 5000);
-    } else {
-      natsSubscription_Unsubscribe(route->subscription);
-    }
-    natsSubscription_Destroy(route->subscription);
-  }
+  state.drain_core_imports();
   // What the exports published is on the wire before the connection closes.
   if (natsConnection_Status(state.connection) == NATS_CONN_STATUS_CONNECTED) {
     natsConnection_FlushTimeout(state.connection, 2000);

@@ -228,7 +228,9 @@ class Bridge {
   /// A Block export (the default) takes its events from the bus itself: one
   /// posted but not taken yet is not delivered: it is neither exported nor
   /// counted in BridgeStats. To export everything posted before, call
-  /// EventBus::wait_idle() first.
+  /// EventBus::wait_idle() first. The core imports are drained: what they
+  /// received is posted, waiting up to 5 s in all for the server to confirm
+  /// the drains (without a connection, that long).
   /// A route being added meanwhile on another thread is finished first, or
   /// refused. Idempotent: a call while another is under way (on another
   /// thread) returns once that one has finished. Thread-safe, but not from a
