@@ -251,6 +251,13 @@ TEST(Stream, ClosingAStreamLetsGoOfWhatItHeldBack) {
 struct HookedOnMove {
   int value = 0;
   static inline std::function<void()> hook;
+  // Arms the hook until the end of the scope (if no move fired it).
+  struct Armed {
+    explicit Armed(std::function<void()> run) { hook = std::move(run); }
+    ~Armed() { hook = nullptr; }
+    Armed(const Armed&) = delete;
+    Armed& operator=(const Armed&) = delete;
+  };
   explicit HookedOnMove(int v) : value(v) {}
   HookedOnMove(const HookedOnMove&) = default;
   HookedOnMove(HookedOnMove&& other) : value(other.value) {
@@ -267,9 +274,9 @@ TEST(Stream, CloseDuringANextDropsWhatTheConsumerStillHeld) {
   EventBus bus(pool());
   Stream<HookedOnMove> stream = bus.stream<HookedOnMove>("s", {.depth = 8});
   for (int i = 0; i < 4; ++i) bus.post("s", HookedOnMove(i));
-  ASSERT_EQ(stream.next()->data().value, 0);  // drains all four into the stream
-  HookedOnMove::hook = [&] { stream.close(); };
-  ASSERT_EQ(stream.next()->data().value, 1);
+  ASSERT_EQ(stream.next().value().data().value, 0);  // drains all four into the stream
+  const HookedOnMove::Armed armed([&] { stream.close(); });
+  ASSERT_EQ(stream.next().value().data().value, 1);
   EXPECT_FALSE(HookedOnMove::hook);
   EXPECT_FALSE(stream.next().has_value());
   const StreamStats stats = stream.stats();

@@ -721,21 +721,19 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
 // without a connection, each would wait its whole timeout. So the drains
 // start together and have 5 s in all, not 5 s each.
 void Link::State::drain_core_imports() {
-  std::vector<natsSubscription*> draining;
   for (auto& route : core_imports) {
-    if (natsSubscription_Drain(route->subscription) == NATS_OK) {
-      draining.push_back(route->subscription);
-    } else {
-      natsSubscription_Unsubscribe(route->subscription);
+    if (natsSubscription_Drain(route->subscription) != NATS_OK) {
+      natsSubscription_Unsubscribe(route->subscription);  // its wait returns at once
     }
   }
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainTimeoutMs);
-  for (natsSubscription* subscription : draining) {
+  for (auto& route : core_imports) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     // At least 1 ms: 0 would mean no limit.
-    natsSubscription_WaitForDrainCompletion(subscription, std::max<int64_t>(left.count(), 1));
+    natsSubscription_WaitForDrainCompletion(route->subscription,
+                                            std::max<int64_t>(left.count(), 1));
   }
   for (auto& route : core_imports) natsSubscription_Destroy(route->subscription);
 }

@@ -521,9 +521,9 @@ TEST(NatsBridge, ASecondStopReturnsOnlyOnceTheBridgeHasStopped) {
   EventBus bus(bus_options());
   Bridge bridge(bus, {.url = server.url()});
   HeldCodec::arm();
-  // Not Block: the executors fill this export's queue, so that wait_idle()
-  // below means all three are in it (a Block export's thread takes them from
-  // the bus itself, and it is held).
+  // Not Block: the executors fill this export's queue, so that after
+  // wait_idle() below the two events not held in the codec are in it (a
+  // Block export's thread takes them from the bus itself, and it is held).
   bridge.export_topics<int, HeldCodec>("held.>", {.overflow = courier::Overflow::DropNewest});
   for (int i = 0; i < 3; ++i) bus.post("held.n", i);
   HeldCodec::entered.get_future().wait();

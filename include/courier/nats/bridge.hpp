@@ -225,12 +225,13 @@ class Bridge {
   /// what is left then is dropped and counted), and an unqueued export's
   /// publish in progress is waited for (without a limit: see Throughput), so
   /// that events the bus delivered before (EventBus::wait_idle) reach NATS.
-  /// A Block export (the default) takes its events from the bus itself: one
-  /// posted but not taken yet is not delivered: it is neither exported nor
-  /// counted in BridgeStats. To export everything posted before, call
-  /// EventBus::wait_idle() first. The core imports are drained: what they
-  /// received is posted, waiting up to 5 s in all for the server to confirm
-  /// the drains (without a connection, that long).
+  /// An event the bus has not delivered to an export yet (for a Block export
+  /// on an asynchronous bus, the default: one its thread has not taken from
+  /// the bus yet) is neither exported nor counted in BridgeStats: to export
+  /// everything posted before, call EventBus::wait_idle() first. The core
+  /// imports are drained: what they received is posted, for up to 5 s in all
+  /// (without a connection, the drains wait that long); what is left then is
+  /// dropped, not counted.
   /// A route being added meanwhile on another thread is finished first, or
   /// refused. Idempotent: a call while another is under way (on another
   /// thread) returns once that one has finished. Thread-safe, but not from a
