@@ -427,16 +427,30 @@ struct Link::State::ExportRoute final : Publisher {
 };
 
 // A core import: libnats's delivery thread for the subscription posts.
+//
+// Closing a subscription does not wait for a callback in progress (one
+// waiting for room in the bus, say): libnats calls on_complete once the
+// subscription is closed and its last callback has returned, and only then
+// may the route go (`finished`, guarded by the state's mutex).
 struct Link::State::CoreImport {
   State& state;
   ImportFunction post;
   std::size_t prefix;
   natsSubscription* subscription = nullptr;
+  bool finished = false;
 
   static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
     auto& self = *static_cast<CoreImport*>(closure);
     self.handle(msg);
     natsMsg_Destroy(msg);
+  }
+
+  // Notified under the lock: once it is released, stop() may free the route.
+  static void on_complete(void* closure) {
+    auto& self = *static_cast<CoreImport*>(closure);
+    const std::lock_guard lock(self.state.mutex);
+    self.finished = true;
+    self.state.changed.notify_all();
   }
 
   void handle(natsMsg* msg) {
@@ -650,6 +664,13 @@ void Link::State::add_core_import(const std::string& subject, const RouteOptions
     }
   }
   check(subscribed, "subscribing to \"" + subject + "\"");
+  if (natsSubscription_SetOnCompleteCB(subscription, &CoreImport::on_complete, &route) != NATS_OK) {
+    // Only a subscription closed already is refused: its connection closed
+    // for good (reconnects given up) in the microseconds since it was made.
+    // No callback of it is then waited for.
+    const std::lock_guard lock(mutex);
+    route.finished = true;
+  }
   natsSubscription_SetPendingLimits(subscription, static_cast<int>(route_options.queue_depth), -1);
   // The subscription is on the server once the flush returns: a later
   // publish reaches it. Without a connection, libnats sends it again when it
@@ -716,10 +737,11 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
   }
 }
 
-// Once a subscription's drain completes, no callback of its route runs, so
-// the route may go. A drain completes only once the server has confirmed it:
-// without a connection, each would wait its whole timeout. So the drains
-// start together and have 5 s in all, not 5 s each.
+// A drain posts what the subscription has received. It completes only once
+// the server has confirmed it: without a connection, each would wait its
+// whole timeout. So the drains start together and have 5 s in all, not 5 s
+// each. Then the subscriptions close, and stop() waits for the callbacks
+// still running (see CoreImport).
 void Link::State::drain_core_imports() {
   for (auto& route : core_imports) {
     if (natsSubscription_Drain(route->subscription) != NATS_OK) {
@@ -736,6 +758,10 @@ void Link::State::drain_core_imports() {
                                             std::max<int64_t>(left.count(), 1));
   }
   for (auto& route : core_imports) natsSubscription_Destroy(route->subscription);
+  std::unique_lock lock(mutex);
+  changed.wait(lock, [this] {
+    return std::ranges::all_of(core_imports, [](const auto& route) { return route->finished; });
+  });
 }
 
 void Link::stop() {

@@ -601,6 +601,35 @@ TEST(NatsBridge, StopWhileDisconnectedWaitsForTheDrainsOnceNotForEachImport) {
   EXPECT_EQ(stopped.wait_for(12s), std::future_status::ready);
 }
 
+// A core import's callback still posting when its drain gives up (here: its
+// subscriber holds the synchronous bus's post) is waited for: the route it
+// uses is freed once stop() returns.
+TEST(NatsBridge, StopWaitsForACoreImportStillPosting) {
+  NatsServer server;
+  EventBus a(bus_options());
+  courier::Options synchronous;
+  synchronous.synchronous = true;
+  EventBus b(synchronous);
+  std::promise<void> entered, release;
+  auto released = release.get_future().share();
+  auto held = b.subscribe<int>("held.>", [&, released](const Event<int>&) {
+    entered.set_value();
+    released.wait();
+  });
+  Bridge from(a, {.url = server.url()});
+  Bridge to(b, {.url = server.url()});
+  to.import_subjects<int>("held.>");
+  from.export_topics<int>("held.>");
+  a.post("held.n", 1);
+  ASSERT_EQ(entered.get_future().wait_for(20s), std::future_status::ready);
+  auto stopped = std::async(std::launch::async, [&] { to.stop(); });
+  // The drain gives up after 5 s; stop() goes on waiting for the callback.
+  EXPECT_EQ(stopped.wait_for(8s), std::future_status::timeout);
+  release.set_value();
+  ASSERT_EQ(stopped.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(to.stats().imported, 1u);
+}
+
 // Request-reply across processes (here two buses, each with its own bridge
 // and connection): the requester's bus exports the service's topics and
 // imports the inboxes; the server's bus the other way round. The reply-to and

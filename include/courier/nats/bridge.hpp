@@ -231,7 +231,9 @@ class Bridge {
   /// everything posted before, call EventBus::wait_idle() first. The core
   /// imports are drained: what they received is posted, for up to 5 s in all
   /// (without a connection, the drains wait that long); what is left then is
-  /// dropped, not counted.
+  /// dropped, not counted. A core import's post still under way then (one
+  /// waiting for room in the bus, or held by a synchronous bus's subscriber)
+  /// is waited for, without a limit: it uses the route.
   /// A route being added meanwhile on another thread is finished first, or
   /// refused. Idempotent: a call while another is under way (on another
   /// thread) returns once that one has finished. Thread-safe, but not from a
