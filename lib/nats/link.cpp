@@ -540,6 +540,10 @@ Link::Link(BridgeOptions options, std::function<void()> wait_idle)
     throw std::invalid_argument("courier::nats: BridgeOptions::publish_attempts " +
                                 std::to_string(options.publish_attempts) + " is not at least 1");
   }
+  if (options.write_deadline.count() < 0) {
+    throw std::invalid_argument("courier::nats: BridgeOptions::write_deadline " +
+                                std::to_string(options.write_deadline.count()) + " ms is negative");
+  }
   Headers::validate(kOriginHeader, options.name);
   state_->options = std::move(options);
   state_->wait_idle = std::move(wait_idle);
@@ -561,6 +565,8 @@ Link::Link(BridgeOptions options, std::function<void()> wait_idle)
         "reconnect wait");
   check(natsOptions_SetTimeout(nats_options, state.options.connect_timeout.count()), "timeout");
   check(natsOptions_SetName(nats_options, state.options.name.c_str()), "name");
+  check(natsOptions_SetWriteDeadline(nats_options, state.options.write_deadline.count()),
+        "write deadline");
   check(natsOptions_SetDisconnectedCB(nats_options, &on_disconnected, &state), "callbacks");
   check(natsOptions_SetReconnectedCB(nats_options, &on_reconnected, &state), "callbacks");
   check(natsOptions_SetClosedCB(

@@ -847,6 +847,61 @@ TEST(NatsBridge, BadPublishAttemptsAreRefusedNamingTheValue) {
   }
 }
 
+TEST(NatsBridge, ANegativeWriteDeadlineIsRefusedNamingTheValue) {
+  EventBus a(bus_options());
+  try {
+    Bridge bridge(a, {.url = "nats://127.0.0.1:1", .write_deadline = -5ms});
+    FAIL() << "write_deadline -5 ms was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("write_deadline -5 ms"), std::string::npos)
+        << error.what();
+  }
+}
+
+// A server stopped with SIGSTOP keeps its connections but reads nothing: the
+// unqueued export's publishes, on the posting thread of a synchronous bus,
+// fill the socket's buffers. With a write deadline, the write that finds
+// them full fails after it, the later ones at once; once the server reads
+// again, the bridge reconnects and exports again.
+TEST(NatsBridge, AWriteDeadlineBoundsPublishesToAServerThatStoppedReading) {
+  NatsServer server;
+  courier::Options synchronous;
+  synchronous.synchronous = true;
+  EventBus a(synchronous), b(bus_options());
+  std::promise<void> arrived;
+  std::atomic<bool> seen{false};
+  auto subscription = b.subscribe<std::string>("after.>", [&](const Event<std::string>&) {
+    if (!seen.exchange(true)) arrived.set_value();
+  });
+  Bridge from(a, {.url = server.url(), .write_deadline = 500ms});
+  Bridge to(b, {.url = server.url()});
+  from.export_topics<std::string>(">", {.queue_depth = 0});
+  to.import_subjects<std::string>("after.>");
+  server.pause();
+  // 25 MiB: more than the loopback socket's buffers take.
+  constexpr int kEvents = 400;
+  const std::string payload(64 * 1024, 'x');
+  auto posting = std::async(std::launch::async, [&] {
+    for (int i = 0; i < kEvents; ++i) a.post("stalled.n", payload);
+  });
+  // Without a deadline, the post that fills the buffers waits until the
+  // server reads again.
+  const bool returned = posting.wait_for(20s) == std::future_status::ready;
+  server.resume();
+  posting.get();
+  ASSERT_TRUE(returned) << "a publish waited for the stalled server";
+  const auto stats = from.stats();
+  EXPECT_GT(stats.publish_errors, 0u);
+  EXPECT_EQ(stats.exported + stats.publish_errors, static_cast<std::uint64_t>(kEvents));
+  // Once the server reads again, libnats reconnects: publish until one arrives.
+  auto heard = arrived.get_future();
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    a.post("after.n", std::string("again"));
+    if (heard.wait_for(100ms) == std::future_status::ready) break;
+  }
+  EXPECT_EQ(heard.wait_for(0s), std::future_status::ready);
+}
+
 TEST(NatsBridge, AtLeastOnceSurvivesAConsumerProcessKilledMidStream) {
   NatsServer server;
   constexpr int kEvents = 1000;

@@ -85,13 +85,15 @@
 /// instead (the poster's own, on a synchronous bus), as a raw libnats
 /// publisher would, which is faster. The cost: libnats buffers, and when
 /// its buffer is full (a slow server or network) that thread waits, serving
-/// no other subscriber. libnats sets no deadline on the write, and holds the
-/// connection's lock while it writes, so a server that stops reading but
-/// keeps the connection open holds that thread, and every other publish of
-/// the bridge, until the server reads again or the TCP connection fails:
-/// with the bus's threads all caught that way, the bus stops, and stop()
-/// waits. The default (a queue of 4096 and a thread) keeps the bus's threads
-/// out of it. RELIABILITY.md has the figures against raw libnats.
+/// no other subscriber. libnats holds the connection's lock while it
+/// writes, and by default sets no deadline on the write, so a server that
+/// stops reading but keeps the connection open holds that thread, and every
+/// other publish of the bridge, until the server reads again or the TCP
+/// connection fails: with the bus's threads all caught that way, the bus
+/// stops, and stop() waits. BridgeOptions::write_deadline bounds that wait
+/// (publishes then fail, counted, until libnats reconnects). The default (a
+/// queue of 4096 and a thread) keeps the bus's threads out of it.
+/// RELIABILITY.md has the figures against raw libnats.
 ///
 /// Thread safety: every member may be called from any thread, except that
 /// the destructor (and stop()) must not run on one of the bus's handlers or

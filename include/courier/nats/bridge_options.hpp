@@ -47,6 +47,17 @@ struct BridgeOptions {
   int max_reconnects = -1;
   /// The first connection attempt's timeout.
   std::chrono::milliseconds connect_timeout{2000};
+  /// How long a write to the server may wait for the server to read (libnats's
+  /// write deadline); 0: no limit. Without one, a server that stops reading
+  /// but keeps the connection open holds whatever thread publishes (for an
+  /// export with RouteOptions::queue_depth 0, a bus thread) until it reads
+  /// again or the TCP connection fails. With one, that write fails once it
+  /// has waited this long, and so does every publish after it, at once
+  /// (counted in BridgeStats::publish_errors, reported to on_error), until
+  /// libnats reconnects; what its buffer held then is lost (at-least-once
+  /// routes send theirs again). Negative is refused with
+  /// std::invalid_argument.
+  std::chrono::milliseconds write_deadline{0};
 };
 
 }  // namespace courier::nats
