@@ -148,7 +148,12 @@ class Stream {
   /// cancellation type: a wait has taken nothing until it completes, so
   /// nothing is lost; an event that reached the wait before the signal is
   /// still handed to it. Emit the signal from the handler's executor, as Asio
-  /// requires of every cancellation slot.
+  /// requires of every cancellation slot. Asio's awaitable operators discard
+  /// the loser's result: in `co_await (stream.async_next(use_awaitable) ||
+  /// timer.async_wait(use_awaitable))`, an event that reached the wait just
+  /// before the timer won is lost to the consumer (the stream counts it as
+  /// delivered). For a wait with a limit that loses nothing, use
+  /// StreamOptions::heartbeat (a keepalive ends the wait) or next(timeout).
   template <class CompletionToken>
   auto async_next(CompletionToken&& token) {
     using Shortcut = detail::AwaitableToken<std::decay_t<CompletionToken>>;
