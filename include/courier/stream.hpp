@@ -150,10 +150,13 @@ class Stream {
   /// still handed to it. Emit the signal from the handler's executor, as Asio
   /// requires of every cancellation slot. Asio's awaitable operators discard
   /// the loser's result: in `co_await (stream.async_next(use_awaitable) ||
-  /// timer.async_wait(use_awaitable))`, an event that reached the wait just
-  /// before the timer won is lost to the consumer (the stream counts it as
-  /// delivered). For a wait with a limit that loses nothing, use
-  /// StreamOptions::heartbeat (a keepalive ends the wait) or next(timeout).
+  /// timer.async_wait(use_awaitable))`, an event that reached the wait
+  /// before the cancellation did is lost to the consumer, though
+  /// StreamStats::delivered counts it. To wait with a limit and lose nothing,
+  /// make the stream with StreamOptions::heartbeat (one interval for the
+  /// whole stream: a heartbeat ends a wait on an idle stream; it needs an
+  /// executor with timers, as an io_context's), or, from a thread rather
+  /// than a coroutine, call next(timeout).
   template <class CompletionToken>
   auto async_next(CompletionToken&& token) {
     using Shortcut = detail::AwaitableToken<std::decay_t<CompletionToken>>;

@@ -431,13 +431,13 @@ struct Link::State::ExportRoute final : Publisher {
 // Closing a subscription does not wait for a callback in progress (one
 // waiting for room in the bus, say): libnats calls on_complete once the
 // subscription is closed and its last callback has returned, and only then
-// may the route go (`finished`, guarded by the state's mutex).
+// may the route go (`last_callback_returned`, guarded by the state's mutex).
 struct Link::State::CoreImport {
   State& state;
   ImportFunction post;
   std::size_t prefix;
   natsSubscription* subscription = nullptr;
-  bool finished = false;
+  bool last_callback_returned = false;
 
   static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
     auto& self = *static_cast<CoreImport*>(closure);
@@ -449,7 +449,7 @@ struct Link::State::CoreImport {
   static void on_complete(void* closure) {
     auto& self = *static_cast<CoreImport*>(closure);
     const std::lock_guard lock(self.state.mutex);
-    self.finished = true;
+    self.last_callback_returned = true;
     self.state.changed.notify_all();
   }
 
@@ -673,9 +673,11 @@ void Link::State::add_core_import(const std::string& subject, const RouteOptions
   if (natsSubscription_SetOnCompleteCB(subscription, &CoreImport::on_complete, &route) != NATS_OK) {
     // Only a subscription closed already is refused: its connection closed
     // for good (reconnects given up) in the microseconds since it was made.
-    // No callback of it is then waited for.
+    // Its callback, if a message was in it then, is not waited for: the one
+    // case where stop() may free a route under its callback, accepted for a
+    // window that short.
     const std::lock_guard lock(mutex);
-    route.finished = true;
+    route.last_callback_returned = true;
   }
   natsSubscription_SetPendingLimits(subscription, static_cast<int>(route_options.queue_depth), -1);
   // The subscription is on the server once the flush returns: a later
@@ -745,9 +747,10 @@ void Link::add_import(std::string_view pattern, const RouteOptions& options, Imp
 
 // A drain posts what the subscription has received. It completes only once
 // the server has confirmed it: without a connection, each would wait its
-// whole timeout. So the drains start together and have 5 s in all, not 5 s
-// each. Then the subscriptions close, and stop() waits for the callbacks
-// still running (see CoreImport).
+// whole timeout. So the drains start together and are waited for 5 s in
+// all, not 5 s each. Then the subscriptions close (what a drain had not
+// posted yet is dropped), and stop() waits, without a limit, for the
+// callbacks still running (see CoreImport).
 void Link::State::drain_core_imports() {
   for (auto& route : core_imports) {
     if (natsSubscription_Drain(route->subscription) != NATS_OK) {
@@ -766,7 +769,8 @@ void Link::State::drain_core_imports() {
   for (auto& route : core_imports) natsSubscription_Destroy(route->subscription);
   std::unique_lock lock(mutex);
   changed.wait(lock, [this] {
-    return std::ranges::all_of(core_imports, [](const auto& route) { return route->finished; });
+    return std::ranges::all_of(core_imports,
+                               [](const auto& route) { return route->last_callback_returned; });
   });
 }
 

@@ -91,8 +91,9 @@
 /// other publish of the bridge, until the server reads again or the TCP
 /// connection fails: with the bus's threads all caught that way, the bus
 /// stops, and stop() waits. BridgeOptions::write_deadline bounds that wait
-/// (publishes then fail, counted, until libnats reconnects). The default (a
-/// queue of 4096 and a thread) keeps the bus's threads out of it.
+/// (publishes then fail, counted, while the server reads nothing; see
+/// there). The default (a queue of 4096 and a thread) keeps the bus's
+/// threads out of it.
 /// RELIABILITY.md has the figures against raw libnats.
 ///
 /// Thread safety: every member may be called from any thread, except that
@@ -137,8 +138,8 @@ class Bridge {
  public:
   /// Connects to BridgeOptions::url (waiting up to connect_timeout). Throws
   /// BridgeError, naming the URL and libnats's reason, if it cannot;
-  /// std::invalid_argument, naming it, for a bad prefix, name or
-  /// publish_attempts.
+  /// std::invalid_argument, naming it, for a bad prefix, name,
+  /// publish_attempts or write_deadline.
   Bridge(EventBus& bus, BridgeOptions options)
       : bus_(bus),
         link_(std::make_unique<detail::Link>(std::move(options), [&bus] { bus.wait_idle(); })) {}

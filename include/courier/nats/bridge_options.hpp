@@ -53,10 +53,12 @@ struct BridgeOptions {
   /// export with RouteOptions::queue_depth 0, a bus thread) until it reads
   /// again or the TCP connection fails. With one, that write fails once it
   /// has waited this long, and so does every publish after it, at once
-  /// (counted in BridgeStats::publish_errors, reported to on_error), until
-  /// libnats reconnects; what its buffer held then is lost (at-least-once
-  /// routes send theirs again). Negative is refused with
-  /// std::invalid_argument.
+  /// (counted in BridgeStats::publish_errors, reported to on_error), for as
+  /// long as the server reads nothing: libnats keeps the connection meanwhile
+  /// (Bridge::connected() stays true, on_disconnect does not fire). Once the
+  /// server reads again, libnats drops the connection and reconnects; what
+  /// its buffer held is lost (at-least-once routes send theirs again).
+  /// Negative is refused with std::invalid_argument.
   std::chrono::milliseconds write_deadline{0};
 };
 
