@@ -3,6 +3,8 @@
 //   micro_bench [--benchmark_filter=REGEX] [--benchmark_min_time=SECONDS]
 //
 // Costs per call, each next to the baseline it should be read against:
+//   - one event taken from a stream by its consumer (Stream::next, events
+//     posted beforehand), vs one taken from a moodycamel queue;
 //   - one pattern match (TopicPattern::matches), one topic validation (Event);
 //   - one synchronous post (routing + one call) vs a std::function call and a
 //     Boost.Signals2 emission; and its growth with subscriptions and patterns;
@@ -19,6 +21,7 @@
 #include <boost/signals2/signal.hpp>
 #include <courier/courier.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -184,6 +187,47 @@ void BM_QueueEnqueueDequeue(benchmark::State& state) {
   benchmark::DoNotOptimize(out);
 }
 BENCHMARK(BM_QueueEnqueueDequeue);
+
+// A stream consumer's own cost per event: the events of a batch are posted
+// with the clock stopped, then taken with next() on this thread (which drains
+// the stream's lane itself: no other thread takes part). Against it, the same
+// events taken from a moodycamel queue they were enqueued in beforehand.
+constexpr int kTakenPerBatch = 1000;
+
+void BM_StreamNext(benchmark::State& state) {
+  courier::EventBus bus;
+  courier::Stream<int> stream = bus.stream<int>("c1");
+  int posted = 0, taken = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (int i = 0; i < kTakenPerBatch; ++i) bus.post(courier::Event<int>("c1", ++posted));
+    state.ResumeTiming();
+    for (int i = 0; i < kTakenPerBatch; ++i) {
+      std::optional<courier::Event<int>> event = stream.next();
+      if (!event || event->data() != ++taken) state.SkipWithError("an event out of order");
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kTakenPerBatch);
+}
+BENCHMARK(BM_StreamNext);
+
+void BM_QueueDequeueEvent(benchmark::State& state) {
+  moodycamel::ConcurrentQueue<courier::Event<int>> queue;
+  int posted = 0, taken = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (int i = 0; i < kTakenPerBatch; ++i) queue.enqueue(courier::Event<int>("c1", ++posted));
+    state.ResumeTiming();
+    for (int i = 0; i < kTakenPerBatch; ++i) {
+      courier::Event<int> event("c1", 0);
+      if (!queue.try_dequeue(event) || event.data() != ++taken) {
+        state.SkipWithError("an event out of order");
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kTakenPerBatch);
+}
+BENCHMARK(BM_QueueDequeueEvent);
 
 }  // namespace
 

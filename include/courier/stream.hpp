@@ -111,12 +111,12 @@ class Stream {
 
   /// The next event: waits for one; nullopt once the stream has ended.
   /// Heartbeats are skipped.
-  std::optional<Event<T>> next() { return event_of(take(std::nullopt, false)); }
+  std::optional<Event<T>> next() { return take_event(std::nullopt); }
 
   /// The same, waiting at most `timeout`: nullopt on timeout too.
   template <class Rep, class Period>
   std::optional<Event<T>> next(std::chrono::duration<Rep, Period> timeout) {
-    return event_of(take(deadline_after(timeout), false));
+    return take_event(deadline_after(timeout));
   }
 
   /// The next event or heartbeat, waiting at most `timeout`; nullopt on
@@ -294,9 +294,9 @@ class Stream {
     return queue_->take(deadline, heartbeats);
   }
 
-  static std::optional<Event<T>> event_of(std::optional<detail::Taken<T>>&& taken) {
-    if (!taken) return std::nullopt;
-    return std::move(taken->event);
+  std::optional<Event<T>> take_event(std::optional<Clock::time_point> deadline) {
+    if (queue_ == nullptr) return std::nullopt;
+    return queue_->take_event(deadline);
   }
 
   std::shared_ptr<detail::StreamSource<T>> queue_;

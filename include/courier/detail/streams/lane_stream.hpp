@@ -111,6 +111,7 @@ class LaneStream final : public StreamQueueBase,
   }
 
   std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
+  std::optional<Event<T>> take_event(std::optional<Clock::time_point> deadline) override;
   std::optional<Outcome<T>> poll() override {
     const BiasedGuard consuming(consumer_lock_);
     if (sleeping_.load(std::memory_order_acquire)) return std::nullopt;  // another one waits
@@ -142,15 +143,27 @@ class LaneStream final : public StreamQueueBase,
   }
 
   // Consumer side, consumer_lock_ held.
+  bool holds_local() const noexcept { return local_taken_ != local_.size(); }
   Event<T> pop_local() {
     Event<T> event = std::move(local_[local_taken_]);
+    count_popped();
+    return event;
+  }
+  // As pop_local(), built in place in the optional returned (by name: no
+  // copy, and no empty optional first, which GCC zeroes whole).
+  std::optional<Event<T>> pop_local_optional() {
+    std::optional<Event<T>> event(std::in_place, std::move(local_[local_taken_]));
+    count_popped();
+    return event;
+  }
+  // After the event at local_taken_ was moved out.
+  void count_popped() {
     if (++local_taken_ == local_.size()) forget_local();
     bump(delivered_);
     if (options_.heartbeat.count() > 0) {
       const std::lock_guard lock(mutex_);
       last_activity_ = Clock::now();
     }
-    return event;
   }
   void drop_local() {
     bump(dropped_, local_.size() - local_taken_);
@@ -285,7 +298,7 @@ std::optional<Outcome<T>> LaneStream<T>::poll_consuming() {
       drop_local();
       return Outcome<T>{boost::asio::error::operation_aborted, {}};
     }
-    if (local_taken_ != local_.size()) return Outcome<T>{{}, Taken<T>{pop_local()}};
+    if (holds_local()) return Outcome<T>{{}, Taken<T>{pop_local()}};
     if (closing_.load(std::memory_order_acquire)) {
       if (std::optional<Event<T>> event = take_handed_off()) {
         return Outcome<T>{{}, Taken<T>{std::move(event)}};
@@ -321,6 +334,21 @@ std::optional<Taken<T>> LaneStream<T>::take(std::optional<Clock::time_point> dea
         return std::nullopt;
     }
   }
+}
+
+// next()'s common case: an event already drained into local_ is moved once,
+// into the optional the caller gets; anything else goes through take(). That
+// way passes the event through Outcome, Taken and three optionals, and each
+// move through a stack temporary stalls on the store of the one before: a
+// consumer taking events posted beforehand (micro_bench's BM_StreamNext) went
+// from 15.7-17.7 to 28.0-29.3 M events/s.
+template <class T>
+std::optional<Event<T>> LaneStream<T>::take_event(std::optional<Clock::time_point> deadline) {
+  {
+    const BiasedGuard consuming(consumer_lock_);
+    if (holds_local() && !closed_flag_.load(std::memory_order_acquire)) return pop_local_optional();
+  }
+  return StreamSource<T>::take_event(deadline);
 }
 
 template <class T>

@@ -36,6 +36,13 @@ class StreamSource {
   // StreamOptions::heartbeat of idleness.
   virtual std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline,
                                        bool heartbeats) = 0;
+  // The same without heartbeats, for next(): the event itself. A source
+  // that can hands it straight into the caller's optional, moving it once.
+  virtual std::optional<Event<T>> take_event(std::optional<Clock::time_point> deadline) {
+    std::optional<Taken<T>> taken = take(deadline, false);
+    if (!taken) return std::nullopt;
+    return std::move(taken->event);
+  }
   // The consumer side, without waiting: the outcome take_async would
   // complete a waiter with at once, or nothing if it would have to wait (or
   // another consumer waits). An async wait tries this first: an item already
