@@ -188,19 +188,24 @@ void BM_QueueEnqueueDequeue(benchmark::State& state) {
 }
 BENCHMARK(BM_QueueEnqueueDequeue);
 
-// A stream consumer's own cost per event: the events of a batch are posted
-// with the clock stopped, then taken with next() on this thread (which drains
-// the stream's lane itself: no other thread takes part). Against it, the same
-// events taken from a moodycamel queue they were enqueued in beforehand.
+// A stream consumer's own cost per event: a batch of events is posted with
+// the clock stopped, then taken with next() on this thread. A Block stream of
+// the default depth (256) drains its lane itself, on this thread, 256 events
+// a drain; a DropOldest stream deep enough for the batch was filled by the
+// executors before the clock starts again. Against it, the same events taken
+// from a moodycamel queue they were enqueued in beforehand.
 constexpr int kTakenPerBatch = 1000;
 
-void BM_StreamNext(benchmark::State& state) {
+void BM_StreamNext(benchmark::State& state, courier::StreamOptions options) {
   courier::EventBus bus;
-  courier::Stream<int> stream = bus.stream<int>("c1");
+  courier::Stream<int> stream = bus.stream<int>("c1", options);
   int posted = 0, taken = 0;
   for (auto _ : state) {
     state.PauseTiming();
     for (int i = 0; i < kTakenPerBatch; ++i) bus.post(courier::Event<int>("c1", ++posted));
+    // A Block stream's events wait in its lane, holding their slots, until
+    // next() drains it: that bus is not idle before.
+    if (options.overflow != courier::Overflow::Block) bus.wait_idle();
     state.ResumeTiming();
     for (int i = 0; i < kTakenPerBatch; ++i) {
       std::optional<courier::Event<int>> event = stream.next();
@@ -209,7 +214,10 @@ void BM_StreamNext(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kTakenPerBatch);
 }
-BENCHMARK(BM_StreamNext);
+BENCHMARK_CAPTURE(BM_StreamNext, block, courier::StreamOptions{});
+BENCHMARK_CAPTURE(BM_StreamNext, drop_oldest,
+                  courier::StreamOptions{.depth = kTakenPerBatch,
+                                         .overflow = courier::Overflow::DropOldest});
 
 void BM_QueueDequeueEvent(benchmark::State& state) {
   moodycamel::ConcurrentQueue<courier::Event<int>> queue;
