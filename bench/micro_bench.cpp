@@ -19,6 +19,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/signals2/signal.hpp>
+#include <chrono>
 #include <courier/courier.hpp>
 #include <functional>
 #include <optional>
@@ -208,8 +209,12 @@ void BM_StreamNext(benchmark::State& state, courier::StreamOptions options) {
     if (options.overflow != courier::Overflow::Block) bus.wait_idle();
     state.ResumeTiming();
     for (int i = 0; i < kTakenPerBatch; ++i) {
-      std::optional<courier::Event<int>> event = stream.next();
-      if (!event || event->data() != ++taken) state.SkipWithError("an event out of order");
+      // With a limit: a lost event fails the case instead of hanging it.
+      std::optional<courier::Event<int>> event = stream.next(std::chrono::seconds(5));
+      if (!event || event->data() != ++taken) {
+        state.SkipWithError("an event lost or out of order");
+        break;
+      }
     }
   }
   state.SetItemsProcessed(state.iterations() * kTakenPerBatch);
@@ -226,10 +231,11 @@ void BM_QueueDequeueEvent(benchmark::State& state) {
     state.PauseTiming();
     for (int i = 0; i < kTakenPerBatch; ++i) queue.enqueue(courier::Event<int>("c1", ++posted));
     state.ResumeTiming();
+    courier::Event<int> event("c1", 0);  // each dequeue move-assigns into it
     for (int i = 0; i < kTakenPerBatch; ++i) {
-      courier::Event<int> event("c1", 0);
       if (!queue.try_dequeue(event) || event.data() != ++taken) {
-        state.SkipWithError("an event out of order");
+        state.SkipWithError("an event lost or out of order");
+        break;
       }
     }
   }

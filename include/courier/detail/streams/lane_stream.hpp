@@ -337,11 +337,11 @@ std::optional<Taken<T>> LaneStream<T>::take(std::optional<Clock::time_point> dea
 }
 
 // next()'s common case: an event already drained into local_ is moved once,
-// into the optional the caller gets; anything else goes through take(). That
-// way passes the event through Outcome, Taken and three optionals, and each
-// move through a stack temporary stalls on the store of the one before: a
-// consumer taking events posted beforehand (micro_bench's BM_StreamNext) went
-// from 15.7-17.7 to 28.0-29.3 M events/s.
+// into the optional the caller gets; anything else goes through take().
+// take() passes the event through Outcome, Taken and three optionals, and
+// each move through a stack temporary stalls on the store of the one before:
+// a consumer taking events posted beforehand (micro_bench's
+// BM_StreamNext/block) went from 14.0-17.9 to 28.9-29.1 M events/s.
 template <class T>
 std::optional<Event<T>> LaneStream<T>::take_event(std::optional<Clock::time_point> deadline) {
   {

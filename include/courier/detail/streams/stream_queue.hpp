@@ -471,9 +471,9 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
   }
 }
 
-// next()'s common case, as LaneStream's: an event of the consumer's batch
-// goes straight into the optional the caller gets, not through Taken. A
-// closed stream's batch yields nothing (close() marks it).
+// next()'s common case, as LaneStream's: an event of a batching stream's
+// batch (see batching_) goes straight into the optional the caller gets, not
+// through Taken. A closed stream's batch yields nothing (close() marks it).
 template <class T>
 std::optional<Event<T>> StreamQueue<T>::take_event(std::optional<Clock::time_point> deadline) {
   if (batching_) {
