@@ -19,7 +19,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/signals2/signal.hpp>
-#include <chrono>
 #include <courier/courier.hpp>
 #include <functional>
 #include <optional>

@@ -144,26 +144,17 @@ class LaneStream final : public StreamQueueBase,
 
   // Consumer side, consumer_lock_ held.
   bool holds_local() const noexcept { return local_taken_ != local_.size(); }
-  Event<T> pop_local() {
-    Event<T> event = std::move(local_[local_taken_]);
-    count_popped();
-    return event;
-  }
-  // As pop_local(), built in place in the optional returned (by name: no
-  // copy, and no empty optional first, which GCC zeroes whole).
-  std::optional<Event<T>> pop_local_optional() {
+  // The next event of local_, built in place in the optional returned (by
+  // name: no copy, and no empty optional first, which GCC zeroes whole).
+  std::optional<Event<T>> pop_local() {
     std::optional<Event<T>> event(std::in_place, std::move(local_[local_taken_]));
-    count_popped();
-    return event;
-  }
-  // After the event at local_taken_ was moved out.
-  void count_popped() {
     if (++local_taken_ == local_.size()) forget_local();
     bump(delivered_);
     if (options_.heartbeat.count() > 0) {
       const std::lock_guard lock(mutex_);
       last_activity_ = Clock::now();
     }
+    return event;
   }
   void drop_local() {
     bump(dropped_, local_.size() - local_taken_);
@@ -346,7 +337,7 @@ template <class T>
 std::optional<Event<T>> LaneStream<T>::take_event(std::optional<Clock::time_point> deadline) {
   {
     const BiasedGuard consuming(consumer_lock_);
-    if (holds_local() && !closed_flag_.load(std::memory_order_acquire)) return pop_local_optional();
+    if (holds_local() && !closed_flag_.load(std::memory_order_acquire)) return pop_local();
   }
   return StreamSource<T>::take_event(deadline);
 }
