@@ -481,6 +481,45 @@ TEST(Stream, ACoroutineSeesTheEndOfItsStreamAsSystemError) {
                         boost::asio::error::eof, boost::asio::error::operation_aborted}));
 }
 
+// As CloseDuringANextDropsWhatTheConsumerStillHeld, through a coroutine's
+// shortcut, for both kinds of stream: a Block one (its consumer drains the
+// lane into its own hands) and a DropNewest one (the executors fill it, the
+// consumer takes a batch). The close runs inside the second take.
+TEST(Stream, CloseDuringACoroutinesTakeDropsWhatTheConsumerStillHeld) {
+  for (const Overflow overflow : {Overflow::Block, Overflow::DropNewest}) {
+    EventBus bus(pool());
+    Stream<HookedOnMove> stream = bus.stream<HookedOnMove>("s", {.depth = 8, .overflow = overflow});
+    for (int i = 0; i < 4; ++i) bus.post("s", HookedOnMove(i));
+    if (overflow != Overflow::Block) bus.wait_idle();  // a Block stream's wait in its lane
+    boost::asio::io_context context;
+    std::vector<int> seen;
+    boost::system::error_code end;
+    boost::asio::co_spawn(
+        context,
+        [&]() -> boost::asio::awaitable<void> {
+          std::optional<HookedOnMove::Armed> armed;
+          for (;;) {
+            auto [error, item] =
+                co_await stream.async_next(boost::asio::as_tuple(boost::asio::use_awaitable));
+            if (error) {
+              end = error;
+              co_return;
+            }
+            seen.push_back(item.event().data().value);
+            if (seen.size() == 1) armed.emplace([&] { stream.close(); });
+          }
+        },
+        boost::asio::detached);
+    context.run();
+    EXPECT_EQ(seen, (std::vector<int>{0, 1})) << "overflow " << static_cast<int>(overflow);
+    EXPECT_EQ(end, boost::asio::error::operation_aborted);
+    const StreamStats stats = stream.stats();
+    EXPECT_EQ(stats.delivered, 2U);
+    EXPECT_EQ(stats.dropped, 2U);
+    expect_balanced(stats);
+  }
+}
+
 // as_tuple(use_awaitable) takes the same shortcut, and hands the stream's end
 // over as an error instead of throwing it.
 TEST(Stream, ACoroutineThroughAsTupleTakesTheShortcutAndGetsTheEndAsAnError) {

@@ -162,7 +162,7 @@ class Stream {
     using Shortcut = detail::AwaitableToken<std::decay_t<CompletionToken>>;
     if constexpr (Shortcut::shortcut) {
       // Resumes at once if an item is there (awaitable_next.hpp).
-      return Shortcut::template next<StreamItem<T>>(queue_, token, Initiation{queue_});
+      return Shortcut::template next<StreamItem<T>, Initiation>(queue_, token);
     } else {
       return boost::asio::async_initiate<CompletionToken,
                                          void(boost::system::error_code, StreamItem<T>)>(

@@ -51,11 +51,13 @@ struct AwaitableToken {
 #if defined(BOOST_ASIO_HAS_CO_AWAIT)
 
 // async_next with a shortcut token (defined below): `Item` is StreamItem<T>,
-// `initiation` what async_next hands async_initiate.
-template <class Item, class T, class Token, class Initiation,
+// `Initiation` what async_next hands async_initiate, made from `source` only
+// when the wait goes through it (so that a ready item costs one copy of the
+// shared pointer, not two: each is an atomic increment and decrement).
+template <class Item, class Initiation, class T, class Token,
           class Result = typename AwaitableToken<Token>::template result_type<Item>>
 boost::asio::awaitable<Result, typename AwaitableToken<Token>::executor_type> next_or_wait(
-    std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation);
+    std::shared_ptr<StreamSource<T>> source, Token token);
 
 // What both shortcut tokens share: Stream::async_next's call, a dependent
 // name so that stream.hpp compiles without coroutine support too.
@@ -63,9 +65,9 @@ template <class Token, class Executor>
 struct ShortcutToken {
   static constexpr bool shortcut = true;
   using executor_type = Executor;
-  template <class Item, class T, class Initiation>
-  static auto next(std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation) {
-    return next_or_wait<Item>(std::move(source), token, std::move(initiation));
+  template <class Item, class Initiation, class T>
+  static auto next(std::shared_ptr<StreamSource<T>> source, Token token) {
+    return next_or_wait<Item, Initiation>(std::move(source), token);
   }
 };
 
@@ -100,16 +102,27 @@ inline constexpr unsigned kMostImmediateInARow = 64;
 // Items this thread returned at once since it last went through an executor.
 inline thread_local unsigned immediate_in_a_row = 0;
 
-template <class Item, class T, class Token, class Initiation, class Result>
+template <class Item, class Initiation, class T, class Token, class Result>
 boost::asio::awaitable<Result, typename AwaitableToken<Token>::executor_type> next_or_wait(
-    std::shared_ptr<StreamSource<T>> source, Token token, Initiation initiation) {
+    std::shared_ptr<StreamSource<T>> source, Token token) {
   if (source != nullptr && immediate_in_a_row < kMostImmediateInARow) {
+    // The common case first: an event the consumer holds, moved once (see
+    // StreamSource::take_at_hand); then anything else ready, errors included.
+    if (std::optional<Event<T>> event = source->take_at_hand()) {
+      ++immediate_in_a_row;
+      Taken<T> taken{std::move(event)};
+      co_return AwaitableToken<Token>::result({}, Item(std::move(taken)));
+    }
     if (std::optional<Outcome<T>> ready = source->poll()) {
       ++immediate_in_a_row;
       co_return AwaitableToken<Token>::result(ready->error, Item(std::move(ready->taken)));
     }
   }
   immediate_in_a_row = 0;  // this wait goes through the executor
+  // Named, not a temporary in the co_await expression: built there, g++ 12
+  // destroyed it twice, releasing `source` once too often (AddressSanitizer
+  // saw the stream freed under the coroutine).
+  Initiation initiation{std::move(source)};
   co_return co_await boost::asio::async_initiate<Token, void(boost::system::error_code, Item)>(
       std::move(initiation), token);
 }

@@ -111,7 +111,11 @@ class LaneStream final : public StreamQueueBase,
   }
 
   std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
-  std::optional<Event<T>> take_event(std::optional<Clock::time_point> deadline) override;
+  std::optional<Event<T>> take_at_hand() override {
+    const BiasedGuard consuming(consumer_lock_);
+    if (!holds_local() || closed_flag_.load(std::memory_order_acquire)) return std::nullopt;
+    return pop_local();
+  }
   std::optional<Outcome<T>> poll() override {
     const BiasedGuard consuming(consumer_lock_);
     if (sleeping_.load(std::memory_order_acquire)) return std::nullopt;  // another one waits
@@ -325,21 +329,6 @@ std::optional<Taken<T>> LaneStream<T>::take(std::optional<Clock::time_point> dea
         return std::nullopt;
     }
   }
-}
-
-// next()'s common case: an event already drained into local_ is moved once,
-// into the optional the caller gets; anything else goes through take().
-// take() passes the event through Outcome, Taken and three optionals, and
-// each move through a stack temporary stalls on the store of the one before:
-// a consumer taking events posted beforehand (micro_bench's
-// BM_StreamNext/block) went from 14.0-17.9 to 28.9-29.1 M events/s.
-template <class T>
-std::optional<Event<T>> LaneStream<T>::take_event(std::optional<Clock::time_point> deadline) {
-  {
-    const BiasedGuard consuming(consumer_lock_);
-    if (holds_local() && !closed_flag_.load(std::memory_order_acquire)) return pop_local();
-  }
-  return StreamSource<T>::take_event(deadline);
 }
 
 template <class T>

@@ -204,7 +204,7 @@ class StreamQueue final : public StreamQueueBase,
   // The bus side. False: declined (Block, full, asynchronous bus).
   bool offer(const Event<T>& event) override;
   std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
-  std::optional<Event<T>> take_event(std::optional<Clock::time_point> deadline) override;
+  std::optional<Event<T>> take_at_hand() override;
   std::optional<Outcome<T>> poll() override {
     const BiasedGuard consuming(consumer_lock_);
     std::unique_lock lock(mutex_, std::defer_lock);
@@ -471,21 +471,17 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
   }
 }
 
-// next()'s common case, as LaneStream's: an event of a batching stream's
-// batch (see batching_) goes straight into the optional the caller gets, not
-// through Taken. A closed stream's batch yields nothing (close() marks it).
+// The consumer's common case, as LaneStream's: an event of a batching
+// stream's batch (see batching_), taken without the mutex. A closed stream's
+// batch yields nothing (close() marks it).
 template <class T>
-std::optional<Event<T>> StreamQueue<T>::take_event(std::optional<Clock::time_point> deadline) {
-  if (batching_) {
-    const BiasedGuard consuming(consumer_lock_);
-    bool resume = false;
-    std::optional<Event<T>> event = pop_from_batch(resume);
-    if (event) {
-      after_take(resume);
-      return event;
-    }
-  }
-  return StreamSource<T>::take_event(deadline);
+std::optional<Event<T>> StreamQueue<T>::take_at_hand() {
+  if (!batching_) return std::nullopt;
+  const BiasedGuard consuming(consumer_lock_);
+  bool resume = false;
+  std::optional<Event<T>> event = pop_from_batch(resume);
+  if (event) after_take(resume);
+  return event;
 }
 
 template <class T>

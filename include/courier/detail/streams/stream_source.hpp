@@ -36,13 +36,25 @@ class StreamSource {
   // StreamOptions::heartbeat of idleness.
   virtual std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline,
                                        bool heartbeats) = 0;
-  // The same without heartbeats, for next(): the event itself. A source
-  // that can hands it straight into the caller's optional, moving it once.
-  virtual std::optional<Event<T>> take_event(std::optional<Clock::time_point> deadline) {
-    std::optional<Taken<T>> taken = take(deadline, false);
-    if (!taken) return std::nullopt;
-    return std::move(taken->event);
+  // The same without heartbeats, for next(): the event itself, moved once
+  // into the caller's optional when one is at hand (one return object for
+  // both paths, so that the compiler builds it in the caller's place).
+  std::optional<Event<T>> take_event(std::optional<Clock::time_point> deadline) {
+    std::optional<Event<T>> event = take_at_hand();
+    if (!event) {
+      if (std::optional<Taken<T>> taken = take(deadline, false)) event = std::move(taken->event);
+    }
+    return event;
   }
+  // The consumer side's common case, for next() and a coroutine's
+  // async_next: the next event if the consumer already holds it (drained,
+  // or batched, on its own side), built in place in the optional returned;
+  // nothing if taking it needs anything more (a lock, a drain, a wait), or
+  // the stream is closed or ended: take() or poll() then tell what there is.
+  // Passing the event through Outcome and Taken costs a move through a
+  // stack temporary each, and each such move stalls on the store of the
+  // one before.
+  virtual std::optional<Event<T>> take_at_hand() { return std::nullopt; }
   // The consumer side, without waiting: the outcome take_async would
   // complete a waiter with at once, or nothing if it would have to wait (or
   // another consumer waits). An async wait tries this first: an item already
