@@ -106,7 +106,7 @@ template <class Item, class Initiation, class T, class Token, class Result>
 boost::asio::awaitable<Result, typename AwaitableToken<Token>::executor_type> next_or_wait(
     std::shared_ptr<StreamSource<T>> source, Token token) {
   if (source != nullptr && immediate_in_a_row < kMostImmediateInARow) {
-    // The common case first: an event the consumer holds, moved once (see
+    // The common case first: an event the consumer holds (see
     // StreamSource::take_at_hand); then anything else ready, errors included.
     if (std::optional<Event<T>> event = source->take_at_hand()) {
       ++immediate_in_a_row;

@@ -111,6 +111,10 @@ class LaneStream final : public StreamQueueBase,
   }
 
   std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
+  // What poll_consuming does first, alone. local_ holds the earliest events
+  // (handoff_ only later ones), and while an async waiter waits local_ is
+  // empty, so no check of sleeping_ is needed; a closed stream's local_ is
+  // left to poll_consuming to drop.
   std::optional<Event<T>> take_at_hand() override {
     const BiasedGuard consuming(consumer_lock_);
     if (!holds_local() || closed_flag_.load(std::memory_order_acquire)) return std::nullopt;

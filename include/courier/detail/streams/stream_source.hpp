@@ -48,12 +48,14 @@ class StreamSource {
   }
   // The consumer side's common case, for next() and a coroutine's
   // async_next: the next event if the consumer already holds it (drained,
-  // or batched, on its own side), built in place in the optional returned;
-  // nothing if taking it needs anything more (a lock, a drain, a wait), or
-  // the stream is closed or ended: take() or poll() then tell what there is.
-  // Passing the event through Outcome and Taken costs a move through a
-  // stack temporary each, and each such move stalls on the store of the
-  // one before.
+  // or batched, on its own side), built in place in the optional returned.
+  // Nothing if taking it needs more (the stream's mutex, a drain, a wait)
+  // or the stream is closed: the caller then goes on to take() or poll(),
+  // which tell what there is, and drop what a closed stream still held.
+  // An implementation never returns an event while an earlier one waits
+  // elsewhere in the stream. Why apart from take(): passing the event
+  // through Outcome and Taken costs a move through a stack temporary each,
+  // and each such move stalls on the store of the one before.
   virtual std::optional<Event<T>> take_at_hand() { return std::nullopt; }
   // The consumer side, without waiting: the outcome take_async would
   // complete a waiter with at once, or nothing if it would have to wait (or
