@@ -804,7 +804,11 @@ void Link::stop() {
   // 5 s in all to publish what they hold, not 5 s each.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (auto& route : state.exports) route->parts.close(deadline);
-  // What still waits for a resend is given up (counted, as the bridge stops).
+  // At-least-once messages that wait to be sent again (refused, or never
+  // acknowledged) get their resends within the same deadline: the routes'
+  // threads go on sending them once their queues are closed. What still
+  // waits then is given up (counted, as the bridge stops).
+  state.resender->wait_until_sent(deadline);
   state.publish_errors.fetch_add(state.resender->stop(), std::memory_order_relaxed);
   for (auto& route : state.exports) {
     if (route->thread.joinable()) route->thread.join();

@@ -126,6 +126,7 @@ void Resender::resend(jsCtx* jetstream) {
       kept_.erase(later, kept_.end());
       count_.store(kept_.size(), std::memory_order_release);
     }
+    changed_.notify_all();  // for wait_until_sent
     for (natsMsg* msg : due) {
       // Counted first: the server's answer may come before the call returns.
       resent_.fetch_add(1, std::memory_order_relaxed);
@@ -137,6 +138,11 @@ void Resender::resend(jsCtx* jetstream) {
     }
     due.clear();
   }
+}
+
+void Resender::wait_until_sent(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_until(lock, deadline, [this] { return kept_.empty() || stopping_; });
 }
 
 std::size_t Resender::stop() {

@@ -83,6 +83,12 @@ class Resender {
   // Whether messages wait to be sent again.
   bool waiting() const { return count_.load(std::memory_order_acquire) != 0; }
 
+  // Blocks until no message waits to be sent again (resend() took them all,
+  // or they were given up), stop() was called, or `deadline` passed. A
+  // message taken for a resend may come back (refused again) after this
+  // returns.
+  void wait_until_sent(std::chrono::steady_clock::time_point deadline);
+
   // The sends after the first so far, counted as each starts.
   std::uint64_t resent() const { return resent_.load(std::memory_order_relaxed); }
 
@@ -100,7 +106,7 @@ class Resender {
   const std::chrono::milliseconds first_wait_;
   const GiveUp give_up_;
   std::mutex mutex_;
-  std::condition_variable changed_;    // a message kept, or stop()
+  std::condition_variable changed_;    // a message kept or taken, or stop()
   std::vector<Kept> kept_;             // guarded by mutex_
   bool stopping_ = false;              // guarded by mutex_
   std::atomic<std::size_t> count_{0};  // kept_.size(), read without the lock

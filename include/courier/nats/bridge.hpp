@@ -228,6 +228,9 @@ class Bridge {
   /// what is left then is dropped and counted), and an unqueued export's
   /// publish in progress is waited for (without a limit: see Throughput), so
   /// that events the bus delivered before (EventBus::wait_idle) reach NATS.
+  /// At-least-once messages that wait to be sent again (refused, or never
+  /// acknowledged) are sent within the same 5 s; what still waits then is
+  /// given up and counted in BridgeStats::publish_errors.
   /// An event the bus has not delivered to an export yet (for a Block export
   /// on an asynchronous bus, the default: one its thread has not taken from
   /// the bus yet) is neither exported nor counted in BridgeStats: to export
