@@ -289,6 +289,16 @@ class StreamQueue final : public StreamQueueBase,
     }
     return std::nullopt;
   }
+  // Consumer side, consumer_lock_ held, without the mutex: the next event of
+  // a batching stream's batch, if any, handing the lane back to the bus if
+  // this take made the room it waited for.
+  std::optional<Event<T>> take_from_batch() {
+    if (!batching_) return std::nullopt;
+    bool resume = false;
+    std::optional<Event<T>> event = pop_from_batch(resume);
+    if (event) after_take(resume);
+    return event;
+  }
   // Consumer side, with the mutex held, once the batch is used up: the
   // events queued since become the batch.
   void refill_batch_locked() {
@@ -325,6 +335,16 @@ class StreamQueue final : public StreamQueueBase,
     events_.pop_front();
     ++delivered_;
     last_activity_ = Clock::now();
+    return taken;
+  }
+  // pop_locked(), then releases `lock`, wakes a synchronous offer that may
+  // wait for room, and hands the lane back to the bus if it waited for room.
+  Taken<T> pop_and_unlock(std::unique_lock<std::mutex>& lock) {
+    Taken<T> taken = pop_locked();
+    const bool resume = declined_.exchange(false, std::memory_order_seq_cst);
+    lock.unlock();
+    if (synchronous_bus_) changed_.notify_all();
+    after_take(resume);
     return taken;
   }
   // Ends the wait of an async waiter, if any, with `error`; releases `lock`.
@@ -437,13 +457,7 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
   const BiasedGuard consuming(consumer_lock_);
   const bool beats = heartbeats && options_.heartbeat.count() > 0;
   for (;;) {
-    bool resume = false;
-    if (batching_) {
-      if (std::optional<Event<T>> event = pop_from_batch(resume)) {
-        after_take(resume);
-        return Taken<T>{std::move(event)};
-      }
-    }
+    if (std::optional<Event<T>> event = take_from_batch()) return Taken<T>{std::move(event)};
     // An empty stream fed at speed gets its next events within microseconds:
     // wait that long before sleeping, so that the bus need not wake this
     // thread (a system call on the delivering thread) for each event.
@@ -462,12 +476,7 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
       refill_batch_locked();
       continue;  // takes from the new batch, without the mutex
     }
-    Taken<T> taken = pop_locked();
-    resume = declined_.exchange(false, std::memory_order_seq_cst);
-    lock.unlock();
-    if (synchronous_bus_) changed_.notify_all();  // a synchronous offer may wait for room
-    after_take(resume);
-    return taken;
+    return pop_and_unlock(lock);
   }
 }
 
@@ -476,37 +485,23 @@ std::optional<Taken<T>> StreamQueue<T>::take(std::optional<Clock::time_point> de
 // batch yields nothing (close() marks it).
 template <class T>
 std::optional<Event<T>> StreamQueue<T>::take_at_hand() {
-  if (!batching_) return std::nullopt;
+  if (!batching_) return std::nullopt;  // before the guard: nothing to take
   const BiasedGuard consuming(consumer_lock_);
-  bool resume = false;
-  std::optional<Event<T>> event = pop_from_batch(resume);
-  if (event) after_take(resume);
-  return event;
+  return take_from_batch();
 }
 
 template <class T>
 std::optional<Outcome<T>> StreamQueue<T>::poll_consuming(std::unique_lock<std::mutex>& lock) {
-  bool resume = false;
   for (;;) {
-    if (batching_) {
-      if (std::optional<Event<T>> event = pop_from_batch(resume)) {
-        after_take(resume);
-        return Outcome<T>{{}, Taken<T>{std::move(event)}};
-      }
+    if (std::optional<Event<T>> event = take_from_batch()) {
+      return Outcome<T>{{}, Taken<T>{std::move(event)}};
     }
     lock.lock();
     if (!batching_ || events_.empty()) break;
     refill_batch_locked();
     lock.unlock();
   }
-  if (!events_.empty()) {
-    Taken<T> taken = pop_locked();
-    resume = declined_.exchange(false, std::memory_order_seq_cst);
-    lock.unlock();
-    if (synchronous_bus_) changed_.notify_all();
-    after_take(resume);
-    return Outcome<T>{{}, std::move(taken)};
-  }
+  if (!events_.empty()) return Outcome<T>{{}, pop_and_unlock(lock)};
   if (!closed_ && !ended_) return std::nullopt;
   boost::system::error_code error = boost::asio::error::eof;
   if (closed_) error = boost::asio::error::operation_aborted;
