@@ -481,6 +481,28 @@ TEST(Stream, ACoroutineSeesTheEndOfItsStreamAsSystemError) {
                         boost::asio::error::eof, boost::asio::error::operation_aborted}));
 }
 
+// Takes events in a coroutine on `context`, through as_tuple(use_awaitable),
+// until the stream ends: each event goes to `take`, the error that ended the
+// stream to `end`.
+template <class T, class Take>
+void consume_until_the_end(boost::asio::io_context& context, Stream<T>& stream,
+                           boost::system::error_code& end, Take take) {
+  boost::asio::co_spawn(
+      context,
+      [&stream, &end, take]() mutable -> boost::asio::awaitable<void> {
+        for (;;) {
+          auto [error, item] =
+              co_await stream.async_next(boost::asio::as_tuple(boost::asio::use_awaitable));
+          if (error) {
+            end = error;
+            co_return;
+          }
+          take(item.event());
+        }
+      },
+      boost::asio::detached);
+}
+
 // As CloseDuringANextDropsWhatTheConsumerStillHeld, through a coroutine's
 // shortcut, for both kinds of stream: a Block one (its consumer drains the
 // lane into its own hands) and a DropNewest one (the executors fill it, the
@@ -499,22 +521,11 @@ TEST(Stream, CloseDuringACoroutinesTakeDropsWhatTheConsumerStillHeld) {
     boost::asio::io_context context;
     std::vector<int> seen;
     boost::system::error_code end;
-    boost::asio::co_spawn(
-        context,
-        [&]() -> boost::asio::awaitable<void> {
-          std::optional<HookedOnMove::Armed> armed;
-          for (;;) {
-            auto [error, item] =
-                co_await stream.async_next(boost::asio::as_tuple(boost::asio::use_awaitable));
-            if (error) {
-              end = error;
-              co_return;
-            }
-            seen.push_back(item.event().data().value);
-            if (seen.size() == 1) armed.emplace([&] { stream.close(); });
-          }
-        },
-        boost::asio::detached);
+    std::optional<HookedOnMove::Armed> armed;
+    consume_until_the_end(context, stream, end, [&](const Event<HookedOnMove>& event) {
+      seen.push_back(event.data().value);
+      if (seen.size() == 1) armed.emplace([&] { stream.close(); });
+    });
     context.run();
     EXPECT_EQ(seen, (std::vector<int>{0, 1})) << "overflow " << static_cast<int>(overflow);
     EXPECT_EQ(end, boost::asio::error::operation_aborted);
@@ -534,20 +545,8 @@ TEST(Stream, ACoroutineThroughAsTupleTakesTheShortcutAndGetsTheEndAsAnError) {
   boost::asio::io_context context;
   std::vector<int> seen;
   boost::system::error_code end;
-  boost::asio::co_spawn(
-      context,
-      [&]() -> boost::asio::awaitable<void> {
-        for (;;) {
-          auto [error, item] =
-              co_await stream.async_next(boost::asio::as_tuple(boost::asio::use_awaitable));
-          if (error) {
-            end = error;
-            co_return;
-          }
-          seen.push_back(item.event().data());
-        }
-      },
-      boost::asio::detached);
+  consume_until_the_end(context, stream, end,
+                        [&](const Event<int>& event) { seen.push_back(event.data()); });
   const std::size_t handlers = context.run();
   EXPECT_EQ(seen, iota_vector(10));
   EXPECT_EQ(end, boost::asio::error::eof);
