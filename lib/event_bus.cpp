@@ -136,8 +136,12 @@ EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
         const auto live_subscriber = weak_subscriber.lock();
         if (live_bus && live_subscriber) live_bus->resume_deliveries(*live_subscriber);
       },
-      [bus, pattern = patterns.front().str()](std::string_view topic, std::uint64_t dropped) {
-        if (const auto live_bus = bus.lock()) live_bus->report_drop(topic, pattern, dropped);
+      // A drop is reported from offer(), which only this bus's delivery
+      // calls: the bus is alive then. Not a weak_ptr lock per drop, which the
+      // executors dropping for many streams at once would contend on.
+      [core = core_.get(), pattern = patterns.front().str()](std::string_view topic,
+                                                             std::uint64_t dropped) {
+        core->report_drop(topic, pattern, dropped);
       });
   const std::weak_ptr<detail::StreamQueueBase> weak_queue = queue;
   boost::signals2::connection end_connection =

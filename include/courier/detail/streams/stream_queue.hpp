@@ -106,8 +106,10 @@ class COURIER_EXPORT StreamQueueBase {
   StreamQueueBase(const StreamQueueBase&) = delete;
   StreamQueueBase& operator=(const StreamQueueBase&) = delete;
 
-  // Set once by the bus before the first offer: resumes the parked lane, and
-  // reports a drop (topic, count dropped so far by this stream).
+  // Set once by the bus before the first offer: resumes the parked lane (from
+  // the consumer's thread, the bus perhaps gone), and reports a drop (topic,
+  // count dropped so far by this stream; only from offer(), that is from
+  // within the bus's delivery).
   void connect(std::function<void()> resume,
                std::function<void(std::string_view topic, std::uint64_t dropped)> report_drop);
 
