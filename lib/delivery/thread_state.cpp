@@ -49,7 +49,7 @@ ThreadEntry& ThreadCache::install(std::uint64_t bus_id, std::shared_ptr<CounterB
   ThreadEntry& victim = entries_[next_victim_];
   next_victim_ = (next_victim_ + 1) % kEntries;
   if (victim.bus_id != 0) retire(std::move(victim));
-  victim = ThreadEntry{bus_id, 0, nullptr, std::move(counters), {}};
+  victim = ThreadEntry{bus_id, 0, nullptr, std::move(counters), {}, {}};
   return *remember(victim);
 }
 
@@ -63,7 +63,7 @@ void ThreadCache::retire(ThreadEntry&& entry) {
 
 void ThreadCache::retire(std::shared_ptr<const RoutingTable>&& routes) {
   if (this_thread.innermost_frame != nullptr) {
-    retired_.push_back(ThreadEntry{0, 0, std::move(routes), {}, {}});
+    retired_.push_back(ThreadEntry{0, 0, std::move(routes), {}, {}, {}});
     this_thread.has_retired = true;
   }
   routes.reset();

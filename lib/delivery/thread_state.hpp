@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "courier/detail/bus_core.hpp"
+#include "courier/detail/delivery/catch_up_pacing.hpp"
 
 namespace courier::detail {
 
@@ -162,6 +163,10 @@ struct ThreadEntry {
   std::shared_ptr<const RoutingTable> routes;
   std::shared_ptr<CounterBlock> counters;
   LastRoute last_route;  // of `routes`
+  // Whether this thread, finding the queue full, lets a batch of slots come
+  // back first (BusCore::let_slots_come_back): it stops doing so for a while
+  // after waits that saw no batch.
+  CatchUpPacing refill_pacing;
 };
 
 struct ThreadState {

@@ -375,6 +375,9 @@ class COURIER_EXPORT BusCore {
 
   Envelope* try_take_slot() noexcept;
   Envelope* wait_for_slot();
+  // On a full queue, before wait_for_slot takes one: waits (briefly) for a
+  // batch of slots to come back.
+  void let_slots_come_back() noexcept;
   Envelope* make_overflow_envelope();
   static constexpr std::uint32_t kNotASlot = ~std::uint32_t{0};
   // The index of `envelope` among slots_, or kNotASlot for an overflow one.

@@ -25,8 +25,12 @@
 // judged by their gathering alone, 91-193 without any pause. That counts as
 // a pause that gathered nothing.
 //
-// Thread safety: used by the lane's current drainer only (the lane's
-// scheduling handshake orders one drainer's use before the next one's).
+// A poster's wait for slots on a full queue is paced the same way, by its
+// own thread's copy (BusCore::let_slots_come_back).
+//
+// Thread safety: used by one thread at a time: the lane's current drainer
+// (the lane's scheduling handshake orders one drainer's use before the next
+// one's), or the posting thread that owns it.
 #pragma once
 
 #include <algorithm>
