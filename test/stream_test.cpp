@@ -15,12 +15,16 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "courier/detail/delivery/envelope.hpp"
+#include "courier/detail/small_text.hpp"
 #include "courier/event_bus.hpp"
 #include "test_support.hpp"
 
@@ -612,6 +616,50 @@ TEST_P(StreamKinds, CancellingACompletedWaitKeepsItsEvent) {
   EXPECT_EQ(got, 3);
 }
 
+// A stream on one exact topic copies an event that is its topic and its
+// payload alone from the payload (EventOps::rebuildable_from_payload); every
+// other event, with a key, headers or texts too long to sit inline, whole.
+// Both kinds of stream, each on one exact topic and on a wildcard, get every
+// part of every event.
+struct PostedParts {
+  std::string topic;
+  int data;
+  std::string key;
+  std::string header;
+};
+
+Event<int> event_of(const PostedParts& parts) {
+  Event<int> event(parts.topic, parts.data);
+  if (!parts.key.empty()) event = Event<int>(parts.topic, parts.data, parts.key);
+  if (!parts.header.empty()) event.set_header("h", parts.header);
+  return event;
+}
+
+TEST_P(StreamKinds, EveryPartOfAnEventReachesAStreamOnOneTopicOrOnAWildcard) {
+  // One token longer than a text keeps inline: kept on the heap.
+  const std::string long_topic =
+      "a." + std::string(courier::detail::SmallText::kInlineCapacity, 'x');
+  for (const std::string& topic : {std::string("a.b"), long_topic}) {
+    const std::vector<PostedParts> posted = {
+        {topic, 1, "", ""}, {topic, 2, "key", ""}, {topic, 3, "", "value"}, {topic, 4, "", ""}};
+    EventBus bus(pool());
+    Stream<int> exact = bus.stream<int>(topic, {.overflow = GetParam()});
+    Stream<int> wildcard = bus.stream<int>("a.>", {.overflow = GetParam()});
+    for (const PostedParts& parts : posted) bus.post(event_of(parts));
+    for (Stream<int>* stream : {&exact, &wildcard}) {
+      for (const PostedParts& parts : posted) {
+        const std::optional<Event<int>> event = stream->next(kBoundedWait);
+        ASSERT_TRUE(event.has_value()) << "event " << parts.data << " on " << topic;
+        EXPECT_EQ(event->topic(), parts.topic);
+        EXPECT_EQ(event->data(), parts.data);
+        EXPECT_EQ(event->ordering_key(), parts.key) << "event " << parts.data;
+        const std::string* header = event->headers().find("h");
+        EXPECT_EQ(header != nullptr ? *header : "", parts.header) << "event " << parts.data;
+      }
+    }
+  }
+}
+
 TEST(Stream, AsyncNextWithDeferredStartsWhenTheOperationIsLaunched) {
   EventBus bus(pool());
   // Filled by the executors, so that wait_idle() shows it holding the event.
@@ -627,6 +675,65 @@ TEST(Stream, AsyncNextWithDeferredStartsWhenTheOperationIsLaunched) {
   std::future<int> result = got.get_future();
   ASSERT_EQ(result.wait_for(kBoundedWait), std::future_status::ready);
   EXPECT_EQ(result.get(), 11);
+}
+
+// A stamping bus gives every event an id and a time; a stream on one exact
+// topic gets them, as the metadata they live in is part of what it copies.
+TEST_P(StreamKinds, AStreamOnOneTopicGetsTheStampsOfAStampingBus) {
+  EventBus bus(Options{.threads = 2, .stamp_events = true});
+  Stream<int> stream = bus.stream<int>("a.b", {.overflow = GetParam()});
+  bus.post<int>("a.b", 1);
+  const std::optional<Event<int>> event = stream.next(kBoundedWait);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_NE(event->id(), 0U);
+  EXPECT_NE(event->timestamp(), std::chrono::system_clock::time_point{});
+}
+
+// StreamHandler hands its queue the stream's topic for exactly the events
+// the envelope marked rebuildable from their payload, and only when the
+// stream is on one exact topic: a queue given a topic copies the payload
+// alone, so a topic given wrongly would change the event a consumer sees.
+template <class T>
+class RecordingSource final : public courier::detail::StreamSource<T> {
+ public:
+  std::vector<std::optional<std::string>> topics_given;
+
+  bool offer(const Event<T>& /*event*/, const courier::detail::SmallText* topic) override {
+    topics_given.push_back(topic != nullptr ? std::optional<std::string>(topic->view())
+                                            : std::nullopt);
+    return true;
+  }
+  std::optional<courier::detail::Taken<T>> take(
+      std::optional<std::chrono::steady_clock::time_point> /*deadline*/,
+      bool /*heartbeats*/) override {
+    return std::nullopt;
+  }
+  std::optional<courier::detail::Outcome<T>> poll() override { return std::nullopt; }
+  void take_async(std::unique_ptr<courier::detail::AsyncWaiter<T>> /*waiter*/) override {}
+  StreamStats stats() const override { return {}; }
+  bool close() override { return false; }
+  bool closed() const override { return false; }
+};
+
+// What the stream's handler gives its queue for `event`, stored as the bus
+// stores it, on a stream over `patterns`.
+std::optional<std::string> topic_given(std::initializer_list<std::string_view> patterns,
+                                       Event<int> event) {
+  auto source = std::make_shared<RecordingSource<int>>();
+  courier::detail::StreamHandler<int> handler(source, patterns);
+  courier::detail::Envelope envelope;
+  envelope.store(std::move(event));
+  EXPECT_TRUE(handler.invoke(envelope.event(), envelope.ops()));
+  return source->topics_given.at(0);
+}
+
+TEST(StreamHandler, GivesItsOneExactTopicOnlyForAnEventThatIsItsTopicAndPayloadAlone) {
+  EXPECT_EQ(topic_given({"a.b"}, Event<int>("a.b", 1)), "a.b");
+  EXPECT_EQ(topic_given({"a.b"}, Event<int>("a.b", 1, "key")), std::nullopt) << "a key";
+  EXPECT_EQ(topic_given({"a.b"}, Event<int>("a.b", 1).set_header("h", "v")), std::nullopt)
+      << "headers";
+  EXPECT_EQ(topic_given({"a.*"}, Event<int>("a.b", 1)), std::nullopt) << "a wildcard";
+  EXPECT_EQ(topic_given({"a.b", "a.c"}, Event<int>("a.b", 1)), std::nullopt) << "two topics";
 }
 
 }  // namespace

@@ -274,7 +274,8 @@ class COURIER_EXPORT EventBus {
     detail::StreamSourceOf<T> made = detail::make_stream_source<T>(options, core_->synchronous());
     StreamParts parts =
         add_stream(typeid(T), topic_patterns, made.link,
-                   std::make_unique<detail::StreamHandler<T>>(made.source), std::move(settings));
+                   std::make_unique<detail::StreamHandler<T>>(made.source, topic_patterns),
+                   std::move(settings));
     return Stream<T>(std::move(made.source), std::move(parts.subscription), core_, parts.subscriber,
                      std::move(parts.end_connection));
   }

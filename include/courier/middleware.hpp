@@ -36,6 +36,10 @@
 ///   thread-safe. It may post to the bus: that post runs the chain again, and
 ///   is accepted before the event the middleware is looking at (which the
 ///   bus accepts only once the chain has passed it).
+/// - A typed middleware may change the payload and the headers, not the
+///   topic or the ordering key: a post through a Topic handle is routed by
+///   the handle's topic, and a stream on one exact topic takes every event
+///   it gets to be on that topic.
 /// - With no middleware (and no stamping), a post pays one relaxed load of
 ///   a flag.
 #pragma once

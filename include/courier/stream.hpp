@@ -37,7 +37,9 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -46,7 +48,10 @@
 #include <boost/system/error_code.hpp>
 
 #include "courier/detail/bus_core.hpp"
+#include "courier/detail/delivery/envelope.hpp"
 #include "courier/detail/delivery/handler.hpp"
+#include "courier/detail/export.hpp"
+#include "courier/detail/small_text.hpp"
 #include "courier/detail/streams/awaitable_next.hpp"
 #include "courier/detail/streams/lane_stream.hpp"
 #include "courier/detail/streams/stream_queue.hpp"
@@ -54,6 +59,7 @@
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 #include "courier/subscription.hpp"
+#include "courier/topic.hpp"
 
 namespace courier {
 
@@ -308,18 +314,31 @@ class Stream {
 
 namespace detail {
 
-/// The bus side of a stream: offers each event to its queue.
+// The one topic `topic_patterns` match, if they are a single exact pattern;
+// throws std::invalid_argument, naming it, if that pattern is not valid.
+COURIER_EXPORT std::optional<SmallText> only_topic_of(
+    std::span<const std::string_view> topic_patterns);
+
+/// The bus side of a stream: offers each event to its queue. A stream on one
+/// exact topic knows every event's topic, and tells it to the queue for the
+/// events that are that topic and a payload alone: the queue copies those
+/// without reading their texts, which stay in the posting core's cache
+/// (detail/delivery/envelope.hpp).
 template <class T>
 class StreamHandler final : public Handler {
  public:
-  explicit StreamHandler(std::shared_ptr<StreamSource<T>> queue) : queue_(std::move(queue)) {}
-  bool invoke(const void* event) override {
-    return queue_->offer(*static_cast<const Event<T>*>(event));
+  StreamHandler(std::shared_ptr<StreamSource<T>> queue,
+                std::span<const std::string_view> topic_patterns)
+      : queue_(std::move(queue)), only_topic_(only_topic_of(topic_patterns)) {}
+  bool invoke(const void* event, const EventOps& ops) override {
+    const SmallText* topic = ops.rebuildable_from_payload && only_topic_ ? &*only_topic_ : nullptr;
+    return queue_->offer(*static_cast<const Event<T>*>(event), topic);
   }
   std::string describe() const override { return "stream of " + readable_type_name(typeid(T)); }
 
  private:
   std::shared_ptr<StreamSource<T>> queue_;
+  const std::optional<SmallText> only_topic_;
 };
 
 // A new stream's source, seen as what its consumer reads and as what the bus

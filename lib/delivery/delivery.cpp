@@ -269,7 +269,7 @@ struct BusCore::SyncPath {
                                                            const void* event, const EventOps& ops,
                                                            CounterBlock& counters) {
     try {
-      return subscription.invoke(event);
+      return subscription.invoke(event, ops);
     } catch (...) {
       counters.failed.increment();
       bus.report_error(subscription, event, ops, std::current_exception());
@@ -376,7 +376,7 @@ void BusCore::invoke_run(SubscriberCore& subscription, std::span<Envelope* const
         counters.delivered.increment();
         if constexpr (Observing) observe_delivery(events[i], envelopes[i]->ops(), envelopes[i]);
         const CauseScope cause(*envelopes[i]);
-        subscription.invoke(events[i]);
+        subscription.invoke(events[i], envelopes[i]->ops());
       }
     } catch (...) {
       counters.failed.increment();

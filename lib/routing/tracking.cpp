@@ -2,7 +2,7 @@
 
 namespace courier::detail {
 
-bool TrackedHandler::invoke(const void* event) {
+bool TrackedHandler::invoke(const void* event, const EventOps& ops) {
   const std::shared_ptr<const void> owner = owner_.lock();
   if (owner == nullptr) {
     // Handled, as far as the bus is concerned: the subscription is over.
@@ -14,7 +14,7 @@ bool TrackedHandler::invoke(const void* event) {
     }
     return true;
   }
-  return inner_->invoke(event);
+  return inner_->invoke(event, ops);
 }
 
 }  // namespace courier::detail

@@ -32,7 +32,7 @@ class TrackedHandler final : public Handler {
     subscriber_ = &subscriber;
   }
 
-  bool invoke(const void* event) override;
+  bool invoke(const void* event, const EventOps& ops) override;
   std::string describe() const override { return inner_->describe(); }
 
  private:

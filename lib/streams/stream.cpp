@@ -1,13 +1,19 @@
-// The non-template half of a pull stream's queue (detail/streams/stream_queue.hpp).
+// The non-template halves of a pull stream's queue (detail/streams/stream_queue.hpp)
+// and of its handler (stream.hpp).
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <boost/asio/error.hpp>
 
 #include "courier/detail/streams/stream_queue.hpp"
 #include "courier/errors.hpp"
+#include "courier/stream.hpp"
+#include "courier/topic.hpp"
 
 namespace courier::detail {
 namespace {
@@ -79,6 +85,13 @@ void StreamQueueBase::cancel_waiter(std::uint64_t number) {
   std::unique_ptr<AsyncWaiterBase> waiter = take_waiter_locked();
   lock.unlock();
   waiter->finish(boost::asio::error::operation_aborted);
+}
+
+std::optional<SmallText> only_topic_of(std::span<const std::string_view> topic_patterns) {
+  if (topic_patterns.size() != 1) return std::nullopt;
+  const TopicPattern pattern(topic_patterns.front());
+  if (!pattern.is_exact()) return std::nullopt;
+  return SmallText(pattern.str());
 }
 
 }  // namespace courier::detail

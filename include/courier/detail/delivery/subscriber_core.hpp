@@ -234,7 +234,7 @@ class SubscriberCore : public std::enable_shared_from_this<SubscriberCore> {
 
   // Only between enter() and leave().
   // False: declined for now (Handler::invoke).
-  bool invoke(const void* event) { return handler_->invoke(event); }
+  bool invoke(const void* event, const EventOps& ops) { return handler_->invoke(event, ops); }
   std::string describe() const { return handler_->describe(); }
 
   // Lets go of the subscriber (or callable). Only once closed and quiet; the

@@ -97,7 +97,7 @@ class LaneStream final : public StreamQueueBase,
 
   // Runs on the consumer's thread, inside its drain; once the bus closes or
   // the stream is closed, on an executor too (see Shutdown above).
-  bool offer(const Event<T>& event) override {
+  bool offer(const Event<T>& event, const SmallText* topic) override {
     if (closed_flag_.load(std::memory_order_acquire)) return true;
     if (closing_.load(std::memory_order_acquire)) [[unlikely]]
       return hand_off(event);
@@ -105,7 +105,7 @@ class LaneStream final : public StreamQueueBase,
       declined_ = true;
       return false;
     }
-    local_.push_back(event);
+    copy_to_back(local_, event, topic);
     bump(received_);
     return true;
   }

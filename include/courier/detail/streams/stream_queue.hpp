@@ -204,7 +204,7 @@ class StreamQueue final : public StreamQueueBase,
   using StreamQueueBase::StreamQueueBase;
 
   // The bus side. False: declined (Block, full, asynchronous bus).
-  bool offer(const Event<T>& event) override;
+  bool offer(const Event<T>& event, const SmallText* topic) override;
   std::optional<Taken<T>> take(std::optional<Clock::time_point> deadline, bool heartbeats) override;
   std::optional<Event<T>> take_at_hand() override;
   std::optional<Outcome<T>> poll() override {
@@ -392,7 +392,7 @@ class StreamQueue final : public StreamQueueBase,
 };
 
 template <class T>
-bool StreamQueue<T>::offer(const Event<T>& event) {
+bool StreamQueue<T>::offer(const Event<T>& event, const SmallText* topic) {
   std::unique_lock lock(mutex_);
   if (closed_) return true;         // its subscription is being cancelled
   std::uint64_t dropped_total = 0;  // set if this offer dropped an event
@@ -417,7 +417,7 @@ bool StreamQueue<T>::offer(const Event<T>& event) {
       if (closed_) return true;
     }
   }
-  events_.push_back(event);
+  copy_to_back(events_, event, topic);
   ++received_;
   if (batching_) news_.store(true, std::memory_order_release);
   std::unique_ptr<AsyncWaiter<T>> waiter;

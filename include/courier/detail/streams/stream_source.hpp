@@ -12,11 +12,23 @@
 #include <memory>
 #include <optional>
 
+#include "courier/detail/small_text.hpp"
 #include "courier/detail/streams/async_waiter.hpp"
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 
 namespace courier::detail {
+
+// Appends to `events` (a vector or a deque) a copy of `event`, made from
+// `topic` and the payload alone if `topic` is given (see StreamSource::offer).
+template <class T, class Events>
+void copy_to_back(Events& events, const Event<T>& event, const SmallText* topic) {
+  if (topic != nullptr) {
+    events.emplace_back(ValidatedTopic{}, *topic, event.data());
+  } else {
+    events.push_back(event);
+  }
+}
 
 template <class T>
 class StreamSource {
@@ -25,10 +37,13 @@ class StreamSource {
 
   virtual ~StreamSource() = default;
 
-  // The bus side: `event` is delivered to the stream. False: declined for
-  // now; the bus keeps it in the stream's lane and parks the lane until the
-  // consumer makes room (BusCore::park, resume_deliveries).
-  virtual bool offer(const Event<T>& event) = 0;
+  // The bus side: `event` is delivered to the stream. `topic`, if given, is
+  // its topic, and the event is that topic and its payload, nothing more
+  // (EventOps::rebuildable_from_payload): the stream's copy is made from
+  // those (copy_to_back), without reading the event's texts. False: declined
+  // for now; the bus keeps it in the stream's lane and parks the lane until
+  // the consumer makes room (BusCore::park, resume_deliveries).
+  virtual bool offer(const Event<T>& event, const SmallText* topic) = 0;
 
   // The consumer side: the next item, or nothing once the stream has ended
   // (closed, or the bus shut down and the stream is empty) or `deadline`
