@@ -629,8 +629,7 @@ struct PostedParts {
 };
 
 Event<int> event_of(const PostedParts& parts) {
-  Event<int> event(parts.topic, parts.data);
-  if (!parts.key.empty()) event = Event<int>(parts.topic, parts.data, parts.key);
+  Event<int> event(parts.topic, parts.data, parts.key);  // an empty key is none
   if (!parts.header.empty()) event.set_header("h", parts.header);
   return event;
 }
