@@ -18,7 +18,9 @@
 // right after it; a row's ratio is the median over the rounds of bridge / raw
 // of the same pair (the raw figure alone moves 2x between runs on a shared
 // machine, so a ratio is only taken within one pair), with the lowest and
-// highest in brackets. The two rates shown are each the median of their own
+// highest in brackets. A control row pairs raw libnats with itself: its
+// spread is what the pairing alone gives, the noise every other row's
+// ratio carries. The two rates shown are each the median of their own
 // column, so the ratio is not their quotient. `--only core` or `--only
 // jetstream` runs one half of the table; `--quick` sends a fifth of the
 // messages.
@@ -293,6 +295,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   courier::nats::test::NatsServer server;
+  Row control("control: core, raw libnats against itself");
   Row end_to_end("core, " + std::to_string(core_messages) +
                  " messages of 8 bytes, end to end, default buses");
   Row synchronous("core, end to end, synchronous buses, export with no queue");
@@ -309,6 +312,7 @@ int main(int argc, char** argv) {
   const auto raw_core_run = [&] { return raw_core(url, core_messages); };
   for (int round = 0; round < rounds; ++round) {
     if (core) {
+      measure_pair(control, raw_core_run, raw_core_run);
       measure_pair(end_to_end, raw_core_run,
                    [&] { return bridge_core(url, core_messages, round, {}, 4096); });
       measure_pair(synchronous, raw_core_run, [&] {
@@ -331,6 +335,7 @@ int main(int argc, char** argv) {
       rounds);
   std::printf("|---|---:|---:|---:|\n");
   if (core) {
+    control.print();
     end_to_end.print();
     synchronous.print();
     export_half.print();
