@@ -733,6 +733,8 @@ TEST(StreamHandler, GivesItsOneExactTopicOnlyForAnEventThatIsItsTopicAndPayloadA
       << "headers";
   EXPECT_EQ(topic_given({"a.*"}, Event<int>("a.b", 1)), std::nullopt) << "a wildcard";
   EXPECT_EQ(topic_given({"a.b", "a.c"}, Event<int>("a.b", 1)), std::nullopt) << "two topics";
+  EXPECT_EQ(topic_given({"a.b", "a.b"}, Event<int>("a.b", 1)), "a.b") << "one topic, twice";
+  EXPECT_EQ(topic_given({"a.b", "a.*"}, Event<int>("a.b", 1)), std::nullopt) << "and a wildcard";
 }
 
 }  // namespace

@@ -314,8 +314,9 @@ class Stream {
 
 namespace detail {
 
-// The one topic `topic_patterns` match, if they are a single exact pattern;
-// throws std::invalid_argument, naming it, if that pattern is not valid.
+// The one topic `topic_patterns` match, if they are a single exact pattern
+// (given once or more); throws std::invalid_argument, naming it, for a
+// pattern that is not valid.
 COURIER_EXPORT std::optional<SmallText> only_topic_of(
     std::span<const std::string_view> topic_patterns);
 

@@ -87,11 +87,16 @@ void StreamQueueBase::cancel_waiter(std::uint64_t number) {
   waiter->finish(boost::asio::error::operation_aborted);
 }
 
+// A pattern given twice counts once, as it does for routing (add_stream).
 std::optional<SmallText> only_topic_of(std::span<const std::string_view> topic_patterns) {
-  if (topic_patterns.size() != 1) return std::nullopt;
-  const TopicPattern pattern(topic_patterns.front());
-  if (!pattern.is_exact()) return std::nullopt;
-  return SmallText(pattern.str());
+  std::optional<TopicPattern> only;
+  for (std::string_view text : topic_patterns) {
+    TopicPattern pattern(text);
+    if (!pattern.is_exact() || (only && *only != pattern)) return std::nullopt;
+    only = std::move(pattern);
+  }
+  if (!only) return std::nullopt;
+  return SmallText(only->str());
 }
 
 }  // namespace courier::detail
