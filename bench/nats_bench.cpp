@@ -16,7 +16,7 @@
 // A figure is messages from the first publish to the last receipt. In each
 // round (--rounds, default 5) every row runs raw libnats and then the bridge,
 // right after it; a row's ratio is the median over the rounds of bridge / raw
-// of the same pair (the raw figure alone moves 2x between runs on a shared
+// of the same pair (the raw figure alone moves 2-3x between runs on a shared
 // machine, so a ratio is only taken within one pair), with the lowest and
 // highest in brackets. A control row pairs raw libnats with itself: its
 // spread is what the pairing alone gives, the noise every other row's
@@ -295,7 +295,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   courier::nats::test::NatsServer server;
-  Row control("control: core, raw libnats against itself");
+  Row control("control: core, raw libnats against itself (both columns raw)");
   Row end_to_end("core, " + std::to_string(core_messages) +
                  " messages of 8 bytes, end to end, default buses");
   Row synchronous("core, end to end, synchronous buses, export with no queue");

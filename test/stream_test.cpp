@@ -318,6 +318,15 @@ TEST(Stream, BadOptionsAreRefusedNamingTheValue) {
   EXPECT_THROW((void)bus.stream<int>("s", {.depth = 0, .overflow = Overflow::DropNewest}),
                std::invalid_argument);
   EXPECT_THROW((void)bus.stream<int>("bad..pattern"), std::invalid_argument);
+  // A bad pattern after a good one, exact or not, is named too.
+  for (const std::string_view first : {"a.b", "a.*"}) {
+    try {
+      (void)bus.stream<int>({first, "bad..pattern"});
+      ADD_FAILURE() << "a bad pattern after \"" << first << "\" was accepted";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_TRUE(mentions(error.what(), "bad..pattern")) << error.what();
+    }
+  }
   EXPECT_EQ(bus.stats().subscriptions, 0U);
 }
 

@@ -315,8 +315,9 @@ class Stream {
 namespace detail {
 
 // The one topic `topic_patterns` match, if they are a single exact pattern
-// (given once or more); throws std::invalid_argument, naming it, for a
-// pattern that is not valid.
+// (given once or more). It reads them only until the answer is known, and
+// throws std::invalid_argument, naming the pattern, for an invalid one among
+// those; add_stream validates them all.
 COURIER_EXPORT std::optional<SmallText> only_topic_of(
     std::span<const std::string_view> topic_patterns);
 

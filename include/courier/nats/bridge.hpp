@@ -332,7 +332,7 @@ class Bridge {
       // up to the whole deadline with NATS gone.
       auto pause = std::chrono::microseconds(50);
       while (stream->stats().depth != 0 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(pause);
+        std::this_thread::sleep_until(std::min(std::chrono::steady_clock::now() + pause, deadline));
         pause = std::min(2 * pause, std::chrono::microseconds(1000));
       }
       stream->close();
