@@ -2,7 +2,6 @@
 
 #include "routing/tracking.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -89,33 +88,11 @@ void reject_null_subscriber(std::span<const std::string_view> topic_patterns) {
 
 }  // namespace detail
 
-namespace {
-
-// The patterns, validated (std::invalid_argument names the first bad one),
-// without repeats.
-std::vector<TopicPattern> parse_patterns(std::span<const std::string_view> texts) {
-  if (texts.empty()) {
-    throw std::invalid_argument("courier: subscribe() was given an empty list of patterns");
-  }
-  std::vector<TopicPattern> patterns;
-  patterns.reserve(texts.size());
-  for (std::string_view text : texts) {
-    TopicPattern pattern(text);
-    if (std::find(patterns.begin(), patterns.end(), pattern) == patterns.end()) {
-      patterns.push_back(std::move(pattern));
-    }
-  }
-  return patterns;
-}
-
-}  // namespace
-
 EventBus::StreamParts EventBus::add_stream(const std::type_info& type,
-                                           std::span<const std::string_view> topic_patterns,
+                                           std::vector<TopicPattern> patterns,
                                            const std::shared_ptr<detail::StreamQueueBase>& queue,
                                            std::unique_ptr<detail::Handler> handler,
                                            detail::SubscriberSettings settings) {
-  std::vector<TopicPattern> patterns = parse_patterns(topic_patterns);
   if (settings.screen != nullptr && settings.screen->tracked) {
     throw std::invalid_argument(
         "courier: a stream on \"" + patterns.front().str() +
@@ -161,7 +138,7 @@ Subscription EventBus::add(const std::type_info& type,
                            std::span<const std::string_view> topic_patterns,
                            Concurrency concurrency, std::unique_ptr<detail::Handler> handler,
                            const void* identity, detail::SubscriberSettings settings) {
-  std::vector<TopicPattern> patterns = parse_patterns(topic_patterns);
+  std::vector<TopicPattern> patterns = detail::parse_patterns(topic_patterns);
   // Only a tracking subscriber's calls go through TrackedHandler.
   detail::TrackedHandler* tracked = nullptr;
   if (settings.screen != nullptr && settings.screen->tracked) {

@@ -728,7 +728,8 @@ class RecordingSource final : public courier::detail::StreamSource<T> {
 std::optional<std::string> topic_given(std::initializer_list<std::string_view> patterns,
                                        Event<int> event) {
   auto source = std::make_shared<RecordingSource<int>>();
-  courier::detail::StreamHandler<int> handler(source, patterns);
+  courier::detail::StreamHandler<int> handler(
+      source, courier::detail::only_topic_of(courier::detail::parse_patterns(patterns)));
   courier::detail::Envelope envelope;
   envelope.store(std::move(event));
   EXPECT_TRUE(handler.invoke(envelope.event(), envelope.ops()));

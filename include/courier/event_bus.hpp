@@ -97,6 +97,7 @@
 #include "courier/detail/middleware_chain.hpp"
 #include "courier/detail/routing/event_filter.hpp"
 #include "courier/detail/routing/retained_store.hpp"
+#include "courier/detail/routing/topic_patterns.hpp"
 #include "courier/errors.hpp"
 #include "courier/event.hpp"
 #include "courier/hooks.hpp"
@@ -272,10 +273,11 @@ class COURIER_EXPORT EventBus {
     detail::add_stream_settings(settings, std::move(options.identity),
                                 std::move(options.on_disconnect));
     detail::StreamSourceOf<T> made = detail::make_stream_source<T>(options, core_->synchronous());
-    StreamParts parts =
-        add_stream(typeid(T), topic_patterns, made.link,
-                   std::make_unique<detail::StreamHandler<T>>(made.source, topic_patterns),
-                   std::move(settings));
+    std::vector<TopicPattern> patterns = detail::parse_patterns(topic_patterns);
+    auto handler =
+        std::make_unique<detail::StreamHandler<T>>(made.source, detail::only_topic_of(patterns));
+    StreamParts parts = add_stream(typeid(T), std::move(patterns), made.link, std::move(handler),
+                                   std::move(settings));
     return Stream<T>(std::move(made.source), std::move(parts.subscription), core_, parts.subscriber,
                      std::move(parts.end_connection));
   }
@@ -637,8 +639,8 @@ class COURIER_EXPORT EventBus {
     boost::signals2::connection end_connection;
   };
   /// Subscribes a stream's handler, its queue connected to the bus first.
-  StreamParts add_stream(const std::type_info& type,
-                         std::span<const std::string_view> topic_patterns,
+  /// `patterns`: as detail::parse_patterns returns them.
+  StreamParts add_stream(const std::type_info& type, std::vector<TopicPattern> patterns,
                          const std::shared_ptr<detail::StreamQueueBase>& queue,
                          std::unique_ptr<detail::Handler> handler,
                          detail::SubscriberSettings settings);

@@ -37,9 +37,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
-#include <span>
 #include <stdexcept>
-#include <string_view>
 #include <utility>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -50,7 +48,6 @@
 #include "courier/detail/bus_core.hpp"
 #include "courier/detail/delivery/envelope.hpp"
 #include "courier/detail/delivery/handler.hpp"
-#include "courier/detail/export.hpp"
 #include "courier/detail/small_text.hpp"
 #include "courier/detail/streams/awaitable_next.hpp"
 #include "courier/detail/streams/lane_stream.hpp"
@@ -59,7 +56,6 @@
 #include "courier/event.hpp"
 #include "courier/stream_options.hpp"
 #include "courier/subscription.hpp"
-#include "courier/topic.hpp"
 
 namespace courier {
 
@@ -314,13 +310,6 @@ class Stream {
 
 namespace detail {
 
-// The one topic `topic_patterns` match, if they are a single exact pattern
-// (given once or more). It reads them only until the answer is known, and
-// throws std::invalid_argument, naming the pattern, for an invalid one among
-// those; add_stream validates them all.
-COURIER_EXPORT std::optional<SmallText> only_topic_of(
-    std::span<const std::string_view> topic_patterns);
-
 /// The bus side of a stream: offers each event to its queue. A stream on one
 /// exact topic knows every event's topic, and tells it to the queue for the
 /// events that are that topic and a payload alone: the queue copies those
@@ -329,9 +318,9 @@ COURIER_EXPORT std::optional<SmallText> only_topic_of(
 template <class T>
 class StreamHandler final : public Handler {
  public:
-  StreamHandler(std::shared_ptr<StreamSource<T>> queue,
-                std::span<const std::string_view> topic_patterns)
-      : queue_(std::move(queue)), only_topic_(only_topic_of(topic_patterns)) {}
+  // `only_topic`: the stream's one topic, if it has one (only_topic_of).
+  StreamHandler(std::shared_ptr<StreamSource<T>> queue, std::optional<SmallText> only_topic)
+      : queue_(std::move(queue)), only_topic_(std::move(only_topic)) {}
   bool invoke(const void* event, const EventOps& ops) override {
     const SmallText* topic = ops.rebuildable_from_payload && only_topic_ ? &*only_topic_ : nullptr;
     return queue_->offer(*static_cast<const Event<T>*>(event), topic);

@@ -1,9 +1,6 @@
-// The non-template halves of a pull stream's queue (detail/streams/stream_queue.hpp)
-// and of its handler (stream.hpp).
+// The non-template half of a pull stream's queue (detail/streams/stream_queue.hpp).
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,7 +10,6 @@
 #include "courier/detail/streams/stream_queue.hpp"
 #include "courier/errors.hpp"
 #include "courier/stream.hpp"
-#include "courier/topic.hpp"
 
 namespace courier::detail {
 namespace {
@@ -85,18 +81,6 @@ void StreamQueueBase::cancel_waiter(std::uint64_t number) {
   std::unique_ptr<AsyncWaiterBase> waiter = take_waiter_locked();
   lock.unlock();
   waiter->finish(boost::asio::error::operation_aborted);
-}
-
-// A pattern given twice counts once, as it does for routing (add_stream).
-std::optional<SmallText> only_topic_of(std::span<const std::string_view> topic_patterns) {
-  std::optional<TopicPattern> only;
-  for (std::string_view text : topic_patterns) {
-    TopicPattern pattern(text);
-    if (!pattern.is_exact() || (only && *only != pattern)) return std::nullopt;
-    only = std::move(pattern);
-  }
-  if (!only) return std::nullopt;
-  return SmallText(only->str());
 }
 
 }  // namespace courier::detail
