@@ -851,13 +851,18 @@ void measure_request_reply(const Config& config, Report& report) {
   };
   const std::string workload = "request-reply, one thread asking";
   report.add({workload, runs.name(promise), describe(promise), "", "", ""});
-  for (const Id id : {courier_id, call_id}) {
-    report.add(
-        {workload, runs.name(id), describe(id),
-         runs.ratio_list(id, {promise}, &bench::RoundTrips::per_second),
-         ">= 2x Asio pool + std::promise",
-         bench::verdict(runs.median_ratio(id, promise, &bench::RoundTrips::per_second) >= 2)});
-  }
+  // The goal (issue 16) is the round trip's: call(), which waits as a bus
+  // waits, spinning before it sleeps. request().get() waits in a
+  // std::future, which sleeps at once as the baseline's does; it is
+  // reported beside it.
+  report.add({workload, runs.name(courier_id), describe(courier_id),
+              runs.ratio_list(courier_id, {promise}, &bench::RoundTrips::per_second),
+              "reported (a std::future, as the baseline's)", ""});
+  report.add(
+      {workload, runs.name(call_id), describe(call_id),
+       runs.ratio_list(call_id, {promise}, &bench::RoundTrips::per_second),
+       ">= 2x Asio pool + std::promise",
+       bench::verdict(runs.median_ratio(call_id, promise, &bench::RoundTrips::per_second) >= 2)});
 }
 
 void measure_middleware(const Config& config, Report& report) {
