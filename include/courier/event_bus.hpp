@@ -639,7 +639,7 @@ class COURIER_EXPORT EventBus {
     boost::signals2::connection end_connection;
   };
   /// Subscribes a stream's handler, its queue connected to the bus first.
-  /// `patterns`: as detail::parse_patterns returns them.
+  /// `patterns`: as detail::parse_patterns returns them (never empty).
   StreamParts add_stream(const std::type_info& type, std::vector<TopicPattern> patterns,
                          const std::shared_ptr<detail::StreamQueueBase>& queue,
                          std::unique_ptr<detail::Handler> handler,

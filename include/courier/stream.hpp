@@ -38,6 +38,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -318,7 +319,9 @@ namespace detail {
 template <class T>
 class StreamHandler final : public Handler {
  public:
-  // `only_topic`: the stream's one topic, if it has one (only_topic_of).
+  // `only_topic` must be only_topic_of the patterns the handler is
+  // subscribed on: an event that is a payload alone reaches the queue as
+  // that topic and payload, so any other value would change its topic.
   StreamHandler(std::shared_ptr<StreamSource<T>> queue, std::optional<SmallText> only_topic)
       : queue_(std::move(queue)), only_topic_(std::move(only_topic)) {}
   bool invoke(const void* event, const EventOps& ops) override {

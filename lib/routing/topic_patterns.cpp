@@ -8,7 +8,7 @@ namespace courier::detail {
 
 std::vector<TopicPattern> parse_patterns(std::span<const std::string_view> texts) {
   if (texts.empty()) {
-    throw std::invalid_argument("courier: subscribe() was given an empty list of patterns");
+    throw std::invalid_argument("courier: a subscription was given an empty list of patterns");
   }
   std::vector<TopicPattern> patterns;
   patterns.reserve(texts.size());

@@ -9,7 +9,6 @@
 
 #include "courier/detail/streams/stream_queue.hpp"
 #include "courier/errors.hpp"
-#include "courier/stream.hpp"
 
 namespace courier::detail {
 namespace {
