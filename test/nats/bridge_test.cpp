@@ -37,6 +37,7 @@ using courier::nats::Bridge;
 using courier::nats::Guarantee;
 using courier::nats::RouteOptions;
 using courier::nats::test::NatsServer;
+using courier::nats::test::ServerVersion;
 
 courier::Options bus_options(std::size_t capacity = 10000) {
   courier::Options options;
@@ -998,16 +999,25 @@ TEST(NatsBridge, AtLeastOnceSurvivesAConsumerProcessKilledMidStream) {
   ::waitpid(second.pid, &status, 0);
   std::fclose(second.out);
 
-  int repeated = 0;
+  // A repeat is marked: its delivery count says it was delivered before. The
+  // count is the server's, and servers before 2.10.16 (Debian 12 ships 2.9.10)
+  // miscount one case (nats-io/nats-server#4460, fixed by #5305): a
+  // redelivery that finds only expired pull requests rewinds the consumer,
+  // which then sends its last new message again as a first delivery. There,
+  // an unmarked repeat is counted, not failed.
+  const bool server_counts_repeats = server.version() >= ServerVersion{2, 10, 16};
+  int repeated = 0, unmarked = 0;
   for (const auto& [id, counts] : deliveries) {
-    // A repeat is marked: its delivery count says it was delivered before.
     for (std::size_t k = 1; k < counts.size(); ++k) {
-      EXPECT_GT(counts[k], 1) << "id " << id;
       ++repeated;
+      if (counts[k] > 1) continue;
+      ++unmarked;
+      EXPECT_FALSE(server_counts_repeats) << "id " << id << " came again unmarked";
     }
   }
   EXPECT_EQ(deliveries.size(), static_cast<std::size_t>(kEvents));
   RecordProperty("repeated", repeated);
+  RecordProperty("unmarked", unmarked);
 }
 
 }  // namespace

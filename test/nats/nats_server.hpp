@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <compare>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -41,26 +43,40 @@ inline int free_port() {
   return ntohs(address.sin_port);
 }
 
-// True if GET /healthz on 127.0.0.1:port answers 200.
-inline bool healthy(int port) {
+// The reply to GET `path` on 127.0.0.1:port, status line and all (HTTP/1.0:
+// the server closes the connection once it has answered); empty if nothing
+// answers.
+inline std::string http_get(int port, const std::string& path) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = false;
+  std::string reply;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    const std::string request = "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char reply[64] = {};
-      const ssize_t got = ::read(fd, reply, sizeof reply - 1);
-      ok = got > 12 &&
-           std::string(reply, static_cast<std::size_t>(got)).find(" 200") != std::string::npos;
+      char buffer[4096];
+      ssize_t got = 0;
+      while ((got = ::read(fd, buffer, sizeof buffer)) > 0)
+        reply.append(buffer, static_cast<std::size_t>(got));
     }
   }
   ::close(fd);
-  return ok;
+  return reply;
 }
+
+// True if GET /healthz on 127.0.0.1:port answers 200.
+inline bool healthy(int port) {
+  const std::string reply = http_get(port, "/healthz");
+  return reply.substr(0, reply.find("\r\n")).find(" 200") != std::string::npos;
+}
+
+// A server's version, ordered as versions are.
+struct ServerVersion {
+  int major = 0, minor = 0, patch = 0;
+  auto operator<=>(const ServerVersion&) const = default;
+};
 
 class NatsServer {
  public:
@@ -81,6 +97,19 @@ class NatsServer {
   NatsServer& operator=(const NatsServer&) = delete;
 
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+
+  // The running server's version, from its /varz ("version": "2.9.10").
+  ServerVersion version() const {
+    const std::string varz = http_get(monitor_port_, "/varz");
+    const std::size_t key = varz.find("\"version\":");
+    ServerVersion version;
+    if (key == std::string::npos ||
+        std::sscanf(varz.c_str() + key, "\"version\": \"%d.%d.%d", &version.major, &version.minor,
+                    &version.patch) != 3) {
+      throw std::runtime_error("nats-server's /varz names no version");
+    }
+    return version;
+  }
 
   // Starts it (again: the same ports and store); returns once /healthz answers 200.
   void start() {
