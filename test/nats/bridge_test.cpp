@@ -1000,11 +1000,12 @@ TEST(NatsBridge, AtLeastOnceSurvivesAConsumerProcessKilledMidStream) {
   std::fclose(second.out);
 
   // A repeat is marked: its delivery count says it was delivered before. The
-  // count is the server's, and servers before 2.10.16 (Debian 12 ships 2.9.10)
-  // miscount one case (nats-io/nats-server#4460, fixed by #5305): a
-  // redelivery that finds only expired pull requests rewinds the consumer,
-  // which then sends its last new message again as a first delivery. There,
-  // an unmarked repeat is counted, not failed.
+  // count is the server's, and servers without the fix of April 2024
+  // (nats-io/nats-server#5305; Debian 12 ships 2.9.10) miscount one case
+  // (#4460): a redelivery that finds only expired pull requests rewinds the
+  // consumer, which then sends its last new message again as a first
+  // delivery. There an unmarked repeat is counted, not failed; from 2.10.16,
+  // released after the fix, it fails.
   const bool server_counts_repeats = server.version() >= ServerVersion{2, 10, 16};
   int repeated = 0, unmarked = 0;
   for (const auto& [id, counts] : deliveries) {

@@ -60,10 +60,10 @@
 /// the bus delays the acknowledgements) and acknowledge them. A consumer that dies before
 /// acknowledging gets them again after RouteOptions::ack_wait, marked `courier-redelivered` and
 /// counted (BridgeStats::redelivered): a subscriber sees each message at
-/// least once. The mark is the server's delivery count: nats-server before
-/// 2.10.16 (Debian 12's is 2.9.10) can send a message again as a first
-/// delivery, unmarked, when a redelivery meets only expired pull requests
-/// (nats-io/nats-server#4460).
+/// least once. The mark is the server's delivery count: a nats-server without
+/// the fix of April 2024 (nats-io/nats-server#5305; Debian 12's 2.9.10 is
+/// one) can send a message again as a first delivery, unmarked, when a
+/// redelivery meets only expired pull requests (nats-io/nats-server#4460).
 ///
 /// Faults. The connection reconnects by itself (BridgeOptions::reconnect_wait,
 /// max_reconnects); on_disconnect and on_reconnect report it. Core messages
